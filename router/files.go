@@ -1,0 +1,55 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"mvdan.cc/sh/v3/interp"
+)
+
+// open is the interpreter's open handler: a redirection to `@T PATH` opens
+// PATH on T; any other path is a host file.
+func (s *Session) open(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+	if !strings.HasPrefix(path, redirMarker) {
+		return interp.DefaultOpenHandler()(ctx, path, flag, perm)
+	}
+	name, file, _ := strings.Cut(path[len(redirMarker):], "\x1f")
+	target, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	mode := Read
+	switch {
+	case flag&os.O_APPEND != 0:
+		mode = Append
+	case flag&(os.O_WRONLY|os.O_RDWR) != 0:
+		mode = Write
+	}
+	f, err := target.Open(ctx, file, mode)
+	if err != nil {
+		return nil, fmt.Errorf("%s @%s %s: %w", mode, name, file, err)
+	}
+	if mode == Read {
+		return f, nil
+	}
+	return &reportingFile{ReadWriteCloser: f, stderr: interp.HandlerCtx(ctx).Stderr, what: fmt.Sprintf("%s @%s %s", mode, name, file)}, nil
+}
+
+// reportingFile reports a failure to store a written file: the interpreter
+// ignores errors from Close, and nothing may be lost in silence.
+type reportingFile struct {
+	io.ReadWriteCloser
+	stderr io.Writer
+	what   string
+}
+
+func (f *reportingFile) Close() error {
+	err := f.ReadWriteCloser.Close()
+	if err != nil {
+		fmt.Fprintf(f.stderr, "spirit: %s: %v\n", f.what, err)
+	}
+	return err
+}

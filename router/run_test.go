@@ -1,0 +1,188 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// shTarget runs segments with the host's /bin/sh in a directory of its
+// own, standing in for a guest so that the router's routing, streaming
+// and statuses can be tested without one. The real targets have their
+// own tests against real guests and containers.
+type shTarget struct{ root string }
+
+func (t shTarget) Exec(ctx context.Context, c *Command) (int, error) {
+	cmd := exec.Command("/bin/sh", "-c", c.Text)
+	cmd.Dir = t.root
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.root}, c.Env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer stop()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}
+
+func (t shTarget) Open(_ context.Context, path string, mode OpenMode) (io.ReadWriteCloser, error) {
+	p := filepath.Join(t.root, path)
+	switch mode {
+	case Write:
+		return os.Create(p)
+	case Append:
+		return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	}
+	return os.Open(p)
+}
+
+type shResolver struct{ targets map[string]shTarget }
+
+func (r shResolver) Lookup(name string) (Target, error) {
+	if t, ok := r.targets[name]; ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%w @%s", ErrUnknownTarget, name)
+}
+
+func (r shResolver) Names() []string { return []string{"@a", "@b"} }
+
+type runEnv struct {
+	s       *Session
+	a, b    string // roots of @a and @b
+	host    string // the host's working directory
+	out, er *os.File
+}
+
+func newRunEnv(t *testing.T) *runEnv {
+	t.Helper()
+	e := &runEnv{a: t.TempDir(), b: t.TempDir(), host: t.TempDir()}
+	var err error
+	if e.out, err = os.Create(filepath.Join(t.TempDir(), "out")); err != nil {
+		t.Fatal(err)
+	}
+	if e.er, err = os.Create(filepath.Join(t.TempDir(), "err")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.out.Close(); e.er.Close() })
+	res := shResolver{targets: map[string]shTarget{"a": {e.a}, "b": {e.b}}}
+	e.s, err = New(Options{Resolver: res, Stdout: e.out, Stderr: e.er, Dir: e.host,
+		Env: []string{"PATH=/usr/bin:/bin", "HOME=" + e.host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// run runs src and returns its status, stdout and stderr.
+func (e *runEnv) run(t *testing.T, src string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	e.out.Truncate(0)
+	e.out.Seek(0, 0)
+	e.er.Truncate(0)
+	e.er.Seek(0, 0)
+	status := e.s.Run(ctx, src, "test")
+	out, _ := os.ReadFile(e.out.Name())
+	er, _ := os.ReadFile(e.er.Name())
+	return status, string(out), string(er)
+}
+
+func TestRun(t *testing.T) {
+	e := newRunEnv(t)
+	os.WriteFile(filepath.Join(e.a, "hostname"), []byte("guest-a\n"), 0o644)
+	tests := []struct {
+		src, out, err string
+		status        int
+	}{
+		{"@a cat hostname | @spirit tr a-z A-Z", "GUEST-A\n", "", 0},
+		{"seq 1 100000 | @a wc -l", "100000\n", "", 0},
+		{"@a sh -c 'echo out; echo err >&2; exit 7'", "out\n", "err\n", 7},
+		{"@a echo x | cat hostname", "guest-a\n", "", 0},
+		{"@a echo $HOME", e.a + "\n", "", 0},
+		{"v=abc; F=$v @a echo $F", "abc\n", "", 0},
+		{"@a false | @spirit true; echo $?", "0\n", "", 0},
+		{"set -o pipefail; @a exit 3 | @spirit true; echo $?", "3\n", "", 0},
+		{"@a kill -TERM $$; echo $?", "143\n", "", 0},
+		{"if @a test -f hostname; then echo yes; fi", "yes\n", "", 0},
+		{"for i in 1 2 3; do I=$i @a echo $I; done | @b wc -l", "3\n", "", 0},
+		{"x=$(@a cat hostname); echo \"[$x]\"", "[guest-a]\n", "", 0},
+		{"@a echo hi > @spirit f1; cat f1", "hi\n", "", 0},
+		{"echo data | @spirit cat > @b y; @b cat y", "data\n", "", 0},
+		{"echo more >> @b y; @b cat y", "data\nmore\n", "", 0},
+		{"@a tr a-z A-Z < @b y", "DATA\nMORE\n", "", 0},
+		{"@a cat hostname > @b copied; @b cat copied", "guest-a\n", "", 0},
+		{"cat < @a nothing-here", "", "spirit: read @a nothing-here", 1},
+		{"@nope ls; echo ran", "", "spirit: unknown target @nope (targets: @spirit @a @b)\n", 127},
+		{"set -e; @a false; echo not reached", "", "", 1},
+		{"@a cat <<EOF\nhello $HOME\nEOF", "hello " + e.a + "\n", "", 0},
+		{"t=@a; $t echo 'dynamic  words'", "dynamic  words\n", "", 0},
+		{"@a --pause", "", "spirit: @a takes no control words\n", 2},
+		{"@a sh -c 'echo e >&2' |& @spirit cat", "e\n", "", 0},
+	}
+	for _, tc := range tests {
+		status, out, er := e.run(t, tc.src)
+		if status != tc.status || out != tc.out || !strings.HasPrefix(er, tc.err) || (tc.err == "" && er != "") {
+			t.Errorf("%q:\n got status %d, stdout %q, stderr %q\nwant status %d, stdout %q, stderr %q",
+				tc.src, status, out, er, tc.status, tc.out, tc.err)
+		}
+	}
+}
+
+func TestDefaultTarget(t *testing.T) {
+	e := newRunEnv(t)
+	os.WriteFile(filepath.Join(e.a, "hostname"), []byte("guest-a\n"), 0o644)
+	if status, _, er := e.run(t, "@a"); status != 0 || e.s.Default() != "@a" {
+		t.Fatalf("@a: status %d, default %s, stderr %q", status, e.s.Default(), er)
+	}
+	if _, out, _ := e.run(t, "cat hostname | tr a-z A-Z"); out != "GUEST-A\n" {
+		t.Errorf("with default @a: %q", out)
+	}
+	if _, out, _ := e.run(t, "cd /; pwd"); out != "/\n" {
+		t.Errorf("whole statement on the default target: %q", out)
+	}
+	e.run(t, "@spirit")
+	if e.s.Default() != Host {
+		t.Errorf("@spirit did not reset the default: %s", e.s.Default())
+	}
+	if _, out, _ := e.run(t, "pwd"); out != e.host+"\n" {
+		t.Errorf("back on the host: %q", out)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	e := newRunEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	status := e.s.Run(ctx, "@a sleep 100 | @spirit cat; echo not reached", "test")
+	if status != 130 {
+		t.Errorf("status %d, want 130", status)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	out, _ := os.ReadFile(e.out.Name())
+	if bytes.Contains(out, []byte("not reached")) {
+		t.Errorf("ran on after the cancel: %q", out)
+	}
+}
