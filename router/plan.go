@@ -285,11 +285,15 @@ func hasTargetedRedirect(st *syntax.Stmt) bool {
 func (p *planner) host(st *syntax.Stmt, dropHead bool) error {
 	if call, ok := st.Cmd.(*syntax.CallExpr); ok && dropHead {
 		call.Args = call.Args[1:]
-		if len(call.Args) == 0 && len(call.Assigns) == 0 && len(st.Redirs) == 0 {
+		switch {
+		case len(call.Args) > 0:
+		case len(call.Assigns) > 0:
+			return &planError{pos: st.Pos(), status: 2, msg: "@spirit needs a command after its assignments"}
+		case len(st.Redirs) == 0:
 			// A lone @spirit: the exec handler makes the host the default.
 			call.Args = []*syntax.Word{litWord(Host)}
-		} else if len(call.Args) == 0 && len(call.Assigns) > 0 {
-			return &planError{pos: st.Pos(), status: 2, msg: "@spirit needs a command after its assignments"}
+		default:
+			st.Cmd = nil // only redirections: `@spirit > f` truncates f
 		}
 	}
 	if err := p.redirects(st); err != nil {

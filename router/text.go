@@ -210,6 +210,9 @@ func (p *planner) redirects(st *syntax.Stmt) error {
 		if rd.Word, err = p.markedWord(target, path, rd.Word.Pos()); err != nil {
 			return err
 		}
+		if len(call.Args) == 0 && len(call.Assigns) == 0 {
+			st.Cmd = nil // only redirections, as in `> @T PATH` alone
+		}
 	}
 	return nil
 }

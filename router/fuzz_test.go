@@ -1,0 +1,47 @@
+package router
+
+import (
+	"strings"
+	"testing"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// FuzzPlan feeds arbitrary lines to the planner: it may refuse them, but it
+// must never panic, and what it accepts must print as a program whose
+// remote segments all have text.
+func FuzzPlan(f *testing.F) {
+	for _, seed := range []string{
+		"@docker:c1 cat /etc/hostname | @spirit tr a-z A-Z",
+		"seq 1 100000 | @docker:c1 wc -l",
+		"v=abc; F=$v @docker:c1 echo $F",
+		"@docker:c1 echo hi > @spirit f; echo d | @spirit cat > @docker:c1 /tmp/y",
+		"@linux cat <<EOF | grep h\nhello\nEOF\n",
+		"if @linux true; then x=$(@linux hostname); fi",
+		"@linux a |& b | @spirit c",
+		"@docker:c1\nls\n@spirit\n",
+		"@ ls", "@docker: x", "> @linux", "f() { @linux ls; }",
+		"shopt -s extglob; ls @(a|b)",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		s, err := New(Options{Resolver: fakeResolver{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, err := s.plan(src, "fuzz")
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		if err := syntax.NewPrinter().Print(&b, file); err != nil {
+			t.Fatalf("print planned %q: %v", src, err)
+		}
+		for key, seg := range s.segs.segs {
+			if strings.TrimSpace(seg.text) == "" {
+				t.Errorf("plan %q: segment %q on @%s has no text", src, key, seg.target)
+			}
+		}
+	})
+}

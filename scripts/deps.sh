@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# deps.sh installs, on Debian 12 as root, what building and testing spirit
+# needs and the machine lacks. It installs nothing that is already there.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+# The test image is made from busybox-static: a dynamic busybox would not
+# run in an image with no libc.
+if ! { [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; }; then
+	need+=(busybox-static)
+fi
+command -v file >/dev/null || need+=(file)
+command -v bash >/dev/null || need+=(bash)
+command -v git >/dev/null || need+=(git)
+command -v gcc >/dev/null || need+=(gcc) # the race detector needs cgo
+
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "spirit needs these Debian packages: ${need[*]}; run as root: apt-get install ${need[*]}" >&2
+		exit 1
+	fi
+	echo "installing: ${need[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >&2
+	apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+fi
+
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+	export PATH=/usr/local/go/bin:$PATH
+fi
+if ! command -v go >/dev/null; then
+	echo "spirit needs Go 1.26 or newer (https://go.dev/dl/); Debian 12's golang package is too old" >&2
+	exit 1
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# test.sh is `make test`: it installs what is missing, starts a dockerd of
+# the tests' own, and runs gofmt, go vet, the race detector over every test,
+# and a short run of each fuzz target. dockerd is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+export PATH=/usr/local/go/bin:$PATH
+
+tmp=$(mktemp -d /tmp/spirit-test.XXXXXX)
+cleanup() { scripts/dockerd.sh stop "$tmp/docker" || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+eval "$(scripts/dockerd.sh start "$tmp/docker")"
+echo "dockerd for the tests at $DOCKER_HOST"
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go') 2>&1 || true)
+if [ -n "$bad" ]; then
+	echo "gofmt would change: $bad" >&2
+	exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 25m ./...
+echo "== fuzz (short)"
+go test -run '^$' -fuzz '^FuzzPlan$' -fuzztime 20s ./router/
