@@ -1,0 +1,21 @@
+# spirit: see README.md. Every target runs on a fresh Debian 12 as root and
+# installs what it needs first.
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: build run test bench clean
+
+build:
+	scripts/deps.sh
+	go build -o bin/spirit ./cmd/spirit
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -rf bin bench/results
