@@ -29,7 +29,8 @@ func (s *Session) runTarget(ctx context.Context, args []string, next interp.Exec
 	if name == "spirit" && len(args) > 1 {
 		return next(ctx, args[1:]) // an @spirit that came from an expansion
 	}
-	if _, err := s.lookupOrReport(hc, name); err != nil {
+	target, err := s.lookupOrReport(hc, name)
+	if err != nil {
 		return err
 	}
 	if len(args) == 1 {
@@ -45,10 +46,6 @@ func (s *Session) runTarget(ctx context.Context, args []string, next interp.Exec
 			return interp.ExitStatus(2)
 		}
 		seg = &segment{target: name, text: text}
-	}
-	target, err := s.lookupOrReport(hc, seg.target)
-	if err != nil {
-		return err
 	}
 	if word, rest, ok := controlWord(seg.text); ok {
 		return s.control(ctx, hc, seg.target, target, word, rest)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"spirit/internal/dockertest"
+)
+
+// spiritBin is the real binary, built once without the race detector so
+// that its memory is measured as users run it.
+var spiritBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "spirit-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	spiritBin = filepath.Join(dir, "spirit")
+	build := exec.Command("go", "build", "-o", spiritBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build spirit:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	status         int
+	maxRSS         int64 // bytes
+}
+
+// runIn runs argv in dir with a fixed environment and a deadline.
+func runIn(t *testing.T, dir string, env []string, stdin string, argv ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, er bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &er
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: er.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.status = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %q: %v", argv, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss * 1024
+	}
+	return r
+}
+
+func baseEnv(t *testing.T) []string {
+	return []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+		"HOME=" + t.TempDir(),
+		"LC_ALL=C",
+		"XDG_CONFIG_HOME=" + t.TempDir(),
+		"XDG_STATE_HOME=" + t.TempDir(),
+		"DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
+	}
+}
+
+// TestCorpus runs each host line of testdata/corpus.sh through bash -c
+// and spirit -c and compares stdout, stderr and status.
+func TestCorpus(t *testing.T) {
+	data, err := os.ReadFile("testdata/corpus.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := strings.Split(string(data), "\n#---\n")
+	if len(entries) < 40 {
+		t.Fatalf("corpus has %d entries, want at least 40", len(entries))
+	}
+	for i, src := range entries {
+		src = strings.TrimSpace(src)
+		if i == 0 {
+			src = strings.TrimSpace(stripComments(src))
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			env := baseEnv(t)
+			run := func(argv ...string) result {
+				dir := t.TempDir()
+				for _, f := range []string{"a", "b.txt", "c.txt"} {
+					os.WriteFile(filepath.Join(dir, f), []byte(f+"\n"), 0o644)
+				}
+				return runIn(t, dir, env, "", argv...)
+			}
+			want := run("bash", "-c", src)
+			got := run(spiritBin, "-c", src)
+			if got.stdout != want.stdout || got.stderr != want.stderr || got.status != want.status {
+				t.Errorf("%s\n spirit: status %d stdout %q stderr %q\n   bash: status %d stdout %q stderr %q",
+					src, got.status, got.stdout, got.stderr, want.status, want.stdout, want.stderr)
+			}
+		})
+	}
+}
+
+func stripComments(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "#") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestScripts runs the end-to-end scripts under testdata/script against the
+// real binary and a real container named c1.
+func TestScripts(t *testing.T) {
+	dockertest.Container(t, "c1")
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("PATH", filepath.Dir(spiritBin)+":"+os.Getenv("PATH"))
+			e.Setenv("DOCKER_HOST", os.Getenv("DOCKER_HOST"))
+			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
+			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, ".state"))
+			return nil
+		},
+	})
+}
+
+// TestStreamMemory streams 100 MB out of a container through spirit and
+// reports spirit's peak RSS.
+func TestStreamMemory(t *testing.T) {
+	dockertest.Container(t, "c1-mem")
+	r := runIn(t, t.TempDir(), baseEnv(t), "", spiritBin, "-c",
+		"@docker:c1-mem head -c 100000000 /dev/zero | @spirit wc -c")
+	if strings.TrimSpace(r.stdout) != "100000000" || r.status != 0 {
+		t.Fatalf("status %d stdout %q stderr %q", r.status, r.stdout, r.stderr)
+	}
+	t.Logf("peak RSS of spirit streaming 100 MB from a container: %.1f MiB", float64(r.maxRSS)/(1<<20))
+	if r.maxRSS > 64<<20 {
+		t.Errorf("peak RSS %d bytes, want under 64 MiB", r.maxRSS)
+	}
+}

@@ -1,0 +1,167 @@
+package shell
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// Config is what the shell reads from spirit.toml.
+//
+// The same file will define the virtual machines (one table per VM, owned
+// by vmctl). When they land, their table joins this struct or the file gets
+// one shared decoder: strict decoding rejects tables that nothing claims.
+type Config struct {
+	Docker DockerConfig `toml:"docker"`
+}
+
+// DockerConfig is the [docker] table.
+type DockerConfig struct {
+	// Default is the container that a bare "@docker" means. Empty means
+	// the only running container.
+	Default string `toml:"default"`
+}
+
+// goField is the Go side of go-toml's type errors.
+var goField = regexp.MustCompile(`into struct field \S+ of type (\S+)`)
+
+// validContainer is Docker's own rule for container names.
+var validContainer = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// check reports values that decode but cannot work, with their place in
+// data.
+func (c *Config) check(path string, data []byte) error {
+	if n := c.Docker.Default; n != "" && !validContainer.MatchString(n) {
+		return fmt.Errorf("%s:%d: docker.default: %q is not a container name (letters, digits, then also _ . -)",
+			path, keyLine(data, "docker", "default"), n)
+	}
+	return nil
+}
+
+// keyLine is the line where the value of the key at path is set, 0 when
+// it cannot be found.
+func keyLine(data []byte, path ...string) int {
+	var p unstable.Parser
+	p.Reset(data)
+	var table []string
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table = keyParts(e.Key())
+		case unstable.KeyValue:
+			if slices.Equal(append(slices.Clone(table), keyParts(e.Key())...), path) && e.Value().Raw.Length > 0 {
+				return p.Shape(e.Value().Raw).Start.Line
+			}
+		}
+	}
+	return 0
+}
+
+func keyParts(it unstable.Iterator) []string {
+	var parts []string
+	for it.Next() {
+		parts = append(parts, string(it.Node().Data))
+	}
+	return parts
+}
+
+// ConfigPaths lists the configuration files in the order they are tried:
+// the user's ($XDG_CONFIG_HOME/spirit/spirit.toml, by default
+// ~/.config/spirit/spirit.toml), then the system's.
+func ConfigPaths(env []string) []string {
+	var paths []string
+	if dir := userDir(env, "XDG_CONFIG_HOME", ".config"); dir != "" {
+		paths = append(paths, filepath.Join(dir, "spirit", "spirit.toml"))
+	}
+	return append(paths, "/etc/spirit/spirit.toml")
+}
+
+// LoadConfig reads the first of paths that exists and returns its
+// configuration and its path. The first file found is the whole
+// configuration: a user's file replaces the system's rather than merging
+// with it, so what a user reads in their file is what applies. No file at
+// all is the empty configuration.
+func LoadConfig(paths []string) (*Config, string, error) {
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return &Config{}, p, fmt.Errorf("config: %w", err)
+		}
+		cfg, err := parseConfig(p, data)
+		return cfg, p, err
+	}
+	return &Config{}, "", nil
+}
+
+// parseConfig decodes data strictly: an unknown table or field is an error,
+// so that a misspelt "defualt" is not silently ignored.
+func parseConfig(path string, data []byte) (*Config, error) {
+	var cfg Config
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&cfg)
+	if err == nil {
+		if err := cfg.check(path, data); err != nil {
+			return &Config{}, err
+		}
+		return &cfg, nil
+	}
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		msgs := make([]string, len(strict.Errors))
+		for i, e := range strict.Errors {
+			line, col := e.Position()
+			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown field %q (known: docker.default)", path, line, col, strings.Join(e.Key(), "."))
+		}
+		return &Config{}, errors.New(strings.Join(msgs, "\n"))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		// Name the TOML type wanted, not the Go field.
+		msg = goField.ReplaceAllString(msg, "into a $1")
+		if k := de.Key(); len(k) > 0 && !strings.Contains(msg, strings.Join(k, ".")) {
+			msg = strings.Join(k, ".") + ": " + msg
+		}
+		return &Config{}, fmt.Errorf("%s:%d:%d: %s", path, line, col, msg)
+	}
+	return &Config{}, fmt.Errorf("%s: %w", path, err)
+}
+
+// userDir is $name, or $HOME/fallback when it is unset or not absolute (as
+// the XDG base directory specification says).
+func userDir(env []string, name, fallback string) string {
+	if dir := getenv(env, name); filepath.IsAbs(dir) {
+		return dir
+	}
+	if home := getenv(env, "HOME"); home != "" {
+		return filepath.Join(home, fallback)
+	}
+	return ""
+}
+
+// getenv looks a variable up in a NAME=value list; the last one wins, as
+// in os/exec.
+func getenv(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}

@@ -1,0 +1,201 @@
+// Package shell is spirit's front end: the interactive prompt (go-prompt,
+// with completion, history, continuation lines and a lipgloss prompt) and
+// the other ways of feeding it commands (-c LINE, a script file, commands
+// on stdin). It reads the configuration, builds the targets and hands each
+// line to a router.Session. It does not parse or run the line language
+// (that is the router) and knows no target's protocol (those are agents).
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/term"
+
+	"spirit/agents/docker"
+	"spirit/router"
+)
+
+// Options are what a shell runs with; cmd/spirit passes the process's own.
+type Options struct {
+	Stdin, Stdout, Stderr *os.File
+	Env                   []string // NAME=value, e.g. os.Environ()
+	Log                   *slog.Logger
+	// Login makes the shell a login shell (spirit -l, or argv[0] starting
+	// with '-'): it reads ~/.spiritrc even when it does not prompt.
+	Login bool
+}
+
+// shell is one session with its targets.
+type shell struct {
+	opts    Options
+	log     *slog.Logger
+	sess    *router.Session
+	targets *Targets
+	backend *docker.Backend
+}
+
+// newShell reads the configuration and makes the session. A bad
+// configuration is reported and left out: a login shell that refused to
+// start over a typo would lock its user out.
+func newShell(o Options, name string, params []string) (*shell, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, path, err := LoadConfig(ConfigPaths(o.Env))
+	if err != nil {
+		fmt.Fprintf(errOut(o), "spirit: %v\nspirit: going on without this configuration file\n", err)
+	} else if path != "" {
+		log.Debug("configuration", "path", path)
+	}
+	backend := docker.New(docker.Options{DefaultContainer: cfg.Docker.Default, Log: log})
+	targets := NewTargets(backend)
+	sess, err := router.New(router.Options{
+		Resolver: targets,
+		Stdin:    o.Stdin,
+		Stdout:   o.Stdout,
+		Stderr:   o.Stderr,
+		Env:      o.Env,
+		Name:     name,
+		Params:   params,
+		Log:      log,
+	})
+	if err != nil {
+		_ = backend.Close()
+		return nil, err
+	}
+	return &shell{opts: o, log: log, sess: sess, targets: targets, backend: backend}, nil
+}
+
+func (s *shell) close() {
+	if err := s.backend.Close(); err != nil {
+		s.log.Debug("close docker backend", "err", err)
+	}
+}
+
+func errOut(o Options) io.Writer {
+	if o.Stderr == nil {
+		return io.Discard
+	}
+	return o.Stderr
+}
+
+// RunCommand runs LINE as bash -c does: args[0], when given, is $0 and the
+// rest are $1.... It returns the exit status.
+func RunCommand(ctx context.Context, o Options, line string, args []string) int {
+	name, params := "spirit", []string(nil)
+	if len(args) > 0 {
+		name, params = args[0], args[1:]
+	}
+	return batch(ctx, o, name, params, func(s *shell, ctx context.Context) int {
+		return s.sess.Run(ctx, line, "")
+	})
+}
+
+// RunScript runs the file at path with args as $1...; a "#!" first line is
+// a comment like any other. The whole file is checked (syntax and every
+// @target) before any of it runs.
+func RunScript(ctx context.Context, o Options, path string, args []string) int {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 127 // as bash: the script is not there
+		}
+		return 126
+	}
+	return batch(ctx, o, path, args, func(s *shell, ctx context.Context) int {
+		return s.sess.Run(ctx, string(src), path)
+	})
+}
+
+// RunInteractive is spirit with no command: a prompt when stdin is a
+// terminal (and stdout or stderr is one to draw it on), otherwise commands
+// read from stdin, line by line, with no prompt.
+//
+// Which files are read first, as bash does with its own: an interactive
+// shell reads ~/.spiritrc (as bash reads ~/.bashrc); a login shell reads
+// it too, whether or not it prompts (as bash reads ~/.profile), so a
+// remote command given to a login shell sees the same setup. A shell that
+// only reads commands from stdin reads none.
+func RunInteractive(ctx context.Context, o Options) int {
+	if !isInteractive(o) {
+		return batch(ctx, o, "spirit", nil, (*shell).fromStdin)
+	}
+	ctx, sig, stop := catchSignals(ctx, termSignals()...)
+	defer stop()
+	s, err := newShell(o, "spirit", nil)
+	if err != nil {
+		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
+		return 1
+	}
+	defer s.close()
+	status := s.interactive(ctx)
+	if n := sig.status(); n != 0 {
+		return n
+	}
+	return status
+}
+
+// batch runs a shell with no prompt. SIGINT, SIGTERM and SIGHUP stop what
+// runs (on every target) and end the shell with 128+N, as they end bash.
+func batch(ctx context.Context, o Options, name string, params []string, run func(*shell, context.Context) int) int {
+	ctx, sig, stop := catchSignals(ctx, append(termSignals(), os.Interrupt)...)
+	defer stop()
+	s, err := newShell(o, name, params)
+	if err != nil {
+		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
+		return 1
+	}
+	defer s.close()
+	if o.Login {
+		if st, done := s.readRC(ctx); done {
+			return st
+		}
+	}
+	status := run(s, ctx)
+	if n := sig.status(); n != 0 {
+		return n
+	}
+	return status
+}
+
+// readRC runs ~/.spiritrc when there is one. done is true when it ran the
+// exit builtin, which ends the shell as it would in bash.
+func (s *shell) readRC(ctx context.Context) (status int, done bool) {
+	home := getenv(s.opts.Env, "HOME")
+	if home == "" {
+		return 0, false
+	}
+	path := filepath.Join(home, ".spiritrc")
+	src, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false
+	}
+	if err != nil {
+		fmt.Fprintf(errOut(s.opts), "spirit: %v\n", err)
+		return 0, false
+	}
+	status = s.sess.Run(ctx, string(src), path)
+	return status, s.sess.Exited() || ctx.Err() != nil
+}
+
+// isInteractive is bash's rule: stdin is a terminal, and so is stderr (or
+// here stdout, where go-prompt draws by default).
+func isInteractive(o Options) bool {
+	if o.Stdin == nil || !term.IsTerminal(int(o.Stdin.Fd())) {
+		return false
+	}
+	return isTerminal(o.Stdout) || isTerminal(o.Stderr)
+}
+
+func isTerminal(f *os.File) bool {
+	return f != nil && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,98 @@
+package shell
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+)
+
+// termSignals end a shell: it stops what runs, restores the terminal and
+// exits with 128+N.
+func termSignals() []os.Signal { return []os.Signal{syscall.SIGTERM, syscall.SIGHUP} }
+
+// caught remembers the first signal that ended a context.
+type caught struct {
+	mu  sync.Mutex
+	sig os.Signal // guarded by mu
+}
+
+// status is 128+N for a caught signal N, 0 when none was caught.
+func (c *caught) status() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 0
+}
+
+// catchSignals returns a context cancelled by the first of sigs, and what
+// was caught. stop ends the catching and waits for its goroutine.
+func catchSignals(ctx context.Context, sigs ...os.Signal) (context.Context, *caught, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	c := &caught{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case s := <-ch:
+			c.mu.Lock()
+			c.sig = s
+			c.mu.Unlock()
+			cancel()
+		case <-done:
+		}
+	})
+	stop := func() {
+		signal.Stop(ch)
+		close(done)
+		wg.Wait()
+		cancel()
+	}
+	return ctx, c, stop
+}
+
+// interrupts gives an interactive shell's SIGINTs to the line that runs.
+// It listens for the shell's whole life, so that a SIGINT that comes
+// between lines (kill -INT) is dropped rather than ending the shell, as
+// bash ignores it at its prompt.
+type interrupts struct {
+	ch chan os.Signal
+}
+
+func newInterrupts() *interrupts {
+	i := &interrupts{ch: make(chan os.Signal, 1)}
+	signal.Notify(i.ch, os.Interrupt)
+	return i
+}
+
+func (i *interrupts) stop() { signal.Stop(i.ch) }
+
+// run calls fn with a context that the next SIGINT cancels, and reports
+// whether one did.
+func (i *interrupts) run(ctx context.Context, fn func(context.Context) int) (status int, interrupted bool) {
+	select {
+	case <-i.ch: // one that came at the prompt
+	default:
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-i.ch:
+			interrupted = true
+			cancel()
+		case <-done:
+		}
+	})
+	status = fn(ctx)
+	close(done)
+	wg.Wait() // orders the write of interrupted before the read below
+	return status, interrupted
+}
