@@ -186,3 +186,36 @@ func TestCancel(t *testing.T) {
 		t.Errorf("ran on after the cancel: %q", out)
 	}
 }
+
+func TestExitTrapAndArg0(t *testing.T) {
+	e := newRunEnv(t)
+	e.run(t, "trap 'echo bye' EXIT")
+	if _, out, _ := e.run(t, "echo one"); out != "one\n" {
+		t.Errorf("EXIT trap fired after a line: %q", out)
+	}
+	e.out.Truncate(0)
+	e.out.Seek(0, 0)
+	e.s.Finish(t.Context())
+	if out, _ := os.ReadFile(e.out.Name()); string(out) != "bye\n" {
+		t.Errorf("Finish: %q, want the EXIT trap's bye", out)
+	}
+	if _, out, _ := e.run(t, `echo $0 "${0}"`); out != "test test\n" {
+		t.Errorf("$0: %q", out)
+	}
+	e.run(t, "false")
+	if _, out, _ := e.run(t, "echo $?"); out != "1\n" {
+		t.Errorf("$? across lines: %q", out)
+	}
+}
+
+func TestCancelDoesNotExit(t *testing.T) {
+	e := newRunEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	if st := e.s.Run(ctx, "sleep 100", "test"); st != 130 || e.s.Exited() {
+		t.Fatalf("status %d, exited %v; want 130 and a shell that goes on", st, e.s.Exited())
+	}
+	if _, out, _ := e.run(t, "echo $?"); out != "130\n" {
+		t.Errorf("$? after a cancel: %q", out)
+	}
+}

@@ -40,6 +40,7 @@ type Session struct {
 	runner *interp.Runner
 	segs   segTable
 	exited bool
+	last   int // the status of the last Run, for $?
 
 	mu   sync.Mutex // guards dflt: exec handlers run in pipeline goroutines
 	dflt string     // default target without @, "" for the host
@@ -93,6 +94,11 @@ func New(o Options) (*Session, error) {
 // to Stderr itself and returns the status ($?): 2 for a syntax error, 127
 // for an unknown target, 130 when ctx was cancelled.
 func (s *Session) Run(ctx context.Context, src, name string) int {
+	s.last = s.run(ctx, src, name)
+	return s.last
+}
+
+func (s *Session) run(ctx context.Context, src, name string) int {
 	if name == "" {
 		name = s.opts.Name
 	}
@@ -105,11 +111,65 @@ func (s *Session) Run(ctx context.Context, src, name string) int {
 		}
 		return 2
 	}
-	err = s.runner.Run(ctx, f)
-	s.exited = s.runner.Exited()
-	if ctx.Err() != nil {
-		return 130
+	arg0(f)
+	if err := s.setArg0(ctx, name); err != nil {
+		s.errorf("%v", err)
+		return 2
 	}
+	// Statement by statement: running a whole File would fire the EXIT
+	// trap at the end of every line; Finish fires it once.
+	for _, st := range f.Stmts {
+		err = s.runner.Run(ctx, st)
+		if ctx.Err() != nil {
+			// The interpreter takes a cancel for an exit; the shell goes on.
+			s.exited = false
+			return 130
+		}
+		if s.exited = s.runner.Exited(); s.exited {
+			break
+		}
+	}
+	return s.status(err)
+}
+
+// Finish ends the shell as bash does at exit: it runs the EXIT trap.
+func (s *Session) Finish(ctx context.Context) {
+	_ = s.runner.Run(ctx, &syntax.File{Name: s.opts.Name})
+}
+
+// arg0Var holds $0: the interpreter knows $0 only while it runs a whole
+// File, so the planner points every $0 at this variable instead.
+const arg0Var = "__spirit_arg0"
+
+// setArg0 assigns $0 for the statements of one Run.
+func (s *Session) setArg0(ctx context.Context, name string) error {
+	q, err := syntax.Quote(name, syntax.LangBash)
+	if err != nil {
+		return fmt.Errorf("name %q: %w", name, err)
+	}
+	// The subshell's exit puts $? back to the last line's status, which a
+	// cancel (130) sets although the interpreter never saw it.
+	src := fmt.Sprintf("%s=%s; (exit %d)", arg0Var, q, s.last)
+	f, err := syntax.NewParser().Parse(strings.NewReader(src), "")
+	if err != nil {
+		return err
+	}
+	for _, st := range f.Stmts {
+		s.runner.Run(ctx, st)
+	}
+	return nil
+}
+
+func arg0(f *syntax.File) {
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if pe, ok := n.(*syntax.ParamExp); ok && pe.Param != nil && pe.Param.Value == "0" {
+			pe.Param = &syntax.Lit{ValuePos: pe.Param.ValuePos, ValueEnd: pe.Param.ValueEnd, Value: arg0Var}
+		}
+		return true
+	})
+}
+
+func (s *Session) status(err error) int {
 	var es interp.ExitStatus
 	switch {
 	case err == nil:

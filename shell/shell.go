@@ -75,6 +75,8 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 }
 
 func (s *shell) close() {
+	// bash runs the EXIT trap when the shell ends, however it ends.
+	s.sess.Finish(context.Background())
 	if err := s.backend.Close(); err != nil {
 		s.log.Debug("close docker backend", "err", err)
 	}
