@@ -1,8 +1,10 @@
 package router
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -26,22 +28,37 @@ func FuzzPlan(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		s, err := New(Options{Resolver: fakeResolver{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		file, err := s.plan(src, "fuzz")
-		if err != nil {
-			return
-		}
-		var b strings.Builder
-		if err := syntax.NewPrinter().Print(&b, file); err != nil {
-			t.Fatalf("print planned %q: %v", src, err)
-		}
-		for key, seg := range s.segs.segs {
-			if strings.TrimSpace(seg.text) == "" {
-				t.Errorf("plan %q: segment %q on @%s has no text", src, key, seg.target)
+		done := make(chan error, 1)
+		go func() { done <- checkPlan(src) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
 			}
+		case <-time.After(5 * time.Second):
+			panic(fmt.Sprintf("planning %q hangs", src)) // a panic ends the hang too
 		}
 	})
+}
+
+// checkPlan plans src and checks what the planner accepted.
+func checkPlan(src string) error {
+	s, err := New(Options{Resolver: fakeResolver{}})
+	if err != nil {
+		return err
+	}
+	file, err := s.plan(src, "fuzz")
+	if err != nil {
+		return nil // refusing is fine
+	}
+	var b strings.Builder
+	if err := syntax.NewPrinter().Print(&b, file); err != nil {
+		return fmt.Errorf("print planned %q: %w", src, err)
+	}
+	for key, seg := range s.segs.segs {
+		if strings.TrimSpace(seg.text) == "" {
+			return fmt.Errorf("plan %q: segment %q on @%s has no text", src, key, seg.target)
+		}
+	}
+	return nil
 }
