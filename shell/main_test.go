@@ -3,11 +3,11 @@ package shell
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"spirit/internal/spiritbin"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,24 +21,7 @@ import (
 // set by TestMain only.
 var spiritBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "spirit-shell-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	spiritBin = filepath.Join(dir, "spirit")
-	build := exec.Command("go", "build", "-o", spiritBin, "spirit/cmd/spirit")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build spirit:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { spiritbin.Main(m, &spiritBin) }
 
 // session is spirit running on a pseudo-terminal, driven as a person would:
 // keys typed one at a time, the screen read as it comes.

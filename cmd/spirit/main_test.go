@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"spirit/internal/spiritbin"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,23 +22,7 @@ import (
 // that its memory is measured as users run it.
 var spiritBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "spirit-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	spiritBin = filepath.Join(dir, "spirit")
-	build := exec.Command("go", "build", "-o", spiritBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build spirit:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { spiritbin.Main(m, &spiritBin) }
 
 type result struct {
 	stdout, stderr string
