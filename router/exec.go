@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/interp"
@@ -135,7 +136,7 @@ func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name st
 		return interp.ExitStatus(2)
 	}
 	words := c.ControlWords()
-	if !contains(words, word) {
+	if !slices.Contains(words, word) {
 		fmt.Fprintf(hc.Stderr, "spirit: @%s: unknown control word %s (control words: %s)\n", name, word, strings.Join(words, " "))
 		return interp.ExitStatus(2)
 	}
@@ -150,15 +151,6 @@ func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name st
 		return interp.ExitStatus(1)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // envOf returns the assignment prefixes of a segment as NAME=value.

@@ -295,9 +295,6 @@ func (s *Session) Targets() []string {
 // Dir is the interpreter's current directory.
 func (s *Session) Dir() string { return s.runner.Dir }
 
-// Resolver is the session's resolver, for completion.
-func (s *Session) Resolver() Resolver { return s.opts.Resolver }
-
 func (s *Session) errorf(format string, args ...any) {
 	w := io.Writer(io.Discard)
 	if s.opts.Stderr != nil {

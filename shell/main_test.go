@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"spirit/internal/spiritbin"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"spirit/internal/spiritbin"
 )
 
 // spiritBin is the real spirit, built once for the terminal tests. It is

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"spirit/internal/spiritbin"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"spirit/internal/dockertest"
+	"spirit/internal/spiritbin"
 )
 
 // spiritBin is the real binary, built once without the race detector so
