@@ -30,7 +30,10 @@ func (s *Session) open(ctx context.Context, path string, flag int, perm os.FileM
 	}
 	f, err := target.Open(ctx, file, mode)
 	if err != nil {
-		return nil, fmt.Errorf("%s @%s %s: %w", mode, name, file, err)
+		// A PathError is what the interpreter reports and goes on
+		// from, with status 1, as bash does for a failed redirection;
+		// any other error would end the whole script.
+		return nil, &os.PathError{Op: "spirit: " + mode.String(), Path: "@" + name + " " + file, Err: err}
 	}
 	if mode == Read {
 		return f, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +23,15 @@ import (
 // one shared decoder: strict decoding rejects tables that nothing claims.
 type Config struct {
 	Docker DockerConfig `toml:"docker"`
+	// Agents are targets reached through a spirit-agent at a fixed
+	// address, one table per target: [agents.NAME].
+	Agents map[string]AgentConfig `toml:"agents"`
+}
+
+// AgentConfig is an [agents.NAME] table.
+type AgentConfig struct {
+	// Address is where the agent listens: "unix:PATH".
+	Address string `toml:"address"`
 }
 
 // DockerConfig is the [docker] table.
@@ -37,12 +47,30 @@ var goField = regexp.MustCompile(`into struct field \S+ of type (\S+)`)
 // validContainer is Docker's own rule for container names.
 var validContainer = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
+// validTarget is a name that an @word can carry and the planner reads as
+// one word.
+var validTarget = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+// reservedTargets are the names spirit gives itself.
+var reservedTargets = []string{"spirit", "docker"}
+
 // check reports values that decode but cannot work, with their place in
 // data.
 func (c *Config) check(path string, data []byte) error {
 	if n := c.Docker.Default; n != "" && !validContainer.MatchString(n) {
 		return fmt.Errorf("%s:%d: docker.default: %q is not a container name (letters, digits, then also _ . -)",
 			path, keyLine(data, "docker", "default"), n)
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Agents)) {
+		line := keyLine(data, "agents", name, "address")
+		switch addr := c.Agents[name].Address; {
+		case !validTarget.MatchString(name):
+			return fmt.Errorf("%s:%d: agents.%s: a target name is lower-case letters, digits, _ and -, starting with a letter", path, line, name)
+		case slices.Contains(reservedTargets, name):
+			return fmt.Errorf("%s:%d: agents.%s: @%s is spirit's own target", path, line, name, name)
+		case !strings.HasPrefix(addr, "unix:/"):
+			return fmt.Errorf("%s:%d: agents.%s.address: %q: want unix:/ABSOLUTE/PATH", path, line, name, addr)
+		}
 	}
 	return nil
 }
@@ -124,7 +152,7 @@ func parseConfig(path string, data []byte) (*Config, error) {
 		msgs := make([]string, len(strict.Errors))
 		for i, e := range strict.Errors {
 			line, col := e.Position()
-			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown field %q (known: docker.default)", path, line, col, strings.Join(e.Key(), "."))
+			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown field %q (known: docker.default, agents.NAME.address)", path, line, col, strings.Join(e.Key(), "."))
 		}
 		return &Config{}, errors.New(strings.Join(msgs, "\n"))
 	}

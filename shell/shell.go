@@ -30,6 +30,8 @@ type Options struct {
 	// Login makes the shell a login shell (spirit -l, or argv[0] starting
 	// with '-'): it reads ~/.spiritrc even when it does not prompt.
 	Login bool
+	// Version is spirit's, told to the agents at the handshake.
+	Version string
 }
 
 // shell is one session with its targets.
@@ -56,7 +58,7 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 		log.Debug("configuration", "path", path)
 	}
 	backend := docker.New(docker.Options{DefaultContainer: cfg.Docker.Default, Log: log})
-	targets := NewTargets(backend)
+	targets := NewTargets(backend, AgentClients(cfg.Agents, o.Version, log))
 	sess, err := router.New(router.Options{
 		Resolver: targets,
 		Stdin:    o.Stdin,
@@ -79,6 +81,9 @@ func (s *shell) close() {
 	s.sess.Finish(context.Background())
 	if err := s.backend.Close(); err != nil {
 		s.log.Debug("close docker backend", "err", err)
+	}
+	if err := s.targets.Close(); err != nil {
+		s.log.Debug("close agent connections", "err", err)
 	}
 }
 

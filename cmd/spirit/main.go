@@ -37,7 +37,8 @@ func runArgs(ctx context.Context, argv []string) int {
 		Env:    os.Environ(),
 		Log:    logger(os.Stderr),
 		// A login shell is started with argv[0] "-spirit".
-		Login: strings.HasPrefix(argv[0], "-"),
+		Login:   strings.HasPrefix(argv[0], "-"),
+		Version: spiritVersion(),
 	}
 	status := 0
 	root := rootCmd(ctx, &opts, &status)
@@ -90,13 +91,16 @@ func versionCmd() *cobra.Command {
 		Short: "Print spirit's version and the Go version it was built with",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			v := version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "spirit %s (%s %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(cmd.OutOrStdout(), "spirit %s (%s %s/%s)\n", spiritVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
 	}
+}
+
+func spiritVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
 }
 
 func completionCmd(root *cobra.Command) *cobra.Command {

@@ -1,0 +1,259 @@
+// Package client is the host's side of the agent protocol: a
+// router.Target that runs commands and moves files through a spirit-agent
+// over any byte stream.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"spirit/agents/wire"
+	"spirit/router"
+)
+
+// Options configure a Client.
+type Options struct {
+	// Name is the target's name, for messages ("a" in "@a").
+	Name string
+	// Dial opens a fresh byte stream to the agent. It is called on first
+	// use and again after the connection is lost.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Version is spirit's, sent at the handshake.
+	Version string
+	Log     *slog.Logger
+	// Paused reports whether the agent is known to be unable to answer
+	// for now (its VM is paused): a missed ping is not a death then.
+	Paused func() bool
+	// Timings; zero means the default.
+	HandshakeTimeout time.Duration // 10 s
+	PingInterval     time.Duration // 1 s
+	PingTimeout      time.Duration // 3 s
+}
+
+// Client reaches one agent. It holds one connection at a time, made on
+// first use and made again after it is lost, and is safe for concurrent
+// use: each request is its own stream.
+type Client struct {
+	o Options
+
+	mu   sync.Mutex
+	conn *conn  // nil until the first use, or after Close
+	dir  string // working directory of later commands (--cd)
+
+	closed bool
+}
+
+var (
+	_ router.Target     = (*Client)(nil)
+	_ router.Controller = (*Client)(nil)
+)
+
+// New returns a client; it connects on first use.
+func New(o Options) *Client {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Paused == nil {
+		o.Paused = func() bool { return false }
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.HandshakeTimeout, 10*time.Second)
+	def(&o.PingInterval, time.Second)
+	def(&o.PingTimeout, 3*time.Second)
+	return &Client{o: o}
+}
+
+// conn is one connection's yamux session and what the agent said of
+// itself.
+type conn struct {
+	mux   *yamux.Session
+	hello wire.Hello
+	rtt   time.Duration // of the handshake
+	done  chan struct{} // closed when the keepalive has ended
+	err   error         // why the connection ended, once done
+}
+
+// ErrLost is wrapped by errors of requests cut by a lost connection.
+var ErrLost = errors.New("connection to the agent lost")
+
+// connect returns the live connection, making a new one (with a fresh
+// handshake) when there is none or it has died.
+func (c *Client) connect(ctx context.Context) (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("client closed")
+	}
+	if c.conn != nil && !c.conn.mux.IsClosed() {
+		return c.conn, nil
+	}
+	cn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.conn = cn
+	return cn, nil
+}
+
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.HandshakeTimeout)
+	defer cancel()
+	raw, err := c.o.Dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the agent: %w", err)
+	}
+	start := time.Now()
+	hello, mc, err := wire.HostSync(ctx, raw, wire.Hello{Proto: wire.Proto, Version: c.o.Version})
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	mux, err := yamux.Client(mc, wire.MuxConfig())
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("start session: %w", err)
+	}
+	cn := &conn{mux: mux, hello: hello, rtt: time.Since(start), done: make(chan struct{})}
+	c.o.Log.Debug("agent connected", "target", c.o.Name, "version", hello.Version, "os", hello.OS, "host", hello.Hostname)
+	go c.keepalive(cn)
+	return cn, nil
+}
+
+// keepalive pings the agent until the connection ends, and ends it when
+// the agent stops answering while it is not known to be paused. It owns
+// nothing but the ping streams; the connection's end ends it.
+func (c *Client) keepalive(cn *conn) {
+	defer close(cn.done)
+	t := time.NewTicker(c.o.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-cn.mux.CloseChan():
+			cn.err = ErrLost
+			return
+		case <-t.C:
+		}
+		err := ping(cn.mux, c.o.PingTimeout)
+		if err == nil || c.o.Paused() {
+			continue
+		}
+		if cn.mux.IsClosed() {
+			cn.err = ErrLost
+			return
+		}
+		c.o.Log.Info("agent does not answer; dropping the connection", "target", c.o.Name, "err", err)
+		cn.err = fmt.Errorf("%w: no answer to a ping in %v", ErrLost, c.o.PingTimeout)
+		cn.mux.Close()
+		return
+	}
+}
+
+// ping makes one request that starts nothing on the agent.
+func ping(mux *yamux.Session, timeout time.Duration) error {
+	st, err := mux.OpenStream()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(timeout))
+	if err := wire.WriteFrame(st, wire.TRequest, wire.Request{Op: wire.OpPing}); err != nil {
+		return err
+	}
+	var r wire.Reply
+	return wire.Expect(st, wire.TOK, &r)
+}
+
+// open opens a stream on the live connection and sends its request.
+func (c *Client) open(ctx context.Context, req wire.Request) (*conn, *yamux.Stream, error) {
+	cn, err := c.connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := cn.mux.OpenStream()
+	if err != nil {
+		return cn, nil, c.lost(cn, err)
+	}
+	if err := wire.WriteFrame(st, wire.TRequest, req); err != nil {
+		st.Close()
+		return cn, nil, c.lost(cn, err)
+	}
+	return cn, st, nil
+}
+
+// lost explains an error of a request: the connection's end if it has
+// ended (a dead agent), else err itself.
+func (c *Client) lost(cn *conn, err error) error {
+	if cn.mux.IsClosed() {
+		select {
+		case <-cn.done:
+			if cn.err != nil && !errors.Is(err, ErrLost) {
+				return cn.err
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+		if !errors.Is(err, ErrLost) {
+			return fmt.Errorf("%w (%v)", ErrLost, err)
+		}
+	}
+	return err
+}
+
+// Hello returns what the agent said of itself at the last handshake,
+// connecting if needed.
+func (c *Client) Hello(ctx context.Context) (wire.Hello, time.Duration, error) {
+	cn, err := c.connect(ctx)
+	if err != nil {
+		return wire.Hello{}, 0, err
+	}
+	return cn.hello, cn.rtt, nil
+}
+
+// Ping makes one request that starts nothing, and returns its round trip.
+func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
+	cn, err := c.connect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := ping(cn.mux, c.o.PingTimeout); err != nil {
+		return 0, c.lost(cn, err)
+	}
+	return time.Since(start), nil
+}
+
+// Reset drops the connection, so that the next request makes a new one
+// with a fresh handshake (after a snapshot is loaded, say).
+func (c *Client) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		c.conn.mux.Close()
+		c.conn = nil
+	}
+}
+
+// Close drops the connection; what it ran on the agent is killed there.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	cn := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	if cn == nil {
+		return nil
+	}
+	err := cn.mux.Close()
+	<-cn.done
+	return err
+}

@@ -1,0 +1,157 @@
+// Command spirit-agent is spirit's guest agent. It runs in a VM (or a
+// container) and serves the host's spirit over the virtio-serial port
+// spirit.0: commands with streamed input and output, signals, terminals,
+// and files.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+
+	"spirit/agents/guest"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	if code, ok := runService(); ok {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// options are the command line's.
+type options struct {
+	stdio  bool
+	listen string
+	port   string
+	debug  bool
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("spirit-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.BoolVar(&o.stdio, "stdio", false, "serve one host over stdin and stdout (tests, ssh)")
+	fs.StringVar(&o.listen, "listen", "", "serve hosts on `unix:PATH` (tests, a supervisor on the same machine)")
+	fs.StringVar(&o.port, "port", guest.PortName, "the virtio-serial port's `name`")
+	fs.BoolVar(&o.debug, "debug", false, "log every request")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: spirit-agent [--port NAME | --listen unix:PATH | --stdio] [--debug]\n"+
+			"       spirit-agent version | install-service | remove-service\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return subcommand(fs.Args(), stderr)
+	}
+	if o.stdio && o.listen != "" {
+		fmt.Fprintln(stderr, "spirit-agent: --stdio and --listen exclude each other")
+		return 2
+	}
+	log := newLogger(stderr, o.debug)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, o, log); err != nil {
+		log.Error("spirit-agent stopped", "err", err)
+		return 1
+	}
+	log.Info("spirit-agent stopped")
+	return 0
+}
+
+func subcommand(args []string, stderr io.Writer) int {
+	var err error
+	switch args[0] {
+	case "version":
+		fmt.Fprintf(os.Stdout, "spirit-agent %s (%s %s/%s)\n", agentVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "install-service":
+		var exe string
+		if exe, err = os.Executable(); err == nil {
+			err = installService(exe)
+		}
+	case "remove-service":
+		err = removeService()
+	default:
+		fmt.Fprintf(stderr, "spirit-agent: unknown command %q (version, install-service, remove-service)\n", args[0])
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "spirit-agent: %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// serve opens the port the options name and serves it until ctx ends.
+func serve(ctx context.Context, o options, log *slog.Logger) error {
+	var port guest.Port
+	var err error
+	switch {
+	case o.stdio:
+		port, err = guest.Stdio()
+	case o.listen != "":
+		port, err = guest.Listen(o.listen)
+	default:
+		port, err = guest.OpenVirtioPort(o.port)
+	}
+	if err != nil {
+		return err
+	}
+	defer port.Close()
+	log.Info("spirit-agent serving", "version", agentVersion(), "port", portName(o))
+	err = guest.NewServer(log, agentVersion()).Serve(ctx, port)
+	if errors.Is(err, io.EOF) && o.stdio {
+		return nil // the host closed our stdin: done
+	}
+	return err
+}
+
+// serveDefault serves the virtio-serial port: what the agent does as a
+// service.
+func serveDefault(ctx context.Context, log *slog.Logger) error {
+	return serve(ctx, options{port: guest.PortName}, log)
+}
+
+func portName(o options) string {
+	switch {
+	case o.stdio:
+		return "stdio"
+	case o.listen != "":
+		return o.listen
+	}
+	return o.port
+}
+
+func agentVersion() string {
+	if version == "dev" {
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+	}
+	return version
+}
