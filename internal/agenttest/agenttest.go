@@ -1,0 +1,141 @@
+// Package agenttest runs the real spirit-agent for tests, listening on a
+// unix socket, and writes the spirit.toml that makes it a target.
+package agenttest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Agent is a spirit-agent process serving a unix socket.
+type Agent struct {
+	t    *testing.T
+	bin  string
+	Sock string // the socket it listens on
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+// Start runs bin --listen unix:SOCK in a temporary directory and waits
+// until it accepts connections. It is killed when the test ends, and its
+// log is shown if the test failed.
+func Start(t *testing.T, bin string) *Agent {
+	t.Helper()
+	// A short directory: a unix socket path is limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "sa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	a := &Agent{t: t, bin: bin, Sock: filepath.Join(dir, "a.sock")}
+	a.Restart()
+	t.Cleanup(func() {
+		a.Stop()
+		if t.Failed() {
+			a.mu.Lock()
+			t.Logf("agent log:\n%s", a.log)
+			a.mu.Unlock()
+		}
+	})
+	return a
+}
+
+// Restart starts the agent again (after Kill), on the same socket.
+func (a *Agent) Restart() {
+	a.t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.log == nil {
+		a.log = &bytes.Buffer{}
+	}
+	cmd := exec.Command(a.bin, "--listen", "unix:"+a.Sock, "--debug")
+	cmd.Stdout, cmd.Stderr = a.log, a.log
+	if err := cmd.Start(); err != nil {
+		a.t.Fatalf("start agent: %v", err)
+	}
+	a.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("unix", a.Sock)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("agent does not listen on %s: %v\n%s", a.Sock, err, a.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Pid is the agent process's pid.
+func (a *Agent) Pid() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cmd.Process.Pid
+}
+
+// Kill kills the agent with SIGKILL and waits for it.
+func (a *Agent) Kill() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd == nil {
+		return
+	}
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+	a.cmd = nil
+}
+
+// Stop ends the agent with SIGTERM, as a service manager does, and waits
+// for it; it reports whether the agent exited cleanly.
+func (a *Agent) Stop() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd == nil {
+		return nil
+	}
+	cmd := a.cmd
+	a.cmd = nil
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("agent did not exit within 5 s of SIGINT")
+	}
+}
+
+// Log is what the agent has logged so far.
+func (a *Agent) Log() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.log.String()
+}
+
+// Config writes $dir/spirit/spirit.toml with an agent target called name
+// on sock, and returns the XDG_CONFIG_HOME=dir entry that selects it.
+func Config(t *testing.T, dir, name, sock string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "spirit"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf("[agents.%s]\naddress = %q\n", name, "unix:"+sock)
+	if err := os.WriteFile(filepath.Join(dir, "spirit", "spirit.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "XDG_CONFIG_HOME=" + dir
+}
