@@ -22,7 +22,24 @@ type Agent struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log lockedBuffer // written by exec's copier while the test reads it
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Start runs bin --listen unix:SOCK in a temporary directory and waits
@@ -41,9 +58,7 @@ func Start(t *testing.T, bin string) *Agent {
 	t.Cleanup(func() {
 		a.Stop()
 		if t.Failed() {
-			a.mu.Lock()
-			t.Logf("agent log:\n%s", a.log)
-			a.mu.Unlock()
+			t.Logf("agent log:\n%s", a.log.String())
 		}
 	})
 	return a
@@ -54,11 +69,8 @@ func (a *Agent) Restart() {
 	a.t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.log == nil {
-		a.log = &bytes.Buffer{}
-	}
 	cmd := exec.Command(a.bin, "--listen", "unix:"+a.Sock, "--debug")
-	cmd.Stdout, cmd.Stderr = a.log, a.log
+	cmd.Stdout, cmd.Stderr = &a.log, &a.log
 	if err := cmd.Start(); err != nil {
 		a.t.Fatalf("start agent: %v", err)
 	}
@@ -71,7 +83,7 @@ func (a *Agent) Restart() {
 			return
 		}
 		if time.Now().After(deadline) {
-			a.t.Fatalf("agent does not listen on %s: %v\n%s", a.Sock, err, a.log)
+			a.t.Fatalf("agent does not listen on %s: %v\n%s", a.Sock, err, a.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -120,11 +132,7 @@ func (a *Agent) Stop() error {
 }
 
 // Log is what the agent has logged so far.
-func (a *Agent) Log() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.log.String()
-}
+func (a *Agent) Log() string { return a.log.String() }
 
 // Config writes $dir/spirit/spirit.toml with an agent target called name
 // on sock, and returns the XDG_CONFIG_HOME=dir entry that selects it.
