@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type row struct {
 	Ratio     float64 `json:"ratio"`
 	Runs      int     `json:"runs"`
 	PeerLabel string  `json:"peer_label"`
+	Note      string  `json:"note,omitempty"`
 }
 
 func main() {
@@ -34,24 +36,48 @@ func main() {
 	spirit := flag.String("spirit", "bin/spirit", "the spirit binary")
 	container := flag.String("container", "c1", "a running container")
 	out := flag.String("out", "bench/results", "where the JSON goes")
+	agent := flag.String("agent", "bin/spirit-agent", "the agent binary")
+	peer := flag.String("peer", "", "run as a raw peer: echo, stream or read (internal)")
+	sock := flag.String("sock", "", "the peer's socket (internal)")
+	only := flag.String("only", "docker,host,agent", "the groups of rows to run")
 	flag.Parse()
-	if err := run(*n, *spirit, *container, *out); err != nil {
+	if *peer != "" {
+		if err := runPeer(*peer, *sock); err != nil {
+			fmt.Fprintln(os.Stderr, "bench peer:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*n, *spirit, *agent, *container, *out, strings.Split(*only, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, spirit, container, outDir string) error {
-	pairs := []row{
-		{Name: "container round trip", PeerLabel: "docker exec",
+func runPeer(kind, sock string) error {
+	switch kind {
+	case peerEcho, peerStream:
+		return servePeer(kind, sock)
+	case "read":
+		return readPeer(sock)
+	}
+	return fmt.Errorf("%w: unknown peer %q", errUsage, kind)
+}
+
+func run(n int, spirit, agent, container, outDir string, only []string) error {
+	var pairs []row
+	if slices.Contains(only, "docker") {
+		pairs = append(pairs, row{Name: "container round trip", PeerLabel: "docker exec",
 			Spirit: fmt.Sprintf("%s -c '@docker:%s true'", spirit, container),
-			Peer:   fmt.Sprintf("docker exec %s true", container)},
-		{Name: "host pipeline", PeerLabel: "bash -c",
+			Peer:   fmt.Sprintf("docker exec %s true", container)})
+	}
+	if slices.Contains(only, "host") {
+		pairs = append(pairs, row{Name: "host pipeline", PeerLabel: "bash -c",
 			Spirit: spirit + " -c 'seq 1 1000000 | wc -l'",
 			Peer:   "bash -c 'seq 1 1000000 | wc -l'"},
-		{Name: "start-up", PeerLabel: "bash -c",
-			Spirit: spirit + " -c true",
-			Peer:   "bash -c true"},
+			row{Name: "start-up", PeerLabel: "bash -c",
+				Spirit: spirit + " -c true",
+				Peer:   "bash -c true"})
 	}
 	ctx := context.Background()
 	for i := range pairs {
@@ -63,6 +89,18 @@ func run(n int, spirit, container, outDir string) error {
 		p.SpiritMs, p.PeerMs, p.Runs = ms(s), ms(q), n
 		p.Ratio = p.SpiritMs / p.PeerMs
 	}
+	if slices.Contains(only, "agent") {
+		dir, err := os.MkdirTemp("", "spirit-bench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		agentPairs, err := agentRows(ctx, n, spirit, agent, dir)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		pairs = append(pairs, agentPairs...)
+	}
 	printTable(pairs)
 	return writeJSON(outDir, pairs)
 }
@@ -70,13 +108,18 @@ func run(n int, spirit, container, outDir string) error {
 // timePair runs the two commands in turn, n times each after one warm-up,
 // so that both see the same machine, and returns their medians.
 func timePair(ctx context.Context, n int, a, b string) (time.Duration, time.Duration, error) {
+	return timePairEnv(ctx, n, a, b, nil)
+}
+
+// timePairEnv is timePair with env added to the commands' environment.
+func timePairEnv(ctx context.Context, n int, a, b string, env []string) (time.Duration, time.Duration, error) {
 	var ta, tb []time.Duration
 	for i := -1; i < n; i++ {
-		da, err := timeOne(ctx, a)
+		da, err := timeOne(ctx, a, env)
 		if err != nil {
 			return 0, 0, err
 		}
-		db, err := timeOne(ctx, b)
+		db, err := timeOne(ctx, b, env)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -87,8 +130,9 @@ func timePair(ctx context.Context, n int, a, b string) (time.Duration, time.Dura
 	return median(ta), median(tb), nil
 }
 
-func timeOne(ctx context.Context, command string) (time.Duration, error) {
+func timeOne(ctx context.Context, command string, env []string) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", "exec "+command)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = nil, os.Stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
@@ -107,7 +151,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func printTable(rows []row) {
 	fmt.Printf("%-22s %12s %12s %-12s %8s\n", "row", "spirit ms", "peer ms", "peer", "ratio")
 	for _, r := range rows {
-		fmt.Printf("%-22s %12.2f %12.2f %-12s %8.2f\n", r.Name, r.SpiritMs, r.PeerMs, r.PeerLabel, r.Ratio)
+		fmt.Printf("%-22s %12.3f %12.3f %-12s %8.2f  %s\n", r.Name, r.SpiritMs, r.PeerMs, r.PeerLabel, r.Ratio, r.Note)
 	}
 }
 

@@ -208,7 +208,7 @@ func (r *run) copyStdin(w io.WriteCloser, src net.Conn) {
 // the client stops reading, what follows is drained so that the command
 // is not blocked forever on a full pipe the client asked to close.
 func (r *run) copyOutput(fd int, dst net.Conn, src io.Reader) {
-	if _, err := io.Copy(dst, src); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := io.CopyBuffer(dst, onlyReader{src}, make([]byte, copyBuf)); err != nil && !errors.Is(err, io.EOF) {
 		r.log.Debug("exec output", "fd", fd, "err", err)
 		io.Copy(io.Discard, src)
 	}

@@ -35,7 +35,10 @@ func startProcess(req *wire.Request) (process, error) {
 	if req.TTY != nil {
 		return startPty(cmd, req)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the agent itself is killed, its commands do not
+	// outlive it (their own children may; nothing short of a subreaper
+	// can reach those).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p := &unixProcess{cmd: cmd}
 	var theirs []*os.File
 	defer func() {
@@ -81,7 +84,7 @@ func startPty(cmd *exec.Cmd, req *wire.Request) (process, error) {
 	// pty.StartWithAttrs makes the command a session leader with the pty
 	// as its controlling terminal, so ^C typed on the host reaches its
 	// foreground process group through the line discipline.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Pdeathsig: syscall.SIGKILL}
 	if !hasEnv(cmd.Env, "TERM") {
 		cmd.Env = append(cmd.Env, "TERM=xterm-256color")
 	}

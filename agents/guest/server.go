@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -69,8 +70,13 @@ func (s *Server) Serve(ctx context.Context, port Port) error {
 	}
 }
 
+// logEnd logs how a host connection ended: a host that leaves is normal,
+// anything else is worth a line.
 func (s *Server) logEnd(err error) {
-	if err != nil {
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		s.log.Debug("host connection ended", "err", err)
+	default:
 		s.log.Info("host connection ended", "err", err)
 	}
 }
@@ -85,7 +91,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("host connected", "version", host.Version)
+	s.log.Debug("host connected", "version", host.Version)
 	sess, err := yamux.Server(mc, wire.MuxConfig())
 	if err != nil {
 		return fmt.Errorf("start session: %w", err)
@@ -100,7 +106,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {
-			if errors.Is(err, yamux.ErrSessionShutdown) {
+			if errors.Is(err, yamux.ErrSessionShutdown) || errors.Is(err, io.EOF) {
 				return nil
 			}
 			return fmt.Errorf("session: %w", err)
