@@ -18,11 +18,13 @@ import (
 	"spirit/internal/spiritbin"
 )
 
-// spiritBin is the real spirit, built once for the terminal tests. It is
-// set by TestMain only.
-var spiritBin string
+// spiritBin is the real spirit and agentBin the real spirit-agent, built
+// once for the terminal tests. They are set by TestMain only.
+var spiritBin, agentBin string
 
-func TestMain(m *testing.M) { spiritbin.Main(m, &spiritBin) }
+func TestMain(m *testing.M) {
+	spiritbin.MainBins(m, spiritbin.Bins{Spirit: &spiritBin, Agent: &agentBin})
+}
 
 // session is spirit running on a pseudo-terminal, driven as a person would:
 // keys typed one at a time, the screen read as it comes.
