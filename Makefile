@@ -7,6 +7,8 @@ export PATH := /usr/local/go/bin:$(PATH)
 build:
 	scripts/deps.sh
 	go build -o bin/spirit ./cmd/spirit
+	CGO_ENABLED=0 go build -o bin/spirit-agent ./cmd/spirit-agent
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -o bin/spirit-agent.exe ./cmd/spirit-agent
 
 run:
 	scripts/run.sh

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 export PATH=/usr/local/go/bin:$PATH
 go build -o bin/spirit ./cmd/spirit
+CGO_ENABLED=0 go build -o bin/spirit-agent ./cmd/spirit-agent
 
 tmp=$(mktemp -d /tmp/spirit-bench.XXXXXX)
 cleanup() { scripts/dockerd.sh stop "$tmp/docker" || true; rm -rf "$tmp"; }
@@ -14,4 +15,5 @@ trap cleanup EXIT
 eval "$(scripts/dockerd.sh start "$tmp/docker")"
 # The peer's own CLI starts the container: only the benchmark uses it.
 docker run -d --name c1 spirit-test/busybox:latest sleep 1000000 >/dev/null
-go run ./bench -n "${BENCH_RUNS:-30}" -spirit bin/spirit -container c1
+go build -o bin/bench ./bench
+bin/bench -n "${BENCH_RUNS:-30}" -spirit bin/spirit -agent bin/spirit-agent -container c1

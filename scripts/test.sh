@@ -21,7 +21,13 @@ if [ -n "$bad" ]; then
 fi
 echo "== go vet"
 go vet ./...
+echo "== the agent for Windows"
+GOOS=windows GOARCH=amd64 go vet ./cmd/spirit-agent ./agents/guest ./agents/wire
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./cmd/spirit-agent
 echo "== go test -race"
 go test -race -count=1 -timeout 25m ./...
 echo "== fuzz (short)"
 go test -run '^$' -fuzz '^FuzzPlan$' -fuzztime 20s ./router/
+for f in $(go test -list '^Fuzz' ./agents/wire/ | grep '^Fuzz'); do
+	go test -run '^$' -fuzz "^$f\$" -fuzztime 10s ./agents/wire/
+done
