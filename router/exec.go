@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -129,7 +130,12 @@ func controlWord(text string) (string, []string, bool) {
 	return fields[0], fields[1:], true
 }
 
-func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name string, target Target, word string, args []string) error {
+func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name string, target Target, word string, raw []string) error {
+	args, err := expandArgs(hc, raw)
+	if err != nil {
+		fmt.Fprintf(hc.Stderr, "spirit: @%s %s: %v\n", name, word, err)
+		return interp.ExitStatus(2)
+	}
 	c, ok := target.(Controller)
 	if !ok {
 		fmt.Fprintf(hc.Stderr, "spirit: @%s takes no control words\n", name)
@@ -151,6 +157,27 @@ func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name st
 		return interp.ExitStatus(1)
 	}
 	return nil
+}
+
+// expandArgs expands a control word's arguments on the host, as bash
+// would expand a command's: spirit, not the target, carries them out, so
+// "@linux --cd "$dir"" means the host's $dir.
+func expandArgs(hc interp.HandlerContext, raw []string) ([]string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	f, err := syntax.NewParser().Parse(strings.NewReader(strings.Join(raw, " ")), "")
+	if err != nil {
+		return nil, err
+	}
+	if len(f.Stmts) != 1 {
+		return nil, fmt.Errorf("arguments must be plain words")
+	}
+	call, ok := f.Stmts[0].Cmd.(*syntax.CallExpr)
+	if !ok || len(call.Assigns) > 0 || len(f.Stmts[0].Redirs) > 0 {
+		return nil, fmt.Errorf("arguments must be plain words")
+	}
+	return expand.Fields(&expand.Config{Env: hc.Env}, call.Args...)
 }
 
 // envOf returns the assignment prefixes of a segment as NAME=value.

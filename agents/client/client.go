@@ -145,7 +145,10 @@ func (c *Client) keepalive(cn *conn) {
 		case <-t.C:
 		}
 		err := ping(cn.mux, c.o.PingTimeout)
-		if err == nil || c.o.Paused() {
+		// An error frame is an answer too: an agent with all its
+		// streams in use refuses the ping as busy, and is alive.
+		var re *wire.RemoteError
+		if err == nil || errors.As(err, &re) || c.o.Paused() {
 			continue
 		}
 		if cn.mux.IsClosed() {

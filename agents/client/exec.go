@@ -47,7 +47,7 @@ func (c *Client) Exec(ctx context.Context, rc *router.Command) (int, error) {
 		}
 		return 1, err
 	}
-	e := &execRun{c: c, cn: cn, ctl: ctl, rc: rc, done: make(chan struct{})}
+	e := &execRun{c: c, cn: cn, ctl: ctl, rc: rc, done: make(chan struct{}), refused: make(chan error, 2)}
 	defer e.close()
 	if err := e.attach(req); err != nil {
 		return 1, c.lost(cn, err)
@@ -66,6 +66,7 @@ type execRun struct {
 	fds [3]*yamux.Stream
 
 	done    chan struct{} // closed when the run is over
+	refused chan error    // an output stream the agent refused
 	outputs sync.WaitGroup
 	ctlMu   sync.Mutex // frames on ctl come from several goroutines
 }
@@ -118,6 +119,8 @@ func (e *execRun) wait(ctx context.Context) (int, error) {
 	select {
 	case r := <-exit:
 		return e.finish(r)
+	case err := <-e.refused:
+		return 1, remoteErr(err)
 	case <-ctx.Done():
 		return e.interrupt(exit)
 	}
@@ -188,6 +191,14 @@ func (e *execRun) copyOutput(fd int, w io.Writer) {
 	if w == nil {
 		w = io.Discard
 	}
+	var ok wire.Reply
+	if err := wire.Expect(st, wire.TOK, &ok); err != nil {
+		var re *wire.RemoteError
+		if errors.As(err, &re) {
+			e.refused <- re
+		}
+		return // or the exec did not start: its control stream says why
+	}
 	_, err := io.CopyBuffer(markWrites{w}, st, make([]byte, 32<<10))
 	var we *writeErr
 	if !errors.As(err, &we) {
@@ -256,7 +267,11 @@ func (e *execRun) resize(tty *router.TTY) {
 }
 
 // remoteErr turns an agent's refusal into the router's terms.
-func remoteErr(re *wire.RemoteError) error {
+func remoteErr(err error) error {
+	var re *wire.RemoteError
+	if !errors.As(err, &re) {
+		return err
+	}
 	if re.Code == wire.CodeNotFound {
 		return fmt.Errorf("%w: %s", router.ErrNotFound, re.Msg)
 	}

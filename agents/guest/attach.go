@@ -25,6 +25,7 @@ type attachments struct {
 type pendingExec struct {
 	fds  [3]chan net.Conn // each holds at most one stream
 	done chan struct{}    // closed when the exec no longer needs its streams
+	once sync.Once        // closes done
 }
 
 func newAttachments() *attachments {
@@ -120,8 +121,19 @@ func (a *attachments) claim(ctx context.Context, id string, need [3]bool) (*pend
 	return p, got, nil
 }
 
+// refuse lets go of the streams that came for an exec that will not run.
+// Streams that come after it wait out attachWait.
+func (a *attachments) refuse(id string) {
+	a.mu.Lock()
+	p := a.pending[id]
+	a.mu.Unlock()
+	if p != nil {
+		a.release(id, p)
+	}
+}
+
 // release ends the exec's use of its streams.
 func (a *attachments) release(id string, p *pendingExec) {
 	a.drop(id, p)
-	close(p.done)
+	p.once.Do(func() { close(p.done) })
 }

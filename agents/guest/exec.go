@@ -30,6 +30,13 @@ func (s *Server) exec(ctx context.Context, ctl net.Conn, req *wire.Request, att 
 		s.fail(ctl, err)
 		return
 	}
+	// An output stream starts with OK, so that the client can tell this
+	// exec's bytes from a refusal of the stream.
+	for fd := 1; fd <= 2; fd++ {
+		if streams[fd] != nil {
+			s.ok(streams[fd], wire.Reply{})
+		}
+	}
 	defer proc.Release()
 	s.log.Debug("exec", "id", req.ID, "shell", req.Shell, "argv", req.Argv, "tty", req.TTY != nil)
 	r := &run{proc: proc, log: s.log, exited: make(chan struct{})}

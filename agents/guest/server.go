@@ -147,6 +147,9 @@ func (s *Server) handle(ctx context.Context, st net.Conn, att *attachments) {
 		case s.sessions <- struct{}{}:
 			defer func() { <-s.sessions }()
 		default:
+			if req.Op == wire.OpExec {
+				att.refuse(req.ID) // its streams need not wait
+			}
 			s.fail(st, &wire.RemoteError{Code: wire.CodeBusy, Msg: fmt.Sprintf("agent busy: %d sessions at once (try again when some end)", wire.MaxSessions)})
 			return
 		}

@@ -10,7 +10,7 @@ import (
 // Ops a Request names.
 const (
 	OpExec   = "exec"   // run a command; its standard files attach on their own streams
-	OpAttach = "attach" // this stream is standard file FD of exec ID, as raw bytes
+	OpAttach = "attach" // this stream is standard file FD of exec ID: raw bytes (after OK, for an output)
 	OpRead   = "read"   // the file's bytes follow OK, then the stream ends
 	OpWrite  = "write"  // raw bytes follow OK until the client closes; then OK or Error
 	OpStat   = "stat"

@@ -13,9 +13,10 @@ const (
 	// send on one stream that has not been read yet.
 	StreamWindow = 256 << 10
 	// MaxStreams bounds the streams open at once on one connection. An
-	// exec takes up to four, a file or a ping one. With StreamWindow it
-	// bounds what a peer can make the other side buffer: 64 MiB.
-	MaxStreams = 256
+	// exec takes up to four, a file or a ping one: MaxSessions execs
+	// leave room for pings and stats. With StreamWindow it bounds what a
+	// peer can make the other side buffer: 80 MiB.
+	MaxStreams = 4*MaxSessions + 64
 	// MaxSessions bounds the requests (execs, file transfers) an agent
 	// serves at once, over all its connections.
 	MaxSessions = 64

@@ -18,11 +18,14 @@ import (
 	"spirit/internal/spiritbin"
 )
 
-// spiritBin is the real binary, built once without the race detector so
-// that its memory is measured as users run it.
-var spiritBin string
+// spiritBin and agentBin are the real binaries, built once without the
+// race detector so that their memory is measured as users run them. They
+// are in the same directory.
+var spiritBin, agentBin string
 
-func TestMain(m *testing.M) { spiritbin.Main(m, &spiritBin) }
+func TestMain(m *testing.M) {
+	spiritbin.MainBins(m, spiritbin.Bins{Spirit: &spiritBin, Agent: &agentBin})
+}
 
 type result struct {
 	stdout, stderr string
@@ -111,7 +114,8 @@ func stripComments(s string) string {
 }
 
 // TestScripts runs the end-to-end scripts under testdata/script against the
-// real binary and a real container named c1.
+// real binaries (spirit and spirit-agent are on PATH), a real container named
+// c1, and $SOCKDIR, a short directory for an agent's socket (agent.txtar).
 func TestScripts(t *testing.T) {
 	dockertest.Container(t, "c1")
 	testscript.Run(t, testscript.Params{
@@ -121,7 +125,10 @@ func TestScripts(t *testing.T) {
 			e.Setenv("DOCKER_HOST", os.Getenv("DOCKER_HOST"))
 			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
 			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, ".state"))
-			return nil
+			return sockDir(e)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitsock": cmdWaitSock,
 		},
 	})
 }
