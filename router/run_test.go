@@ -57,6 +57,9 @@ func (t shTarget) Open(_ context.Context, path string, mode OpenMode) (io.ReadWr
 type shResolver struct{ targets map[string]shTarget }
 
 func (r shResolver) Lookup(name string) (Target, error) {
+	if name == "ctl" {
+		return echoController{}, nil
+	}
 	if t, ok := r.targets[name]; ok {
 		return t, nil
 	}
@@ -64,6 +67,39 @@ func (r shResolver) Lookup(name string) (Target, error) {
 }
 
 func (r shResolver) Names() []string { return []string{"@a", "@b"} }
+
+// echoController prints the arguments its control word gets, one a line.
+type echoController struct{ shTarget }
+
+func (echoController) ControlWords() []string { return []string{"--echo"} }
+
+func (echoController) Control(_ context.Context, word string, args []string, stdout io.Writer) error {
+	for _, a := range args {
+		fmt.Fprintf(stdout, "[%s]\n", a)
+	}
+	return nil
+}
+
+func TestControlArgs(t *testing.T) {
+	e := newRunEnv(t)
+	tests := []struct {
+		src, out, err string
+		status        int
+	}{
+		{`d="a b"; @ctl --echo "$d" $d 'x y'`, "[a b]\n[a]\n[b]\n[x y]\n", "", 0},
+		{`@ctl --echo $HOME/x`, "[" + e.host + "/x]\n", "", 0},
+		{`@ctl --echo`, "", "", 0},
+		{`@ctl --echo a=1`, "", "spirit: @ctl --echo: arguments must be plain words\n", 2},
+		{`@ctl --nope`, "", "spirit: @ctl: unknown control word --nope (control words: --echo)\n", 2},
+	}
+	for _, tc := range tests {
+		status, out, er := e.run(t, tc.src)
+		if status != tc.status || out != tc.out || er != tc.err {
+			t.Errorf("%q:\n got status %d, stdout %q, stderr %q\nwant status %d, stdout %q, stderr %q",
+				tc.src, status, out, er, tc.status, tc.out, tc.err)
+		}
+	}
+}
 
 type runEnv struct {
 	s       *Session
