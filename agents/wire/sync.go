@@ -118,6 +118,15 @@ func (s *scanner) feed(b byte) (message, bool) {
 		}
 	}
 	s.buf = append(s.buf, b)
+	if len(s.buf) > len(magic) && b == magic[len(magic)-1] && bytes.HasSuffix(s.buf, magic) {
+		// A magic inside a message: the message was cut short (an old
+		// session's last bytes) and the next one starts here. Without
+		// this, a cut message would swallow the bytes after it, up to
+		// MaxHello of them. A hello is JSON, which never holds the
+		// magic's 0xff, and a random nonce holds it with odds of 2^-60.
+		s.buf = append(s.buf[:0], magic...)
+		return message{}, false
+	}
 	head := len(magic) + 1 + nonceLen
 	if len(s.buf) < head {
 		return message{}, false
@@ -164,9 +173,19 @@ const syncRetry = 500 * time.Millisecond
 // hellos, and returns the agent's hello and the connection to run yamux
 // on. It gives up when ctx ends.
 func HostSync(ctx context.Context, conn net.Conn, h Hello) (Hello, net.Conn, error) {
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	defer conn.SetReadDeadline(time.Time{})
+	// The deadline ends writes too: on a port nobody reads, a write
+	// may block for good.
+	ended := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		conn.SetDeadline(time.Now())
+		close(ended)
+	})
+	defer func() {
+		if !stop() {
+			<-ended // clear the deadline after it is set, not before
+		}
+		conn.SetDeadline(time.Time{})
+	}()
 	s := newScanner(bufio.NewReader(conn))
 	sent := map[nonce]bool{}
 	var acked *nonce
@@ -174,7 +193,7 @@ func HostSync(ctx context.Context, conn net.Conn, h Hello) (Hello, net.Conn, err
 		n := newNonce()
 		sent[n] = true
 		if _, err := conn.Write(message{kind: kindSync, nonce: n}.encode()); err != nil {
-			return Hello{}, nil, fmt.Errorf("handshake: send sync: %w", err)
+			return Hello{}, nil, handshakeErr(ctx, "send sync", err)
 		}
 		conn.SetReadDeadline(time.Now().Add(syncRetry))
 		for acked == nil {
@@ -199,7 +218,7 @@ func HostSync(ctx context.Context, conn net.Conn, h Hello) (Hello, net.Conn, err
 		return Hello{}, nil, fmt.Errorf("handshake: %w", err)
 	}
 	if _, err := conn.Write(message{kind: kindGo, nonce: *acked, hello: hb}.encode()); err != nil {
-		return Hello{}, nil, fmt.Errorf("handshake: send go: %w", err)
+		return Hello{}, nil, handshakeErr(ctx, "send go", err)
 	}
 	for {
 		m, err := s.next()
@@ -253,16 +272,13 @@ func GuestSync(conn net.Conn, h Hello) (Hello, net.Conn, error) {
 			if err != nil {
 				continue // not from a host that synced with us
 			}
-			if host.Proto != Proto {
-				// Answer anyway: the host reports the mismatch
-				// with both versions, where a user sees it.
-				host.Proto = -host.Proto
-			}
+			// On a mismatch, answer anyway: the host reports it
+			// with both versions, where a user sees it.
 			if _, err := conn.Write(message{kind: kindReady, nonce: m.nonce, hello: hb}.encode()); err != nil {
 				return Hello{}, nil, fmt.Errorf("handshake: send ready: %w", err)
 			}
-			if host.Proto < 0 {
-				return Hello{}, nil, fmt.Errorf("handshake: %w: host speaks protocol %d, agent %d", ErrVersion, -host.Proto, Proto)
+			if host.Proto != Proto {
+				return Hello{}, nil, fmt.Errorf("handshake: %w: host speaks protocol %d, agent %d", ErrVersion, host.Proto, Proto)
 			}
 			return host, &bufConn{Conn: conn, r: s.r}, nil
 		}
