@@ -56,7 +56,8 @@ func (c *ChunkWriter) End(err error) error {
 
 // ChunkReader reads what a ChunkWriter wrote: the data, then io.EOF if the
 // writer ended with OK, or a *RemoteError if it ended with a failure. A
-// stream that stops before the end is io.ErrUnexpectedEOF.
+// stream that stops before the end is an error: io.ErrUnexpectedEOF, or
+// ErrFrame when it stops inside the final frame.
 type ChunkReader struct {
 	R    io.Reader
 	left uint32 // bytes left in the current chunk
