@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"spirit/agents/client"
 	"spirit/agents/wire"
 	"spirit/internal/agenttest"
+	"spirit/internal/proctest"
 	"spirit/internal/spiritbin"
 	"spirit/router"
 )
@@ -57,7 +57,7 @@ type result struct {
 
 // run execs text with stdin (nil for none) and buffers for its output.
 func run(ctx context.Context, c *client.Client, text string, stdin io.Reader) result {
-	var out, errb lockedBuffer
+	var out, errb agenttest.LockedBuffer
 	rc := &router.Command{Text: text, Stdin: stdin, Stdout: &out, Stderr: &errb}
 	status, err := c.Exec(ctx, rc)
 	return result{status, out.String(), errb.String(), err}
@@ -70,30 +70,6 @@ func mustRun(t *testing.T, c *client.Client, text, want string) {
 	if r.err != nil || r.status != 0 || r.stdout != want {
 		t.Fatalf("%s: status %d err %v stdout %q stderr %q, want status 0 stdout %q", text, r.status, r.err, r.stdout, r.stderr, want)
 	}
-}
-
-// lockedBuffer is written by the exec's copiers while a test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }
 
 // execAsync runs text in the background; the result arrives on the channel.
@@ -273,12 +249,12 @@ func TestAgentRestart(t *testing.T) {
 	c := newClient(t, a.Sock, client.Options{})
 	mustRun(t, c, "echo one", "one\n")
 
-	sleep := uniqueSleep(30)
+	sleep := proctest.UniqueSleep(30)
 	// A SIGKILLed agent cannot end what its commands started: the sleep
 	// outlives it.
-	t.Cleanup(func() { killAll(procsWith(sleep, 0)) })
+	t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
 	ch := execAsync(t.Context(), c, sleep, nil)
-	waitProcs(t, sleep, a.Pid(), 1)
+	proctest.Wait(t, sleep, a.Pid(), 1)
 	a.Kill()
 	r := within(t, ch, 5*time.Second, "exec after the agent's SIGKILL")
 	if !errors.Is(r.err, client.ErrLost) {
@@ -503,7 +479,7 @@ func startStdio(t *testing.T) (*port, *exec.Cmd) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log lockedBuffer
+	var log agenttest.LockedBuffer
 	cmd := exec.Command(agentBin, "--stdio", "--debug")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, &log
 	if err := cmd.Start(); err != nil {
@@ -543,7 +519,7 @@ func TestPersistentStream(t *testing.T) {
 	mustRun(t, c, "echo one", "one\n")
 
 	yes := fmt.Sprintf("yes flowing-%d", rand.IntN(1e9))
-	var out lockedBuffer
+	var out agenttest.LockedBuffer
 	ch := execAsync(t.Context(), c, yes, &router.Command{Stdout: &out, Stderr: io.Discard})
 	deadline := time.Now().Add(10 * time.Second)
 	for out.Len() < 1<<20 {
@@ -561,7 +537,7 @@ func TestPersistentStream(t *testing.T) {
 	}
 	mustRun(t, c, "echo two", "two\n")
 	// The old session ended on the agent, and its command with it.
-	waitNone(t, yes, agent.Process.Pid, 2*time.Second)
+	proctest.WaitNone(t, yes, agent.Process.Pid, 2*time.Second)
 	mustRun(t, c, "echo three", "three\n")
 }
 
@@ -570,12 +546,12 @@ func TestPersistentStream(t *testing.T) {
 func TestCancel(t *testing.T) {
 	a := agenttest.Start(t, agentBin)
 	c := newClient(t, a.Sock, client.Options{})
-	sleep := uniqueSleep(100)
-	t.Cleanup(func() { killAll(procsWith(sleep, 0)) })
+	sleep := proctest.UniqueSleep(100)
+	t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	ch := execAsync(ctx, c, fmt.Sprintf("sh -c '%s & %s; wait'", sleep, sleep), nil)
-	waitProcs(t, sleep, a.Pid(), 2)
+	proctest.Wait(t, sleep, a.Pid(), 2)
 	cancel()
 	start := time.Now()
 	r := within(t, ch, 3*time.Second, "cancelled exec")
@@ -584,7 +560,7 @@ func TestCancel(t *testing.T) {
 		t.Errorf("cancelled exec: status %d err %v, want 130", r.status, r.err)
 	}
 	// Anywhere, not only under the agent: an orphan would have left it.
-	waitNone(t, sleep, 0, 2*time.Second)
+	proctest.WaitNone(t, sleep, 0, 2*time.Second)
 	mustRun(t, c, "echo still there", "still there\n")
 }
 
@@ -739,10 +715,10 @@ func TestKeepalive(t *testing.T) {
 
 	t.Run("dead", func(t *testing.T) {
 		c := newClient(t, a.Sock, opts)
-		sleep := uniqueSleep(30)
-		t.Cleanup(func() { killAll(procsWith(sleep, 0)) })
+		sleep := proctest.UniqueSleep(30)
+		t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
 		ch := execAsync(t.Context(), c, sleep, nil)
-		waitProcs(t, sleep, pid, 1)
+		proctest.Wait(t, sleep, pid, 1)
 		stop(t)
 		r := within(t, ch, 2*time.Second, "exec on a stopped agent")
 		if !errors.Is(r.err, client.ErrLost) {
@@ -750,7 +726,7 @@ func TestKeepalive(t *testing.T) {
 		}
 		syscall.Kill(pid, syscall.SIGCONT)
 		// The agent learns that the host left and kills the command.
-		waitNone(t, sleep, 0, 2*time.Second)
+		proctest.WaitNone(t, sleep, 0, 2*time.Second)
 		mustRun(t, c, "echo back", "back\n")
 	})
 
@@ -759,11 +735,11 @@ func TestKeepalive(t *testing.T) {
 		o := opts
 		o.Paused = paused.Load
 		c := newClient(t, a.Sock, o)
-		sleep := uniqueSleep(1)
-		t.Cleanup(func() { killAll(procsWith(sleep, 0)) })
-		var out lockedBuffer
+		sleep := proctest.UniqueSleep(1)
+		t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
+		var out agenttest.LockedBuffer
 		ch := execAsync(t.Context(), c, sleep+"; echo done", &router.Command{Stdout: &out, Stderr: io.Discard})
-		waitProcs(t, sleep, pid, 1)
+		proctest.Wait(t, sleep, pid, 1)
 		paused.Store(true)
 		stop(t)
 		select {
@@ -797,9 +773,9 @@ func TestLimits(t *testing.T) {
 			t.Cleanup(func() { os.WriteFile(release, nil, 0o644) })
 			var chans []<-chan result
 			var stdins []*io.PipeWriter
-			var outs []*lockedBuffer
+			var outs []*agenttest.LockedBuffer
 			for i := range wire.MaxSessions {
-				out := &lockedBuffer{}
+				out := &agenttest.LockedBuffer{}
 				rc := &router.Command{Stdout: out, Stderr: out}
 				// With a stdin, an exec takes 4 streams; 63 of them
 				// and one without take 255 of the connection's 256,
@@ -812,7 +788,7 @@ func TestLimits(t *testing.T) {
 				chans = append(chans, execAsync(t.Context(), c, wait, rc))
 				outs = append(outs, out)
 			}
-			waitProcs(t, "/bin/sh -c "+wait, a.Pid(), wire.MaxSessions)
+			proctest.Wait(t, "/bin/sh -c "+wait, a.Pid(), wire.MaxSessions)
 
 			r := run(t.Context(), c, "echo one too many", nil)
 			if r.err == nil || !strings.Contains(r.err.Error(), "busy") {
@@ -840,111 +816,5 @@ func TestLimits(t *testing.T) {
 			}
 			mustRun(t, c, "echo after", "after\n")
 		})
-	}
-}
-
-// uniqueSleep is a sleep command of about secs seconds that no other
-// process has, so that /proc tells it apart.
-func uniqueSleep(secs int) string {
-	return fmt.Sprintf("sleep %d.%06d", secs, rand.IntN(1e6))
-}
-
-// waitProcs waits up to 10 s until at least n live processes descending
-// from ancestor have the command line cmd, and returns them.
-func waitProcs(t *testing.T, cmd string, ancestor, n int) []int {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids := procsWith(cmd, ancestor)
-		if len(pids) >= n {
-			return pids
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s, %d processes %q under pid %d, want %d; anywhere: %v", len(pids), cmd, ancestor, n, procsWith(cmd, 0))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitNone waits up to d until no live process descending from ancestor
-// (anywhere if 0) has the command line cmd.
-func waitNone(t *testing.T, cmd string, ancestor int, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		pids := procsWith(cmd, ancestor)
-		if len(pids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes %v (%q) still alive after %v", pids, cmd, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// procsWith lists the live processes whose command line (arguments joined
-// by spaces) is cmd and, if ancestor > 0, that descend from it.
-func procsWith(cmd string, ancestor int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		line, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || strings.TrimSuffix(string(bytes.ReplaceAll(line, []byte{0}, []byte{' '})), " ") != cmd {
-			continue
-		}
-		if alive(pid) && (ancestor <= 0 || descends(pid, ancestor)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// stat returns a process's state letter and parent.
-func stat(pid int) (state byte, ppid int, ok bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, false
-	}
-	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 2 {
-		return 0, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0][0], ppid, true
-}
-
-// alive reports whether pid has not exited (a zombie has).
-func alive(pid int) bool {
-	s, _, ok := stat(pid)
-	return ok && s != 'Z' && s != 'X'
-}
-
-func descends(pid, ancestor int) bool {
-	for range 64 {
-		_, ppid, ok := stat(pid)
-		if !ok || ppid <= 1 {
-			return false
-		}
-		if ppid == ancestor {
-			return true
-		}
-		pid = ppid
-	}
-	return false
-}
-
-func killAll(pids []int) {
-	for _, pid := range pids {
-		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }

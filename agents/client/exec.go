@@ -199,9 +199,8 @@ func (e *execRun) copyOutput(fd int, w io.Writer) {
 		}
 		return // or the exec did not start: its control stream says why
 	}
-	_, err := io.CopyBuffer(markWrites{w}, st, make([]byte, 32<<10))
-	var we *writeErr
-	if !errors.As(err, &we) {
+	writeFailed, _ := fdcopy.Copy(w, st, make([]byte, 32<<10))
+	if !writeFailed {
 		return // the end, or the stream's failure, which the exit reports
 	}
 	e.ctlMu.Lock()
@@ -211,22 +210,6 @@ func (e *execRun) copyOutput(fd int, w io.Writer) {
 	e.ctlMu.Unlock()
 	io.Copy(io.Discard, st)
 }
-
-// markWrites tells the writer's failures from the stream's, which io.Copy
-// returns alike; it also hides the writer's ReadFrom.
-type markWrites struct{ w io.Writer }
-
-func (m markWrites) Write(p []byte) (int, error) {
-	n, err := m.w.Write(p)
-	if err != nil {
-		err = &writeErr{err}
-	}
-	return n, err
-}
-
-type writeErr struct{ error }
-
-func (e *writeErr) Unwrap() error { return e.error }
 
 func (e *execRun) copyFileStdin(f *os.File) {
 	eof, err := fdcopy.FromFile(e.fds[0], f, e.done)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"spirit/agents/wire"
+	"spirit/internal/fdcopy"
 )
 
 // cancelGrace is how long a cancelled command has to end on SIGINT before
@@ -215,7 +216,7 @@ func (r *run) copyStdin(w io.WriteCloser, src net.Conn) {
 // the client stops reading, what follows is drained so that the command
 // is not blocked forever on a full pipe the client asked to close.
 func (r *run) copyOutput(fd int, dst net.Conn, src io.Reader) {
-	if _, err := io.CopyBuffer(dst, onlyReader{src}, make([]byte, copyBuf)); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := fdcopy.Copy(dst, src, make([]byte, copyBuf)); err != nil {
 		r.log.Debug("exec output", "fd", fd, "err", err)
 		io.Copy(io.Discard, src)
 	}

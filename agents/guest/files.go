@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"spirit/agents/wire"
+	"spirit/internal/fdcopy"
 )
 
 // copyBuf is the size of a file chunk.
@@ -47,36 +48,14 @@ func (s *Server) read(st net.Conn, req *wire.Request) {
 	}
 	s.ok(st, wire.Reply{Stat: statOf(fi)})
 	cw := &wire.ChunkWriter{W: st}
-	_, err = io.CopyBuffer(markWrites{cw}, onlyReader{f}, make([]byte, copyBuf))
-	var werr *writeErr
-	if errors.As(err, &werr) {
+	writeFailed, err := fdcopy.Copy(cw, f, make([]byte, copyBuf))
+	if writeFailed {
 		return // the client is gone
 	}
 	if err := cw.End(err); err != nil {
 		s.log.Debug("read end", "path", req.Path, "err", err)
 	}
 }
-
-// onlyReader hides a file's WriteTo, so that CopyBuffer reads in chunks of
-// its buffer and tells read errors from write errors below.
-type onlyReader struct{ r io.Reader }
-
-func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
-
-// markWrites tells a failure to send from a failure to read the file.
-type markWrites struct{ w io.Writer }
-
-func (m markWrites) Write(p []byte) (int, error) {
-	n, err := m.w.Write(p)
-	if err != nil {
-		err = &writeErr{err}
-	}
-	return n, err
-}
-
-type writeErr struct{ error }
-
-func (e *writeErr) Unwrap() error { return e.error }
 
 // write stores a file: OK once it can be written, then the client's chunks,
 // then OK once the file is complete where it belongs, or the failure. A

@@ -109,17 +109,11 @@ func command(req *wire.Request) (*exec.Cmd, error) {
 	if cmd.Err != nil {
 		return nil, fmt.Errorf("%s: %w", argv[0], notFound(cmd.Err))
 	}
-	cmd.Env = mergeEnv(os.Environ(), req.Env)
-	if req.Dir != "" {
-		fi, err := os.Stat(req.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("working directory: %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("working directory %s: not a directory", req.Dir)
-		}
-		cmd.Dir = req.Dir
+	cmd.Env = mergeEnv(os.Environ(), req.Env, sameName)
+	if err := checkDir(req.Dir); err != nil {
+		return nil, err
 	}
+	cmd.Dir = req.Dir
 	return cmd, nil
 }
 
@@ -134,33 +128,9 @@ func startErr(cmd *exec.Cmd, err error) error {
 	return fmt.Errorf("start %s: %w", cmd.Path, notFound(err))
 }
 
-// mergeEnv adds extra to base; a later NAME replaces an earlier one.
-func mergeEnv(base, extra []string) []string {
-	env := slices.Clone(base)
-	for _, kv := range extra {
-		name, _, _ := cutEnv(kv)
-		env = slices.DeleteFunc(env, func(e string) bool {
-			n, _, _ := cutEnv(e)
-			return n == name
-		})
-		env = append(env, kv)
-	}
-	return env
-}
-
-func cutEnv(kv string) (string, string, bool) {
-	for i := 1; i < len(kv); i++ { // a leading = belongs to the name
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
-}
-
 func hasEnv(env []string, name string) bool {
 	return slices.ContainsFunc(env, func(e string) bool {
-		n, _, _ := cutEnv(e)
-		return n == name
+		return envKey(e) == name
 	})
 }
 

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,17 +93,12 @@ func winCommand(req *wire.Request) (*exec.Cmd, error) {
 	// (a service) has none to share and a window would pop up on a
 	// desktop if it had.
 	cmd.SysProcAttr.CreationFlags |= windows.CREATE_SUSPENDED | windows.CREATE_NO_WINDOW
-	cmd.Env = mergeEnvFold(os.Environ(), req.Env)
-	if req.Dir != "" {
-		fi, err := os.Stat(req.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("working directory: %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("working directory %s: not a directory", req.Dir)
-		}
-		cmd.Dir = req.Dir
+	// Names are the same whatever their case on Windows.
+	cmd.Env = mergeEnv(os.Environ(), req.Env, strings.EqualFold)
+	if err := checkDir(req.Dir); err != nil {
+		return nil, err
 	}
+	cmd.Dir = req.Dir
 	return cmd, nil
 }
 
@@ -137,32 +131,6 @@ func lookErr(err error) error {
 		return fmt.Errorf("command not found: %w", fs.ErrNotExist)
 	}
 	return err
-}
-
-// mergeEnvFold adds extra to base; a later NAME replaces an earlier one,
-// whatever its case, as names are on Windows.
-func mergeEnvFold(base, extra []string) []string {
-	env := slices.Clone(base)
-	for _, kv := range extra {
-		name := envKey(kv)
-		env = slices.DeleteFunc(env, func(e string) bool {
-			return strings.EqualFold(envKey(e), name)
-		})
-		env = append(env, kv)
-	}
-	return env
-}
-
-// envKey is the name in NAME=value. A leading = belongs to the name, as in
-// the =C:=C:\dir entries that hold each drive's current directory.
-func envKey(kv string) string {
-	if kv == "" {
-		return ""
-	}
-	if i := strings.IndexByte(kv[1:], '='); i >= 0 {
-		return kv[:i+1]
-	}
-	return kv
 }
 
 // shellCodePage is the code page cmd.exe writes its output in: that of

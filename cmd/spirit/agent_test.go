@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"spirit/internal/agenttest"
+	"spirit/internal/proctest"
 )
 
 // These tests run the real spirit against the real spirit-agent, each a
@@ -253,12 +254,12 @@ func TestAgentConcurrentClients(t *testing.T) {
 func TestAgentKilledMidCommand(t *testing.T) {
 	a := agenttest.Start(t, agentBin)
 	env := agentEnv(t, a)
-	sleep := uniqueSleep(30)
+	sleep := proctest.UniqueSleep(30)
 	sp := startSpirit(t, env, "@a "+sleep)
-	pids := waitProcs(t, sleep, a.Pid(), 1)
+	pids := proctest.Wait(t, sleep, a.Pid(), 1)
 	// A SIGKILLed agent cannot kill what it started: the sleep is
 	// orphaned and runs on (only a subreaper could end it).
-	t.Cleanup(func() { killAll(procsWith(sleep, 0)) })
+	t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
 
 	a.Kill()
 	killed := time.Now()
@@ -276,7 +277,7 @@ func TestAgentKilledMidCommand(t *testing.T) {
 		t.Fatalf("spirit still runs 5 s after the agent's death")
 	}
 	for _, pid := range pids {
-		if alive(pid) {
+		if proctest.Alive(pid) {
 			t.Logf("as expected, the orphaned %q (pid %d) still runs after the agent's SIGKILL; the test kills it", sleep, pid)
 		}
 	}
@@ -295,10 +296,10 @@ func TestAgentSIGTERM(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			a := agenttest.Start(t, agentBin)
 			env := agentEnv(t, a)
-			sleep := uniqueSleep(30)
+			sleep := proctest.UniqueSleep(30)
 			sp := startSpirit(t, env, "@a "+sleep)
-			pids := waitProcs(t, sleep, a.Pid(), 1)
-			t.Cleanup(func() { killAll(procsWith(sleep, 0)) })
+			pids := proctest.Wait(t, sleep, a.Pid(), 1)
+			t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
 
 			// Stop sends SIGINT and waits; for SIGTERM, send it first
 			// and let Stop collect the exit once the agent is a zombie
@@ -308,13 +309,13 @@ func TestAgentSIGTERM(t *testing.T) {
 				if err := syscall.Kill(pid, sig); err != nil {
 					t.Fatal(err)
 				}
-				waitGone(t, []int{pid}, 5*time.Second, "the agent after SIGTERM")
+				proctest.WaitGone(t, []int{pid}, 5*time.Second, "the agent after SIGTERM")
 			}
 			stopped := time.Now()
 			if err := a.Stop(); err != nil {
 				t.Fatalf("agent stopped with %v, want exit status 0; log:\n%s", err, a.Log())
 			}
-			waitGone(t, pids, 2*time.Second, "the command after the agent's stop")
+			proctest.WaitGone(t, pids, 2*time.Second, "the command after the agent's stop")
 			t.Logf("agent and command gone %.2f s after %v", time.Since(stopped).Seconds(), sig)
 			select {
 			case <-sp.done:
@@ -357,115 +358,4 @@ func startSpirit(t *testing.T, env []string, line string) *bgSpirit {
 		<-sp.done
 	})
 	return sp
-}
-
-// uniqueSleep is a sleep command with a duration of about secs that no
-// other process has, so that /proc tells it apart.
-func uniqueSleep(secs int) string {
-	return fmt.Sprintf("sleep %d.%06d", secs, rand.IntN(1e6))
-}
-
-// waitProcs waits up to 10 s until at least n live processes descending
-// from ancestor have the command line cmd, and returns them.
-func waitProcs(t *testing.T, cmd string, ancestor, n int) []int {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids := procsWith(cmd, ancestor)
-		if len(pids) >= n {
-			return pids
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s, %d processes %q under pid %d, want %d", len(pids), cmd, ancestor, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// procsWith lists the live processes whose command line (arguments joined
-// by spaces) is cmd and, if ancestor > 0, that descend from it.
-func procsWith(cmd string, ancestor int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		line, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || strings.TrimSuffix(string(bytes.ReplaceAll(line, []byte{0}, []byte{' '})), " ") != cmd {
-			continue
-		}
-		if alive(pid) && (ancestor <= 0 || descends(pid, ancestor)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// stat returns a process's state letter and parent.
-func stat(pid int) (state byte, ppid int, ok bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, false
-	}
-	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 2 {
-		return 0, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0][0], ppid, true
-}
-
-// alive reports whether pid is a process that has not exited (a zombie
-// has).
-func alive(pid int) bool {
-	s, _, ok := stat(pid)
-	return ok && s != 'Z' && s != 'X'
-}
-
-func descends(pid, ancestor int) bool {
-	for range 64 {
-		_, ppid, ok := stat(pid)
-		if !ok || ppid <= 1 {
-			return false
-		}
-		if ppid == ancestor {
-			return true
-		}
-		pid = ppid
-	}
-	return false
-}
-
-// waitGone waits until none of pids is alive.
-func waitGone(t *testing.T, pids []int, d time.Duration, what string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		var left []int
-		for _, pid := range pids {
-			if alive(pid) {
-				left = append(left, pid)
-			}
-		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: pids %v still alive after %v", what, left, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func killAll(pids []int) {
-	for _, pid := range pids {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
 }

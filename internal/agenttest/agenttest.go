@@ -22,24 +22,33 @@ type Agent struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	log lockedBuffer // written by exec's copier while the test reads it
+	log LockedBuffer // written by exec's copier while the test reads it
 }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer that one goroutine may write while
+// another reads it.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Len is the length of what has been written.
+func (b *LockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
 }
 
 // Start runs bin --listen unix:SOCK in a temporary directory and waits

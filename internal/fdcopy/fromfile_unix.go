@@ -1,5 +1,5 @@
-// Package fdcopy copies a command's input from a file without stealing
-// bytes from whoever reads that file next.
+//go:build unix
+
 package fdcopy
 
 import (
