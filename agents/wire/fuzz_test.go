@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"reflect"
 	"testing"
@@ -216,6 +217,23 @@ func errKind(err error) string {
 // maxMessage is the longest handshake message: the most the scanner holds.
 var maxMessage = len(magic) + 1 + nonceLen + 2 + MaxHello
 
+// feedEach feeds in to s a byte at a time and yields each message s finds,
+// with the index of the byte that ends it. It fails the test if s ever
+// holds more than a message.
+func feedEach(t *testing.T, s *scanner, in []byte) iter.Seq2[int, message] {
+	return func(yield func(int, message) bool) {
+		for i, b := range in {
+			m, ok := s.feed(b)
+			if len(s.buf) > maxMessage || cap(s.buf) > 2*maxMessage {
+				t.Fatalf("scanner holds %d bytes (cap %d), more than a message", len(s.buf), cap(s.buf))
+			}
+			if ok && !yield(i, m) {
+				return
+			}
+		}
+	}
+}
+
 // fuzzConn reads a fixed input, then io.EOF, and records what is written.
 type fuzzConn struct {
 	r   io.Reader
@@ -247,16 +265,8 @@ func FuzzGuestSync(f *testing.F) {
 			wantHost *Hello
 			rest     []byte
 		)
-		s := newScanner(nil)
 	model:
-		for i, b := range in {
-			m, ok := s.feed(b)
-			if len(s.buf) > maxMessage || cap(s.buf) > 2*maxMessage {
-				t.Fatalf("scanner holds %d bytes (cap %d), more than a message", len(s.buf), cap(s.buf))
-			}
-			if !ok {
-				continue
-			}
+		for i, m := range feedEach(t, newScanner(nil), in) {
 			switch m.kind {
 			case kindSync:
 				wantOut.Write(message{kind: kindAck, nonce: m.nonce}.encode())
@@ -368,14 +378,7 @@ func FuzzHostScanner(f *testing.F) {
 		var viaFeed []message
 		s = newScanner(nil)
 		last := 0 // where the last message ended
-		for i, b := range in {
-			m, ok := s.feed(b)
-			if len(s.buf) > maxMessage || cap(s.buf) > 2*maxMessage {
-				t.Fatalf("scanner holds %d bytes (cap %d), more than a message", len(s.buf), cap(s.buf))
-			}
-			if !ok {
-				continue
-			}
+		for i, m := range feedEach(t, s, in) {
 			switch m.kind {
 			case kindSync, kindAck:
 				if m.hello != nil {
@@ -401,11 +404,8 @@ func FuzzHostScanner(f *testing.F) {
 		}
 
 		// Whatever came before, the scanner finds its way back.
-		for _, b := range append(tail1.encode(), tail2.encode()...) {
-			m, ok := s.feed(b)
-			if ok {
-				viaFeed = append(viaFeed, m)
-			}
+		for _, m := range feedEach(t, s, append(tail1.encode(), tail2.encode()...)) {
+			viaFeed = append(viaFeed, m)
 		}
 		if len(viaFeed) == 0 || !reflect.DeepEqual(viaFeed[len(viaFeed)-1], tail2) {
 			t.Fatalf("after the input, the scanner missed the last message: %v", viaFeed[len(viaNext):])

@@ -87,6 +87,16 @@ func startGuest(conn net.Conn, h Hello) <-chan syncResult {
 	return ch
 }
 
+// startHost runs HostSync on conn until ctx ends.
+func startHost(ctx context.Context, conn net.Conn, h Hello) <-chan syncResult {
+	ch := make(chan syncResult, 1)
+	go func() {
+		hello, c, err := HostSync(ctx, conn, h)
+		ch <- syncResult{hello, c, err}
+	}()
+	return ch
+}
+
 func hostSync(t *testing.T, conn net.Conn, h Hello) (Hello, net.Conn, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), promptly)
@@ -104,6 +114,38 @@ func waitGuest(t *testing.T, ch <-chan syncResult) syncResult {
 		t.Fatal("GuestSync did not return")
 		return syncResult{}
 	}
+}
+
+// handshake runs both sides' handshakes, with hostHello on hc and
+// guestHello on gc, the host's for at most promptly; as syncBoth.
+func handshake(t *testing.T, hc, gc net.Conn) (hconn, gconn net.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), promptly)
+	defer cancel()
+	return syncBoth(t, startHost(ctx, hc, hostHello), startGuest(gc, guestHello))
+}
+
+// syncBoth waits for the handshakes of a host started with hostHello (it
+// ends with its context) and a guest started with guestHello, fails the
+// test unless both succeed, checks that each side got the other's hello,
+// and returns the connections each side hands on.
+func syncBoth(t *testing.T, host, guest <-chan syncResult) (hconn, gconn net.Conn) {
+	t.Helper()
+	h := <-host
+	if h.err != nil {
+		t.Fatalf("HostSync: %v", h.err)
+	}
+	g := waitGuest(t, guest)
+	if g.err != nil {
+		t.Fatalf("GuestSync: %v", g.err)
+	}
+	if !reflect.DeepEqual(h.hello, guestHello) {
+		t.Errorf("host got hello %+v, want %+v", h.hello, guestHello)
+	}
+	if !reflect.DeepEqual(g.hello, hostHello) {
+		t.Errorf("guest got hello %+v, want %+v", g.hello, hostHello)
+	}
+	return h.conn, g.conn
 }
 
 // exchange writes each side's message at once, without waiting for the
@@ -133,23 +175,9 @@ func TestSyncClean(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			hc, gc := tr.pair(t)
-			guest := startGuest(gc, guestHello)
-			gotGuest, hconn, err := hostSync(t, hc, hostHello)
-			if err != nil {
-				t.Fatalf("HostSync: %v", err)
-			}
-			g := waitGuest(t, guest)
-			if g.err != nil {
-				t.Fatalf("GuestSync: %v", g.err)
-			}
-			if !reflect.DeepEqual(gotGuest, guestHello) {
-				t.Errorf("host got hello %+v, want %+v", gotGuest, guestHello)
-			}
-			if !reflect.DeepEqual(g.hello, hostHello) {
-				t.Errorf("guest got hello %+v, want %+v", g.hello, hostHello)
-			}
+			hconn, gconn := handshake(t, hc, gc)
 			// Right behind the handshake come the first yamux frames.
-			exchange(t, hconn, g.conn, "after from the host", "after from the guest")
+			exchange(t, hconn, gconn, "after from the host", "after from the guest")
 		})
 	}
 }
@@ -216,13 +244,9 @@ func TestSyncHostRetries(t *testing.T) {
 	hraw, graw := tcpPair(t)
 	hc := &recordConn{Conn: hraw, syncSent: make(chan int, 1)}
 	gc := &recordConn{Conn: graw}
-	host := make(chan syncResult, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*promptly)
-		defer cancel()
-		h, c, err := HostSync(ctx, hc, hostHello)
-		host <- syncResult{h, c, err}
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*promptly)
+	defer cancel()
+	host := startHost(ctx, hc, hostHello)
 	// The guest is not listening yet (it reads the old session's
 	// yamux, say): the host keeps sending syncs with new nonces.
 	for n := 0; n < 3; {
@@ -232,18 +256,7 @@ func TestSyncHostRetries(t *testing.T) {
 			t.Fatalf("HostSync returned with no guest: %+v", r)
 		}
 	}
-	guest := startGuest(gc, guestHello)
-	h := <-host
-	if h.err != nil {
-		t.Fatalf("HostSync: %v", h.err)
-	}
-	g := waitGuest(t, guest)
-	if g.err != nil {
-		t.Fatalf("GuestSync: %v", g.err)
-	}
-	if !reflect.DeepEqual(h.hello, guestHello) || !reflect.DeepEqual(g.hello, hostHello) {
-		t.Errorf("hellos: host got %+v, guest got %+v", h.hello, g.hello)
-	}
+	hconn, gconn := syncBoth(t, host, startGuest(gc, guestHello))
 	hostMsgs := scanAll(t, hc.written())
 	guestMsgs := scanAll(t, gc.written())
 
@@ -282,20 +295,20 @@ func TestSyncHostRetries(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, err := io.WriteString(g.conn, fromGuest); err != nil {
+		if _, err := io.WriteString(gconn, fromGuest); err != nil {
 			t.Error(err)
 		}
 		graw.CloseWrite()
 	}()
-	if _, err := io.WriteString(h.conn, fromHost); err != nil {
+	if _, err := io.WriteString(hconn, fromHost); err != nil {
 		t.Fatal(err)
 	}
 	hraw.CloseWrite()
-	got, err := io.ReadAll(h.conn)
+	got, err := io.ReadAll(hconn)
 	if err != nil || string(got) != fromGuest {
 		t.Errorf("host read %q, %v after the handshake; want %q", got, err, fromGuest)
 	}
-	got, err = io.ReadAll(g.conn)
+	got, err = io.ReadAll(gconn)
 	if err != nil || string(got) != fromHost {
 		t.Errorf("guest read %q, %v after the handshake; want %q", got, err, fromHost)
 	}
@@ -343,19 +356,8 @@ func TestSyncStaleGuestInput(t *testing.T) {
 	if _, err := hc.Write(staleFromHost()); err != nil {
 		t.Fatal(err)
 	}
-	guest := startGuest(gc, guestHello)
-	gotGuest, hconn, err := hostSync(t, hc, hostHello)
-	if err != nil {
-		t.Fatalf("HostSync: %v", err)
-	}
-	g := waitGuest(t, guest)
-	if g.err != nil {
-		t.Fatalf("GuestSync: %v", g.err)
-	}
-	if !reflect.DeepEqual(g.hello, hostHello) || !reflect.DeepEqual(gotGuest, guestHello) {
-		t.Errorf("hellos: guest got %+v, host got %+v", g.hello, gotGuest)
-	}
-	exchange(t, hconn, g.conn, "after from the host", "after from the guest")
+	hconn, gconn := handshake(t, hc, gc)
+	exchange(t, hconn, gconn, "after from the host", "after from the guest")
 }
 
 func TestSyncStaleHostInput(t *testing.T) {
@@ -375,19 +377,9 @@ func TestSyncStaleHostInput(t *testing.T) {
 	if _, err := gc.Write(stale.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	guest := startGuest(gc, guestHello)
-	gotGuest, hconn, err := hostSync(t, hc, hostHello)
-	if err != nil {
-		t.Fatalf("HostSync: %v", err)
-	}
-	g := waitGuest(t, guest)
-	if g.err != nil {
-		t.Fatalf("GuestSync: %v", g.err)
-	}
-	if !reflect.DeepEqual(gotGuest, guestHello) {
-		t.Errorf("host got hello %+v, want the live agent's %+v", gotGuest, guestHello)
-	}
-	exchange(t, hconn, g.conn, "after from the host", "after from the guest")
+	// The host must get the live agent's hello, none of the stale ones.
+	hconn, gconn := handshake(t, hc, gc)
+	exchange(t, hconn, gconn, "after from the host", "after from the guest")
 }
 
 // TestHostSkipsForeignReady plays the guest by hand, to put messages the
@@ -578,15 +570,7 @@ func hostSyncReturns(t *testing.T, ctx context.Context, conn net.Conn) error {
 func TestHostSyncDeadlineCleared(t *testing.T) {
 	hc, gc := tcpPair(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	guest := startGuest(gc, guestHello)
-	_, hconn, err := HostSync(ctx, hc, hostHello)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := waitGuest(t, guest)
-	if g.err != nil {
-		t.Fatal(g.err)
-	}
+	hconn, gconn := syncBoth(t, startHost(ctx, hc, hostHello), startGuest(gc, guestHello))
 	cancel() // as a caller's deferred cancel does once the session runs
 	// Nothing is sent for a while: a read deadline left behind would
 	// end this read instead of the data.
@@ -600,7 +584,7 @@ func TestHostSyncDeadlineCleared(t *testing.T) {
 		read <- err
 	}()
 	time.Sleep(syncRetry + 100*time.Millisecond) // a delay under test, not synchronisation
-	if _, err := io.WriteString(g.conn, "late"); err != nil {
+	if _, err := io.WriteString(gconn, "late"); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-read; err != nil {
@@ -619,16 +603,8 @@ func TestSyncYamux(t *testing.T) {
 	if _, err := gc.Write(message{kind: kindReady, nonce: nonce{1}, hello: []byte(`{}`)}.encode()); err != nil {
 		t.Fatal(err)
 	}
-	guest := startGuest(gc, guestHello)
-	_, hconn, err := hostSync(t, hc, hostHello)
-	if err != nil {
-		t.Fatalf("HostSync: %v", err)
-	}
-	g := waitGuest(t, guest)
-	if g.err != nil {
-		t.Fatalf("GuestSync: %v", g.err)
-	}
-	server, err := yamux.Server(g.conn, MuxConfig())
+	hconn, gconn := handshake(t, hc, gc)
+	server, err := yamux.Server(gconn, MuxConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
