@@ -267,39 +267,42 @@ func interrupt(t *testing.T, s *session, c interruptCase) {
 	s.expect(hostPrompt, 2*time.Second)
 }
 
+// interruptBoth ends with Ctrl-C, in one agent session, "@a sleep
+// ARG1"+tail and then "@a sh -c 'sleep ARG2 & sleep ARG2; wait'"+tail,
+// whose background sleep ignores SIGINT (a non-interactive sh's does), as
+// interrupt checks.
+func interruptBoth(t *testing.T, tail, arg1, arg2 string) {
+	t.Helper()
+	s, _ := agentSession(t)
+	interrupt(t, s, interruptCase{line: "@a sleep " + arg1 + tail, arg: arg1, sleeps: 1})
+	interrupt(t, s, interruptCase{
+		line: fmt.Sprintf("@a sh -c 'sleep %s & sleep %s; wait'%s", arg2, arg2, tail), arg: arg2,
+		sleeps: 2, ignoring: true,
+	})
+}
+
 // TestAgentCtrlCInPty: a command alone on the terminal runs under a pty on
 // the agent, and spirit's terminal is raw while it runs, so Ctrl-C is the
 // byte 0x03, which the remote line discipline turns into a SIGINT for the
 // remote foreground group; spirit itself gets no signal and cancels
 // nothing. The status is then the remote command's own: sleep, or the sh
-// that waits for it, dies of SIGINT, 128+2 = 130.
+// that waits for it, dies of SIGINT, 128+2 = 130. The background sleep
+// that ignores SIGINT goes all the same: the sh is the session leader of
+// the remote terminal, and when it exits the kernel hangs the terminal up
+// and sends its foreground group SIGHUP.
 func TestAgentCtrlCInPty(t *testing.T) {
-	s, _ := agentSession(t)
-	interrupt(t, s, interruptCase{line: "@a sleep 100.321", arg: "100.321", sleeps: 1})
-	// The background sleep of a non-interactive sh ignores SIGINT. It
-	// goes all the same: the sh is the session leader of the remote
-	// terminal, and when it exits the kernel hangs the terminal up and
-	// sends its foreground group SIGHUP.
-	interrupt(t, s, interruptCase{
-		line: "@a sh -c 'sleep 100.322 & sleep 100.322; wait'", arg: "100.322",
-		sleeps: 2, ignoring: true,
-	})
+	interruptBoth(t, "", "100.321", "100.322")
 }
 
 // TestAgentCtrlCPipeline: piped to a host command the segment has no pty
 // and the terminal keeps its normal mode, so Ctrl-C is a SIGINT to spirit
 // (and to the host's cat); the router cancels the line and the client asks
 // the agent to stop the command: SIGINT to its process group, then SIGKILL
-// of what is left once the command has ended (or after 1 s).
+// of what is left once the command has ended (or after 1 s). The
+// background sleep ignores SIGINT and nobody hangs up a terminal: only the
+// agent's kill of what is left of the group ends it.
 func TestAgentCtrlCPipeline(t *testing.T) {
-	s, _ := agentSession(t)
-	interrupt(t, s, interruptCase{line: "@a sleep 100.654 | @spirit cat", arg: "100.654", sleeps: 1})
-	// The background sleep ignores SIGINT and nobody hangs up a terminal:
-	// only the agent's kill of what is left of the group ends it.
-	interrupt(t, s, interruptCase{
-		line: "@a sh -c 'sleep 100.655 & sleep 100.655; wait' | @spirit cat", arg: "100.655",
-		sleeps: 2, ignoring: true,
-	})
+	interruptBoth(t, " | @spirit cat", "100.654", "100.655")
 }
 
 func TestAgentLostShowsError(t *testing.T) {
