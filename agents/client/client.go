@@ -79,7 +79,6 @@ func New(o Options) *Client {
 type conn struct {
 	mux   *yamux.Session
 	hello wire.Hello
-	rtt   time.Duration // of the handshake
 	done  chan struct{} // closed when the keepalive has ended
 	err   error         // why the connection ended, once done
 }
@@ -113,7 +112,6 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the agent: %w", err)
 	}
-	start := time.Now()
 	hello, mc, err := wire.HostSync(ctx, raw, wire.Hello{Proto: wire.Proto, Version: c.o.Version})
 	if err != nil {
 		raw.Close()
@@ -124,7 +122,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		raw.Close()
 		return nil, fmt.Errorf("start session: %w", err)
 	}
-	cn := &conn{mux: mux, hello: hello, rtt: time.Since(start), done: make(chan struct{})}
+	cn := &conn{mux: mux, hello: hello, done: make(chan struct{})}
 	c.o.Log.Debug("agent connected", "target", c.o.Name, "version", hello.Version, "os", hello.OS, "host", hello.Hostname)
 	go c.keepalive(cn)
 	return cn, nil
@@ -214,12 +212,12 @@ func (c *Client) lost(cn *conn, err error) error {
 
 // Hello returns what the agent said of itself at the last handshake,
 // connecting if needed.
-func (c *Client) Hello(ctx context.Context) (wire.Hello, time.Duration, error) {
+func (c *Client) Hello(ctx context.Context) (wire.Hello, error) {
 	cn, err := c.connect(ctx)
 	if err != nil {
-		return wire.Hello{}, 0, err
+		return wire.Hello{}, err
 	}
-	return cn.hello, cn.rtt, nil
+	return cn.hello, nil
 }
 
 // Ping makes one request that starts nothing, and returns its round trip.

@@ -263,7 +263,7 @@ func TestAgentRestart(t *testing.T) {
 
 	a.Restart()
 	mustRun(t, c, "echo two", "two\n")
-	if h, _, err := c.Hello(t.Context()); err != nil || h.Proto != wire.Proto {
+	if h, err := c.Hello(t.Context()); err != nil || h.Proto != wire.Proto {
 		t.Errorf("hello after the restart: %+v, %v", h, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	"spirit/agents/wire"
 	"spirit/router"
@@ -31,7 +32,7 @@ func (c *Client) Control(ctx context.Context, word string, args []string, stdout
 }
 
 func (c *Client) status(ctx context.Context, w io.Writer) error {
-	h, _, err := c.Hello(ctx)
+	h, err := c.Hello(ctx)
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (c *Client) status(ctx context.Context, w io.Writer) error {
 		dir = "(the agent's own)"
 	}
 	_, err = fmt.Fprintf(w, "agent %s on %s (%s/%s), protocol %d, can: %s\nround trip %v, working directory %s\n",
-		h.Version, h.Hostname, h.OS, h.Arch, h.Proto, strings.Join(h.Caps, " "), rtt.Round(1000), dir)
+		h.Version, h.Hostname, h.OS, h.Arch, h.Proto, strings.Join(h.Caps, " "), rtt.Round(time.Microsecond), dir)
 	return err
 }
 
