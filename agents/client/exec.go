@@ -199,7 +199,7 @@ func (e *execRun) copyOutput(fd int, w io.Writer) {
 		}
 		return // or the exec did not start: its control stream says why
 	}
-	writeFailed, _ := fdcopy.Copy(w, st, make([]byte, 32<<10))
+	writeFailed, _ := fdcopy.Copy(w, st, make([]byte, wire.StreamWindow))
 	if !writeFailed {
 		return // the end, or the stream's failure, which the exit reports
 	}

@@ -12,6 +12,9 @@ import (
 	"spirit/internal/fdcopy"
 )
 
+// outputBuf is the copy buffer of each output: a full yamux window.
+const outputBuf = wire.StreamWindow
+
 // cancelGrace is how long a cancelled command has to end on SIGINT before
 // what is left of its group is killed.
 const cancelGrace = time.Second
@@ -216,7 +219,7 @@ func (r *run) copyStdin(w io.WriteCloser, src net.Conn) {
 // the client stops reading, what follows is drained so that the command
 // is not blocked forever on a full pipe the client asked to close.
 func (r *run) copyOutput(fd int, dst net.Conn, src io.Reader) {
-	if _, err := fdcopy.Copy(dst, src, make([]byte, copyBuf)); err != nil {
+	if _, err := fdcopy.Copy(dst, src, make([]byte, outputBuf)); err != nil {
 		r.log.Debug("exec output", "fd", fd, "err", err)
 		io.Copy(io.Discard, src)
 	}
