@@ -14,18 +14,21 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"spirit/vmctl"
 )
 
 // Config is what the shell reads from spirit.toml.
-//
-// The same file will define the virtual machines (one table per VM, owned
-// by vmctl). When they land, their table joins this struct or the file gets
-// one shared decoder: strict decoding rejects tables that nothing claims.
 type Config struct {
 	Docker DockerConfig `toml:"docker"`
 	// Agents are targets reached through a spirit-agent at a fixed
 	// address, one table per target: [agents.NAME].
 	Agents map[string]AgentConfig `toml:"agents"`
+	// VM are the user's virtual machines, [vm.NAME], as written: vmctl
+	// owns their meaning, and lays them over its built-in ones. They are
+	// decoded here because strict decoding rejects tables that nothing
+	// claims.
+	VM map[string]vmctl.Definition `toml:"vm"`
 }
 
 // AgentConfig is an [agents.NAME] table.
@@ -70,6 +73,25 @@ func (c *Config) check(path string, data []byte) error {
 			return fmt.Errorf("%s:%d: agents.%s: @%s is spirit's own target", path, line, name, name)
 		case !strings.HasPrefix(addr, "unix:/"):
 			return fmt.Errorf("%s:%d: agents.%s.address: %q: want unix:/ABSOLUTE/PATH", path, line, name, addr)
+		}
+	}
+	return c.checkVMs(path, data)
+}
+
+// checkVMs runs vmctl's validation of each [vm.NAME]. vmctl finds the
+// line, as it knows where an array of tables puts an indexed field.
+func (c *Config) checkVMs(path string, data []byte) error {
+	for _, name := range slices.Sorted(maps.Keys(c.VM)) {
+		if err := c.VM[name].Validate(name); err != nil {
+			line := 0
+			var fe *vmctl.FieldError
+			if errors.As(err, &fe) {
+				line = vmctl.Line(data, name, fe.Key)
+			}
+			return fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if _, ok := c.Agents[name]; ok {
+			return fmt.Errorf("%s:%d: vm.%s: @%s is already an agent target ([agents.%s])", path, vmctl.Line(data, name, nil), name, name, name)
 		}
 	}
 	return nil
@@ -152,7 +174,8 @@ func parseConfig(path string, data []byte) (*Config, error) {
 		msgs := make([]string, len(strict.Errors))
 		for i, e := range strict.Errors {
 			line, col := e.Position()
-			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown field %q (known: docker.default, agents.NAME.address)", path, line, col, strings.Join(e.Key(), "."))
+			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown field %q (known: docker.default, agents.NAME.address, vm.NAME.%s)",
+				path, line, col, strings.Join(e.Key(), "."), vmctl.Fields())
 		}
 		return &Config{}, errors.New(strings.Join(msgs, "\n"))
 	}

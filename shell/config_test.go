@@ -28,6 +28,14 @@ func TestLoadConfig(t *testing.T) {
 			errHas: []string{":2:", "docker.default", "not a container name"}},
 		{name: "bad syntax", text: "[docker\n",
 			errHas: []string{":1:"}},
+		{name: "bad VM value", text: "[vm.windows]\nos = \"windows\"\n\nmemory = \"4X\"\n",
+			errHas: []string{":4: ", `vm.windows.memory: "4X" is not a size (e.g. 4G, 512M)`}},
+		{name: "bad VM field", text: "[vm.windows]\nos = \"windows\"\nmemroy = \"4G\"\n",
+			errHas: []string{":3:1:", `unknown field "vm.windows.memroy"`, "vm.NAME.{os, memory,"}},
+		{name: "bad field of a second disk", text: "[vm.w]\nos = \"linux\"\nmemory = \"1G\"\n[[vm.w.disks]]\npath = \"a\"\n[[vm.w.disks]]\npath = \"b\"\ncache = \"fast\"\n",
+			errHas: []string{":8: ", `vm.w.disks[1].cache: "fast"`}},
+		{name: "VM named like an agent", text: "[agents.a]\naddress = \"unix:/a.sock\"\n[vm.a]\nos = \"linux\"\nmemory = \"1G\"\n",
+			errHas: []string{":3: ", "vm.a: @a is already an agent target"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +66,38 @@ func TestLoadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLoadConfigVM(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spirit.toml")
+	text := `[docker]
+default = "web"
+
+[vm.windows]
+os = "windows"
+memory = "16G"
+cores = 8
+gpu = ["0000:01:00.0", "0000:01:00.1"]
+
+[[vm.windows.disks]]
+path = "/srv/win.qcow2"
+cache = "none"
+`
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := LoadConfig([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, ok := cfg.VM["windows"]
+	if !ok || w.OS != "windows" || w.Memory != "16G" || w.Cores != 8 || len(w.GPU) != 2 ||
+		len(w.Disks) != 1 || w.Disks[0].Path != "/srv/win.qcow2" || w.Disks[0].Cache != "none" {
+		t.Errorf("vm.windows = %+v", w)
+	}
+	if cfg.Docker.Default != "web" {
+		t.Errorf("docker.default = %q", cfg.Docker.Default)
 	}
 }
 

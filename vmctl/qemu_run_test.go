@@ -1,0 +1,164 @@
+package vmctl
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestArgsQEMUAccepts starts the real QEMU (under TCG, stopped before the
+// guest's first instruction) with an argv from Args, and talks to it over
+// its QMP socket: QEMU, not a golden file, is the judge of whether the
+// flags fit together.
+func TestArgsQEMUAccepts(t *testing.T) {
+	qemu := needProgram(t, "qemu-system-x86_64", "qemu-system-x86")
+	qemuImg := needProgram(t, "qemu-img", "qemu-utils")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	for _, img := range []string{"a.qcow2", "b.qcow2", "c.qcow2"} {
+		if out, err := exec.CommandContext(ctx, qemuImg, "create", "-f", "qcow2", filepath.Join(dir, img), "16M").CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img: %v\n%s", err, out)
+		}
+	}
+	d := Definition{
+		Name: "t", OS: "windows", Firmware: "bios", Memory: "128M", Cores: 2, Threads: 2,
+		Disks:   []Disk{{Path: "a.qcow2"}, {Path: "b.qcow2", Interface: "scsi"}, {Path: "c.qcow2", Interface: "sata"}},
+		Balloon: true, ExtraArgs: []string{"-S"},
+	}
+	env := Env{Dir: dir, Base: dir}
+	args, _, err := Args(d, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, qemu, args...)
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	defer func() {
+		cancel()
+		<-exited
+	}()
+	conn, err := dialQMP(ctx, env.QMPSocket(), exited)
+	if err != nil {
+		if errors.Is(err, errExited) {
+			err = fmt.Errorf("%w (%v)", err, waitErr)
+		}
+		t.Fatalf("%v\nqemu %s\n%s", err, strings.Join(args, " "), stderr.String())
+	}
+	defer conn.Close()
+	status := qmp(t, conn, `{"execute":"query-status"}`)
+	if !strings.Contains(status, `"status": "prelaunch"`) && !strings.Contains(status, `"status":"prelaunch"`) {
+		t.Errorf("query-status: %s", status)
+	}
+	if pid, err := os.ReadFile(env.PIDFile()); err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
+		t.Errorf("pid file: %q, %v; want %d", pid, err, cmd.Process.Pid)
+	}
+	for _, sock := range []string{env.AgentSocket(), env.ConsoleSocket()} {
+		if fi, err := os.Stat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+			t.Errorf("%s: %v, want a socket QEMU listens on", sock, err)
+		}
+	}
+	qmp(t, conn, `{"execute":"quit"}`)
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("QEMU: %v\n%s", waitErr, stderr.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("QEMU did not quit")
+	}
+}
+
+// needProgram finds name, or fails saying which package has it.
+func needProgram(t *testing.T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed: apt-get install %s", name, pkg)
+	}
+	return path
+}
+
+// dialQMP waits for QEMU's QMP socket and leaves it in command mode.
+func dialQMP(ctx context.Context, path string, exited <-chan struct{}) (*qmpConn, error) {
+	for {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			q := &qmpConn{Conn: c, r: bufio.NewReader(c)}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := q.r.ReadString('\n'); err != nil { // the greeting
+				c.Close()
+				return nil, err
+			}
+			_, err := q.call(`{"execute":"qmp_capabilities"}`)
+			return q, err
+		}
+		select {
+		case <-exited:
+			return nil, errExited
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+var errExited = errors.New("QEMU exited before its QMP socket was up")
+
+type qmpConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+// call sends one command and returns its reply, skipping events.
+func (q *qmpConn) call(cmd string) (string, error) {
+	if _, err := q.Write([]byte(cmd + "\n")); err != nil {
+		return "", err
+	}
+	for {
+		line, err := q.r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		var msg map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &msg); err != nil {
+			return "", err
+		}
+		if _, ok := msg["event"]; !ok {
+			if e, ok := msg["error"]; ok {
+				return "", errors.New(string(e))
+			}
+			return line, nil
+		}
+	}
+}
+
+func qmp(t *testing.T, q *qmpConn, cmd string) string {
+	t.Helper()
+	reply, err := q.call(cmd)
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	return reply
+}
