@@ -14,6 +14,10 @@ command -v file >/dev/null || need+=(file)
 command -v bash >/dev/null || need+=(bash)
 command -v git >/dev/null || need+=(git)
 command -v gcc >/dev/null || need+=(gcc) # the race detector needs cgo
+# The demo guest (make guest) and the tests that boot it.
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
+command -v cpio >/dev/null || need+=(cpio)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+scripts/guest.sh --if-missing
 export PATH=/usr/local/go/bin:$PATH
 go build -o bin/spirit ./cmd/spirit
 exec bin/spirit "$@"

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+scripts/guest.sh --if-missing # the demo guest that internal/guesttest boots
 export PATH=/usr/local/go/bin:$PATH
 
 tmp=$(mktemp -d /tmp/spirit-test.XXXXXX)

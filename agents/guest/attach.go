@@ -17,6 +17,7 @@ const attachWait = 10 * time.Second
 // attachments pairs an exec's control stream with the streams of its
 // standard files, which arrive separately and in any order.
 type attachments struct {
+	wait    time.Duration // attachWait, shorter in tests
 	mu      sync.Mutex
 	pending map[string]*pendingExec
 }
@@ -29,7 +30,7 @@ type pendingExec struct {
 }
 
 func newAttachments() *attachments {
-	return &attachments{pending: map[string]*pendingExec{}}
+	return &attachments{wait: attachWait, pending: map[string]*pendingExec{}}
 }
 
 // get returns the exec ID's entry, making it if needed. The table is
@@ -75,7 +76,7 @@ func (a *attachments) offer(ctx context.Context, id string, fd int, st net.Conn)
 	default:
 		return fmt.Errorf("exec %s: fd %d attached twice", id, fd)
 	}
-	t := time.NewTimer(attachWait)
+	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	select {
 	case <-p.done:
@@ -83,15 +84,22 @@ func (a *attachments) offer(ctx context.Context, id string, fd int, st net.Conn)
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		// The exec never came: take the entry away, unless it came
-		// just now.
+	}
+	// attachWait bounds the wait for the exec to take the stream, not
+	// the exec's run: a stream the exec has taken is its own until it
+	// is done, however long it runs.
+	select {
+	case <-p.fds[fd]:
+		// The exec never came: take the entry away.
 		a.drop(id, p)
-		select {
-		case <-p.done:
-			return nil
-		default:
-			return fmt.Errorf("exec %s: no exec request came for fd %d", id, fd)
-		}
+		return fmt.Errorf("exec %s: no exec request came for fd %d", id, fd)
+	default:
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -102,7 +110,7 @@ func (a *attachments) claim(ctx context.Context, id string, need [3]bool) (*pend
 	if err != nil {
 		return nil, got, err
 	}
-	t := time.NewTimer(attachWait)
+	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	for fd, want := range need {
 		if !want {

@@ -24,6 +24,9 @@ type devicePort struct {
 	hangup bool
 	eof    atomic.Bool // stdin has ended: no more hosts
 	name   string
+	// last is the host connection served before, once it is over: Serve
+	// asks for the next only when every reader of the last has returned.
+	last *deviceConn
 }
 
 // Stdio returns a port over the agent's stdin and stdout, for tests and
@@ -63,10 +66,16 @@ func (p *devicePort) Close() error {
 // Next waits until a host is connected. On a virtio-serial port, with no
 // host the port polls as hung up; the bytes sent meanwhile stay queued and
 // the handshake skips them.
+//
+// Nothing wakes a waiter when the host comes back (poll reports POLLHUP
+// at once, read returns 0 at once), so Next polls: often just after a
+// host has left, when the next one is likely to follow (spirit -c run
+// again, a client that reconnects), then every 250 ms.
 func (p *devicePort) Next(ctx context.Context) (net.Conn, error) {
 	if p.eof.Load() {
 		return nil, io.EOF
 	}
+	wait := 5 * time.Millisecond
 	for p.hangup {
 		up, err := p.hostConnected()
 		if err != nil {
@@ -78,12 +87,27 @@ func (p *devicePort) Next(ctx context.Context) (net.Conn, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, 250*time.Millisecond)
 	}
 	p.r.SetDeadline(time.Time{})
 	p.w.SetDeadline(time.Time{})
-	return &deviceConn{p: p}, nil
+	c := &deviceConn{p: p}
+	// The host may have changed without the agent seeing it leave (its
+	// hangup and the next host's connect both came between two reads):
+	// then the last session read the next host's first sync as yamux,
+	// failed, and dropped it. Read the last session's last read again,
+	// so that the handshake finds that sync rather than waiting for the
+	// host to send another (0.5 s later); the handshake skips whatever
+	// else is in it. Only the last read: an earlier one may hold the old
+	// host's own handshake, which would be answered again. A session
+	// that saw its host leave (a read of 0) hands nothing over.
+	if last := p.last; last != nil && !last.hungUp {
+		c.replay = last.lastRead
+	}
+	p.last = c
+	return c, nil
 }
 
 func (p *devicePort) hostConnected() (bool, error) {
@@ -105,18 +129,37 @@ func (p *devicePort) hostConnected() (bool, error) {
 type deviceConn struct {
 	p      *devicePort
 	closed atomic.Bool
+	// Used by one reader at a time (the handshake, then yamux).
+	replay   []byte // read first: the last connection's last read
+	lastRead []byte // the end of the last read that returned bytes
+	hungUp   bool   // a read returned io.EOF
 }
+
+// keepRead bounds what a connection keeps of its last read: a host's
+// first sync is 25 bytes, at its end.
+const keepRead = 4 << 10
 
 func (c *deviceConn) Read(b []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
-	n, err := c.p.r.Read(b)
-	if errors.Is(err, io.EOF) && !c.p.hangup {
-		c.p.eof.Store(true)
+	if len(c.replay) > 0 {
+		n := copy(b, c.replay)
+		c.replay = c.replay[n:]
+		return n, nil
 	}
-	// A virtio-serial port reads 0 bytes, io.EOF, when its host
-	// disconnects: this host's session is over.
+	n, err := c.p.r.Read(b)
+	if n > 0 {
+		c.lastRead = append(c.lastRead[:0], b[max(0, n-keepRead):n]...)
+	}
+	if errors.Is(err, io.EOF) {
+		// A virtio-serial port reads 0 bytes, io.EOF, when its host
+		// disconnects: this host's session is over.
+		c.hungUp = true
+		if !c.p.hangup {
+			c.p.eof.Store(true)
+		}
+	}
 	return n, err
 }
 

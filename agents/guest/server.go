@@ -74,7 +74,10 @@ func (s *Server) Serve(ctx context.Context, port Port) error {
 // anything else is worth a line.
 func (s *Server) logEnd(err error) {
 	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed),
+		// A new host's handshake read by the old session: the host
+		// changed between two reads of the port.
+		errors.Is(err, yamux.ErrInvalidMsgType), errors.Is(err, yamux.ErrInvalidVersion):
 		s.log.Debug("host connection ended", "err", err)
 	default:
 		s.log.Info("host connection ended", "err", err)

@@ -1,0 +1,341 @@
+//go:build linux
+
+package guesttest_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"spirit/agents/client"
+	"spirit/internal/agenttest"
+	"spirit/internal/guesttest"
+	"spirit/internal/spiritbin"
+	"spirit/router"
+)
+
+// The agent and spirit of this tree, built once: the guest runs this
+// agent rather than the one build/guest was made with.
+var spiritBin, agentBin string
+
+func TestMain(m *testing.M) {
+	spiritbin.MainBins(m, spiritbin.Bins{Spirit: &spiritBin, Agent: &agentBin})
+}
+
+type result struct {
+	status         int
+	stdout, stderr string
+	err            error
+}
+
+func run(ctx context.Context, c *client.Client, text string, stdin io.Reader) result {
+	var out, errb agenttest.LockedBuffer
+	status, err := c.Exec(ctx, &router.Command{Text: text, Stdin: stdin, Stdout: &out, Stderr: &errb})
+	return result{status, out.String(), errb.String(), err}
+}
+
+func mustRun(t *testing.T, c *client.Client, text, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r := run(ctx, c, text, nil)
+	if r.err != nil || r.status != 0 || r.stdout != want {
+		t.Fatalf("%s: status %d err %v stdout %q stderr %q, want status 0 stdout %q", text, r.status, r.err, r.stdout, r.stderr, want)
+	}
+}
+
+// waitSleep waits until a sleep process runs in the guest.
+func waitSleep(t *testing.T, c *client.Client) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := run(t.Context(), c, "pidof sleep", nil)
+		if r.err == nil && r.status == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no sleep runs in the guest after 10 s: pidof: status %d %v", r.status, r.err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitNoSleep waits until no sleep process is left in the guest.
+func waitNoSleep(t *testing.T, c *client.Client, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := run(t.Context(), c, "pidof sleep", nil)
+		if r.err == nil && r.status == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sleep still runs in the guest after %v: pidof: status %d %q %v", within, r.status, r.stdout, r.err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDemoGuestAgent boots the demo guest and drives its agent over a real
+// virtio-serial port: commands, files, stdin, statuses, a cancel, host
+// disconnects with garbage left in the port, and spirit itself.
+func TestDemoGuestAgent(t *testing.T) {
+	vm := guesttest.Boot(t, guesttest.Options{Agent: agentBin, Debug: true})
+	t.Logf("boot to agent ready (%s): %.2f s", guesttest.Accel(), vm.Ready.Seconds())
+	c := vm.Client(t, "linux")
+
+	t.Run("commands", func(t *testing.T) {
+		mustRun(t, c, "uname -s", "Linux\n")
+		mustRun(t, c, "hostname", "spirit-demo\n")
+		r := run(t.Context(), c, "cat /proc/cmdline", nil)
+		if r.status != 0 || !strings.Contains(r.stdout, "console=ttyS0") {
+			t.Errorf("cat /proc/cmdline: status %d %q %v", r.status, r.stdout, r.err)
+		}
+		mustRun(t, c, "grep -c ' /data ext[234] ' /proc/mounts", "1\n")
+	})
+
+	t.Run("files", func(t *testing.T) {
+		data := make([]byte, 1<<20)
+		rand.Read(data)
+		const path = "/data/roundtrip.bin"
+		f, err := c.Open(t.Context(), path, router.Write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatalf("close after write: %v", err)
+		}
+		mustRun(t, c, "wc -c < "+path, fmt.Sprintf("%d\n", len(data)))
+		f, err = c.Open(t.Context(), path, router.Read)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read back %d bytes (%v), want the %d written", len(got), err, len(data))
+		}
+	})
+
+	t.Run("stdin", func(t *testing.T) {
+		// Through a pipe, as the shell gives a segment its input.
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		go func() {
+			defer w.Close()
+			for i := 1; i <= 100000; i++ {
+				if _, err := fmt.Fprintln(w, i); err != nil {
+					return
+				}
+			}
+		}()
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		res := run(ctx, c, "wc -l", r)
+		if res.err != nil || res.status != 0 || strings.TrimSpace(res.stdout) != "100000" {
+			t.Fatalf("seq 1 100000 | @linux wc -l: status %d err %v stdout %q", res.status, res.err, res.stdout)
+		}
+	})
+
+	t.Run("status", func(t *testing.T) {
+		r := run(t.Context(), c, "exit 7", nil)
+		if r.err != nil || r.status != 7 {
+			t.Fatalf("exit 7: status %d err %v", r.status, r.err)
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan result, 1)
+		go func() { done <- run(ctx, c, "sleep 100", nil) }()
+		waitSleep(t, c)
+		cancel()
+		start := time.Now()
+		select {
+		case r := <-done:
+			t.Logf("a cancelled sleep 100 returned in %v", time.Since(start).Round(time.Millisecond))
+			if r.status != 130 || r.err != nil {
+				t.Errorf("cancelled exec: status %d err %v, want 130", r.status, r.err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("a cancelled sleep 100 has not returned after 3 s")
+		}
+		waitNoSleep(t, c, 2*time.Second)
+	})
+
+	// The host goes away with a command running: the guest sees it hang
+	// up (POLLHUP, a read of 0) and kills what the session started. Then
+	// a host leaves garbage in the port, and the next one still gets a
+	// clean handshake.
+	t.Run("reconnect", func(t *testing.T) {
+		// The port takes one host at a time: QEMU accepts the next
+		// connection only when the last one has ended.
+		c.Close()
+		c1 := vm.Client(t, "linux")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan result, 1)
+		go func() { done <- run(ctx, c1, "sleep 100", nil) }()
+		waitSleep(t, c1)
+		const ended = "msg=\"host connection ended\""
+		before := strings.Count(vm.Console(), ended)
+		c1.Close()
+		<-done
+		// The agent logs (--debug) each host's end; a host that hung
+		// up ends with no error.
+		deadline := time.Now().Add(5 * time.Second)
+		for strings.Count(vm.Console(), ended) == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("the agent has not seen its host leave 5 s after the host closed the port's socket")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		var ends []string
+		for _, l := range strings.Split(vm.Console(), "\n") {
+			if strings.Contains(l, ended) {
+				ends = append(ends, l)
+			}
+		}
+		if l := ends[before]; !strings.Contains(l, "err=<nil>") {
+			t.Errorf("the agent saw its host leave with an error, want a clean hang-up: %s", l)
+		}
+
+		raw, err := vm.Dial(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Write(garbage()); err != nil {
+			t.Fatal(err)
+		}
+		raw.Close()
+
+		c2 := vm.Client(t, "linux")
+		start := time.Now()
+		mustRun(t, c2, "echo clean", "clean\n")
+		t.Logf("handshake and exec after garbage: %v", time.Since(start).Round(time.Millisecond))
+		waitNoSleep(t, c2, 3*time.Second)
+
+		// Garbage at the start of the host's own connection.
+		c2.Close()
+		dirty := client.New(client.Options{Name: "linux", Dial: func(ctx context.Context) (net.Conn, error) {
+			conn, err := vm.Dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := conn.Write(garbage()); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
+		}})
+		defer dirty.Close()
+		mustRun(t, dirty, "echo after garbage", "after garbage\n")
+		dirty.Close()
+	})
+
+	// Hosts one after the other with no pause, as after a client's
+	// Reset. The agent may not see a host leave before the next one
+	// comes (both happen between two of its reads): its old session then
+	// reads the new host's first sync, and must give it to the next
+	// handshake. Each host here sends one sync only, so an agent that
+	// dropped it would never answer.
+	t.Run("hosts in turn", func(t *testing.T) {
+		var took []string
+		for i := range 5 {
+			start := time.Now()
+			ci := client.New(client.Options{Name: "linux", HandshakeTimeout: 5 * time.Second,
+				Dial: func(ctx context.Context) (net.Conn, error) {
+					conn, err := vm.Dial(ctx)
+					if err != nil {
+						return nil, err
+					}
+					return &oneSync{Conn: conn}, nil
+				}})
+			mustRun(t, ci, fmt.Sprintf("echo %d", i), fmt.Sprintf("%d\n", i))
+			ci.Close()
+			took = append(took, time.Since(start).Round(time.Millisecond).String())
+		}
+		t.Logf("5 hosts in turn, each a handshake and an exec: %s", strings.Join(took, " "))
+	})
+
+	t.Run("spirit", func(t *testing.T) {
+		home := t.TempDir()
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, spiritBin, "-c", "@linux uname -s | @spirit tr a-z A-Z")
+		cmd.Env = []string{
+			"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+			"HOME=" + home,
+			"LC_ALL=C",
+			"XDG_STATE_HOME=" + t.TempDir(),
+			agenttest.Config(t, t.TempDir(), "linux", vm.Sock),
+		}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil || stdout.String() != "LINUX\n" {
+			t.Fatalf("spirit -c '@linux uname -s | @spirit tr a-z A-Z': %v stdout %q stderr %q, want LINUX", err, stdout.String(), stderr.String())
+		}
+	})
+}
+
+// garbage is what an old session or a broken host might leave in the
+// port: random bytes and pieces of handshake messages, ending in the
+// middle of one.
+func garbage() []byte {
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b
+	}
+	var b bytes.Buffer
+	b.WriteByte('G') // not yamux's version 0: a yamux reader fails at once
+	b.Write(random(64 << 10))
+	magic := "\x00\xffSPIRIT"
+	nonce := string(random(16))
+	for _, frag := range []string{
+		magic[:1], magic[:5], magic,
+		magic + "S" + nonce[:7],
+		magic + "S" + nonce, // a whole sync, which an agent acks
+		magic + "A" + nonce,
+		magic + "G" + nonce + "\xff\xff",
+		magic + "R" + nonce + "\x00\x02{}",
+	} {
+		b.WriteString(frag)
+		b.Write(random(100))
+	}
+	b.WriteString(magic + "S" + nonce[:9])
+	return b.Bytes()
+}
+
+// oneSync passes on a host's first handshake sync and drops the ones the
+// host sends again when no ack comes.
+type oneSync struct {
+	net.Conn
+	sent bool
+}
+
+func (c *oneSync) Write(b []byte) (int, error) {
+	if bytes.HasPrefix(b, []byte("\x00\xffSPIRITS")) {
+		if c.sent {
+			return len(b), nil
+		}
+		c.sent = true
+	}
+	return c.Conn.Write(b)
+}
