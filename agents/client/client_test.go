@@ -49,52 +49,29 @@ func newClient(t *testing.T, sock string, o client.Options) *client.Client {
 	return c
 }
 
-type result struct {
-	status         int
-	stdout, stderr string
-	err            error
-}
-
-// run execs text with stdin (nil for none) and buffers for its output.
-func run(ctx context.Context, c *client.Client, text string, stdin io.Reader) result {
-	var out, errb agenttest.LockedBuffer
-	rc := &router.Command{Text: text, Stdin: stdin, Stdout: &out, Stderr: &errb}
-	status, err := c.Exec(ctx, rc)
-	return result{status, out.String(), errb.String(), err}
-}
-
-// mustRun runs text and fails the test unless it exits 0 with stdout want.
-func mustRun(t *testing.T, c *client.Client, text, want string) {
-	t.Helper()
-	r := run(t.Context(), c, text, nil)
-	if r.err != nil || r.status != 0 || r.stdout != want {
-		t.Fatalf("%s: status %d err %v stdout %q stderr %q, want status 0 stdout %q", text, r.status, r.err, r.stdout, r.stderr, want)
-	}
-}
-
-// execAsync runs text in the background; the result arrives on the channel.
-func execAsync(ctx context.Context, c *client.Client, text string, rc *router.Command) <-chan result {
-	ch := make(chan result, 1)
+// execAsync runs text in the background; the agenttest.Result arrives on the channel.
+func execAsync(ctx context.Context, c *client.Client, text string, rc *router.Command) <-chan agenttest.Result {
+	ch := make(chan agenttest.Result, 1)
 	if rc == nil {
 		rc = &router.Command{Stdout: io.Discard, Stderr: io.Discard}
 	}
 	rc.Text = text
 	go func() {
 		status, err := c.Exec(ctx, rc)
-		ch <- result{status: status, err: err}
+		ch <- agenttest.Result{Status: status, Err: err}
 	}()
 	return ch
 }
 
 // within waits up to d for a result.
-func within(t *testing.T, ch <-chan result, d time.Duration, what string) result {
+func within(t *testing.T, ch <-chan agenttest.Result, d time.Duration, what string) agenttest.Result {
 	t.Helper()
 	select {
 	case r := <-ch:
 		return r
 	case <-time.After(d):
-		t.Fatalf("%s: no result after %v", what, d)
-		return result{}
+		t.Fatalf("%s: no agenttest.Result after %v", what, d)
+		return agenttest.Result{}
 	}
 }
 
@@ -103,16 +80,16 @@ func TestExecBuffers(t *testing.T) {
 	c := newClient(t, a.Sock, client.Options{})
 	ctx := t.Context()
 
-	r := run(ctx, c, "cat; echo err >&2; exit 3", strings.NewReader("hello\n"))
-	if r.err != nil || r.status != 3 || r.stdout != "hello\n" || r.stderr != "err\n" {
+	r := agenttest.Run(ctx, c, "cat; echo err >&2; exit 3", strings.NewReader("hello\n"))
+	if r.Err != nil || r.Status != 3 || r.Stdout != "hello\n" || r.Stderr != "err\n" {
 		t.Errorf("cat: %+v, want status 3 stdout hello stderr err", r)
 	}
 	// No stdin: the command reads an empty one.
-	mustRun(t, c, "cat; echo end", "end\n")
+	agenttest.MustRun(t, c, "cat; echo end", "end\n")
 	// A stdin nobody closes does not keep a finished command waiting.
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	if r := run(ctx, c, "echo done", pr); r.err != nil || r.status != 0 || r.stdout != "done\n" {
+	if r := agenttest.Run(ctx, c, "echo done", pr); r.Err != nil || r.Status != 0 || r.Stdout != "done\n" {
 		t.Errorf("with an open stdin: %+v", r)
 	}
 
@@ -121,15 +98,15 @@ func TestExecBuffers(t *testing.T) {
 		want int
 	}{{"TERM", 143}, {"KILL", 137}, {"INT", 130}} {
 		// The command's shell kills itself: its status is 128+N.
-		r := run(ctx, c, "sh -c 'kill -"+s.sig+" $$'", nil)
-		if r.err != nil || r.status != s.want {
-			t.Errorf("kill -%s: status %d err %v, want %d", s.sig, r.status, r.err, s.want)
+		r := agenttest.Run(ctx, c, "sh -c 'kill -"+s.sig+" $$'", nil)
+		if r.Err != nil || r.Status != s.want {
+			t.Errorf("kill -%s: status %d err %v, want %d", s.sig, r.Status, r.Err, s.want)
 		}
 	}
 
-	r = run(ctx, c, `printf '%s|%s' "$F" "$G"`, nil)
-	if r.stdout != "|" {
-		t.Errorf("F and G are set on the agent already: %q", r.stdout)
+	r = agenttest.Run(ctx, c, `printf '%s|%s' "$F" "$G"`, nil)
+	if r.Stdout != "|" {
+		t.Errorf("F and G are set on the agent already: %q", r.Stdout)
 	}
 	var out bytes.Buffer
 	status, err := c.Exec(ctx, &router.Command{Text: `printf '%s|%s' "$F" "$G"`, Env: []string{"F=hello world", "G="}, Stdout: &out, Stderr: io.Discard})
@@ -167,13 +144,13 @@ func TestExecFiles(t *testing.T) {
 	inR2, inW2 := pipe(t)
 	defer inW2.Close()
 	var out2 bytes.Buffer
-	ch := make(chan result, 1)
+	ch := make(chan agenttest.Result, 1)
 	go func() {
 		status, err := c.Exec(t.Context(), &router.Command{Text: "echo hi", Stdin: inR2, Stdout: &out2, Stderr: io.Discard})
-		ch <- result{status: status, err: err}
+		ch <- agenttest.Result{Status: status, Err: err}
 	}()
-	if r := within(t, ch, 10*time.Second, "echo with an open stdin pipe"); r.err != nil || r.status != 0 || out2.String() != "hi\n" {
-		t.Errorf("with an open stdin pipe: status %d err %v stdout %q", r.status, r.err, out2.String())
+	if r := within(t, ch, 10*time.Second, "echo with an open stdin pipe"); r.Err != nil || r.Status != 0 || out2.String() != "hi\n" {
+		t.Errorf("with an open stdin pipe: status %d err %v stdout %q", r.Status, r.Err, out2.String())
 	}
 }
 
@@ -214,11 +191,11 @@ func TestControl(t *testing.T) {
 	if _, err := control("--cd", dir); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, c, "pwd", dir+"\n")
+	agenttest.MustRun(t, c, "pwd", dir+"\n")
 	if _, err := control("--cd", "sub"); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, c, "pwd", dir+"/sub\n")
+	agenttest.MustRun(t, c, "pwd", dir+"/sub\n")
 	if out, _ := control("--status"); !strings.Contains(out, "working directory "+dir+"/sub") {
 		t.Errorf("--status does not name the directory: %q", out)
 	}
@@ -233,21 +210,21 @@ func TestControl(t *testing.T) {
 	if _, err := control("--cd", file); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("--cd FILE: %v, want not a directory", err)
 	}
-	mustRun(t, c, "pwd", dir+"/sub\n")
+	agenttest.MustRun(t, c, "pwd", dir+"/sub\n")
 
 	// No argument: the agent's own directory again.
 	if _, err := control("--cd"); err != nil {
 		t.Fatal(err)
 	}
 	wd, _ := os.Getwd()
-	mustRun(t, c, "pwd", wd+"\n")
+	agenttest.MustRun(t, c, "pwd", wd+"\n")
 }
 
 // TestAgentRestart keeps one client across the agent's death and restart.
 func TestAgentRestart(t *testing.T) {
 	a := agenttest.Start(t, agentBin)
 	c := newClient(t, a.Sock, client.Options{})
-	mustRun(t, c, "echo one", "one\n")
+	agenttest.MustRun(t, c, "echo one", "one\n")
 
 	sleep := proctest.UniqueSleep(30)
 	// A SIGKILLed agent cannot end what its commands started: the sleep
@@ -257,12 +234,12 @@ func TestAgentRestart(t *testing.T) {
 	proctest.Wait(t, sleep, a.Pid(), 1)
 	a.Kill()
 	r := within(t, ch, 5*time.Second, "exec after the agent's SIGKILL")
-	if !errors.Is(r.err, client.ErrLost) {
-		t.Errorf("exec after the agent's death: status %d err %v, want ErrLost", r.status, r.err)
+	if !errors.Is(r.Err, client.ErrLost) {
+		t.Errorf("exec after the agent's death: status %d err %v, want ErrLost", r.Status, r.Err)
 	}
 
 	a.Restart()
-	mustRun(t, c, "echo two", "two\n")
+	agenttest.MustRun(t, c, "echo two", "two\n")
 	if h, err := c.Hello(t.Context()); err != nil || h.Proto != wire.Proto {
 		t.Errorf("hello after the restart: %+v, %v", h, err)
 	}
@@ -308,7 +285,7 @@ func TestStaleGarbage(t *testing.T) {
 	}
 	raw.Close()
 	c := newClient(t, a.Sock, client.Options{})
-	mustRun(t, c, "echo clean", "clean\n")
+	agenttest.MustRun(t, c, "echo clean", "clean\n")
 
 	dirty := newClient(t, a.Sock, client.Options{Dial: func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
@@ -322,7 +299,7 @@ func TestStaleGarbage(t *testing.T) {
 		}
 		return conn, nil
 	}})
-	mustRun(t, dirty, "echo after garbage", "after garbage\n")
+	agenttest.MustRun(t, dirty, "echo after garbage", "after garbage\n")
 }
 
 // port gives hosts, one at a time, the agent's stdin and stdout: a stream
@@ -516,7 +493,7 @@ func startStdio(t *testing.T) (*port, *exec.Cmd) {
 func TestPersistentStream(t *testing.T) {
 	p, agent := startStdio(t)
 	c := newClient(t, "", client.Options{Dial: p.Dial})
-	mustRun(t, c, "echo one", "one\n")
+	agenttest.MustRun(t, c, "echo one", "one\n")
 
 	yes := fmt.Sprintf("yes flowing-%d", rand.IntN(1e9))
 	var out agenttest.LockedBuffer
@@ -529,16 +506,16 @@ func TestPersistentStream(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c.Reset()
-	if r := within(t, ch, 5*time.Second, "exec after Reset"); !errors.Is(r.err, client.ErrLost) {
-		t.Errorf("exec cut by Reset: status %d err %v, want ErrLost", r.status, r.err)
+	if r := within(t, ch, 5*time.Second, "exec after Reset"); !errors.Is(r.Err, client.ErrLost) {
+		t.Errorf("exec cut by Reset: status %d err %v, want ErrLost", r.Status, r.Err)
 	}
 	if err := p.inject(garbage()); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, c, "echo two", "two\n")
+	agenttest.MustRun(t, c, "echo two", "two\n")
 	// The old session ended on the agent, and its command with it.
 	proctest.WaitNone(t, yes, agent.Process.Pid, 2*time.Second)
-	mustRun(t, c, "echo three", "three\n")
+	agenttest.MustRun(t, c, "echo three", "three\n")
 }
 
 // TestCancel cancels an exec whose shell waits for a background job that
@@ -556,12 +533,12 @@ func TestCancel(t *testing.T) {
 	start := time.Now()
 	r := within(t, ch, 3*time.Second, "cancelled exec")
 	t.Logf("a cancelled exec returned in %v", time.Since(start).Round(time.Millisecond))
-	if r.status != 130 || r.err != nil {
-		t.Errorf("cancelled exec: status %d err %v, want 130", r.status, r.err)
+	if r.Status != 130 || r.Err != nil {
+		t.Errorf("cancelled exec: status %d err %v, want 130", r.Status, r.Err)
 	}
 	// Anywhere, not only under the agent: an orphan would have left it.
 	proctest.WaitNone(t, sleep, 0, 2*time.Second)
-	mustRun(t, c, "echo still there", "still there\n")
+	agenttest.MustRun(t, c, "echo still there", "still there\n")
 }
 
 // failAfter is a writer that fails once it has taken limit bytes, as a
@@ -723,13 +700,13 @@ func TestKeepalive(t *testing.T) {
 		proctest.Wait(t, sleep, pid, 1)
 		stop(t)
 		r := within(t, ch, 2*time.Second, "exec on a stopped agent")
-		if !errors.Is(r.err, client.ErrLost) {
-			t.Errorf("exec on a stopped agent: status %d err %v, want ErrLost", r.status, r.err)
+		if !errors.Is(r.Err, client.ErrLost) {
+			t.Errorf("exec on a stopped agent: status %d err %v, want ErrLost", r.Status, r.Err)
 		}
 		syscall.Kill(pid, syscall.SIGCONT)
 		// The agent learns that the host left and kills the command.
 		proctest.WaitNone(t, sleep, 0, 2*time.Second)
-		mustRun(t, c, "echo back", "back\n")
+		agenttest.MustRun(t, c, "echo back", "back\n")
 	})
 
 	t.Run("paused", func(t *testing.T) {
@@ -746,14 +723,14 @@ func TestKeepalive(t *testing.T) {
 		stop(t)
 		select {
 		case r := <-ch:
-			t.Fatalf("exec on a paused agent ended: status %d err %v", r.status, r.err)
+			t.Fatalf("exec on a paused agent ended: status %d err %v", r.Status, r.Err)
 		case <-time.After(2 * time.Second):
 		}
 		syscall.Kill(pid, syscall.SIGCONT)
 		paused.Store(false)
 		r := within(t, ch, 10*time.Second, "exec after the pause")
-		if r.err != nil || r.status != 0 || out.String() != "done\n" {
-			t.Errorf("exec across a pause: status %d err %v stdout %q", r.status, r.err, out.String())
+		if r.Err != nil || r.Status != 0 || out.String() != "done\n" {
+			t.Errorf("exec across a pause: status %d err %v stdout %q", r.Status, r.Err, out.String())
 		}
 	})
 }
@@ -773,7 +750,7 @@ func TestLimits(t *testing.T) {
 			release := filepath.Join(t.TempDir(), "release")
 			wait := fmt.Sprintf("while ! test -e %s; do sleep 0.05; done; echo done", release)
 			t.Cleanup(func() { os.WriteFile(release, nil, 0o644) })
-			var chans []<-chan result
+			var chans []<-chan agenttest.Result
 			var stdins []*io.PipeWriter
 			var outs []*agenttest.LockedBuffer
 			for i := range wire.MaxSessions {
@@ -792,9 +769,9 @@ func TestLimits(t *testing.T) {
 			}
 			proctest.Wait(t, "/bin/sh -c "+wait, a.Pid(), wire.MaxSessions)
 
-			r := run(t.Context(), c, "echo one too many", nil)
-			if r.err == nil || !strings.Contains(r.err.Error(), "busy") {
-				t.Errorf("exec %d: status %d err %v stdout %q, want busy", wire.MaxSessions+1, r.status, r.err, r.stdout)
+			r := agenttest.Run(t.Context(), c, "echo one too many", nil)
+			if r.Err == nil || !strings.Contains(r.Err.Error(), "busy") {
+				t.Errorf("exec %d: status %d err %v stdout %q, want busy", wire.MaxSessions+1, r.Status, r.Err, r.Stdout)
 			}
 			// Several pings while the agent is full.
 			time.Sleep(500 * time.Millisecond)
@@ -807,16 +784,16 @@ func TestLimits(t *testing.T) {
 			failed := 0
 			for i, ch := range chans {
 				r := within(t, ch, 30*time.Second, fmt.Sprintf("exec %d", i))
-				if r.err != nil || r.status != 0 || outs[i].String() != "done\n" {
+				if r.Err != nil || r.Status != 0 || outs[i].String() != "done\n" {
 					if failed++; failed <= 3 {
-						t.Errorf("exec %d: status %d err %v output %q", i, r.status, r.err, outs[i].String())
+						t.Errorf("exec %d: status %d err %v output %q", i, r.Status, r.Err, outs[i].String())
 					}
 				}
 			}
 			if failed > 0 {
 				t.Errorf("%d of %d execs failed", failed, len(chans))
 			}
-			mustRun(t, c, "echo after", "after\n")
+			agenttest.MustRun(t, c, "echo after", "after\n")
 		})
 	}
 }

@@ -4,7 +4,9 @@ package agenttest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"spirit/agents/client"
+	"spirit/router"
 )
 
 // Agent is a spirit-agent process serving a unix socket.
@@ -155,4 +160,31 @@ func Config(t *testing.T, dir, name, sock string) string {
 		t.Fatal(err)
 	}
 	return "XDG_CONFIG_HOME=" + dir
+}
+
+// Result is how an exec through a client ended.
+type Result struct {
+	Status         int
+	Stdout, Stderr string
+	Err            error
+}
+
+// Run execs text through c with stdin (nil for none) and buffers for its
+// output.
+func Run(ctx context.Context, c *client.Client, text string, stdin io.Reader) Result {
+	var out, errb LockedBuffer
+	status, err := c.Exec(ctx, &router.Command{Text: text, Stdin: stdin, Stdout: &out, Stderr: &errb})
+	return Result{status, out.String(), errb.String(), err}
+}
+
+// MustRun runs text and fails the test unless it exits 0 with stdout want
+// within 30 s.
+func MustRun(t *testing.T, c *client.Client, text, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r := Run(ctx, c, text, nil)
+	if r.Err != nil || r.Status != 0 || r.Stdout != want {
+		t.Fatalf("%s: status %d err %v stdout %q stderr %q, want status 0 stdout %q", text, r.Status, r.Err, r.Stdout, r.Stderr, want)
+	}
 }

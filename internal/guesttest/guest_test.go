@@ -30,39 +30,17 @@ func TestMain(m *testing.M) {
 	spiritbin.MainBins(m, spiritbin.Bins{Spirit: &spiritBin, Agent: &agentBin})
 }
 
-type result struct {
-	status         int
-	stdout, stderr string
-	err            error
-}
-
-func run(ctx context.Context, c *client.Client, text string, stdin io.Reader) result {
-	var out, errb agenttest.LockedBuffer
-	status, err := c.Exec(ctx, &router.Command{Text: text, Stdin: stdin, Stdout: &out, Stderr: &errb})
-	return result{status, out.String(), errb.String(), err}
-}
-
-func mustRun(t *testing.T, c *client.Client, text, want string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	r := run(ctx, c, text, nil)
-	if r.err != nil || r.status != 0 || r.stdout != want {
-		t.Fatalf("%s: status %d err %v stdout %q stderr %q, want status 0 stdout %q", text, r.status, r.err, r.stdout, r.stderr, want)
-	}
-}
-
 // waitSleep waits until a sleep process runs in the guest.
 func waitSleep(t *testing.T, c *client.Client) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r := run(t.Context(), c, "pidof sleep", nil)
-		if r.err == nil && r.status == 0 {
+		r := agenttest.Run(t.Context(), c, "pidof sleep", nil)
+		if r.Err == nil && r.Status == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no sleep runs in the guest after 10 s: pidof: status %d %v", r.status, r.err)
+			t.Fatalf("no sleep runs in the guest after 10 s: pidof: status %d %v", r.Status, r.Err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -73,12 +51,12 @@ func waitNoSleep(t *testing.T, c *client.Client, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		r := run(t.Context(), c, "pidof sleep", nil)
-		if r.err == nil && r.status == 1 {
+		r := agenttest.Run(t.Context(), c, "pidof sleep", nil)
+		if r.Err == nil && r.Status == 1 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sleep still runs in the guest after %v: pidof: status %d %q %v", within, r.status, r.stdout, r.err)
+			t.Fatalf("sleep still runs in the guest after %v: pidof: status %d %q %v", within, r.Status, r.Stdout, r.Err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -93,13 +71,13 @@ func TestDemoGuestAgent(t *testing.T) {
 	c := vm.Client(t, "linux")
 
 	t.Run("commands", func(t *testing.T) {
-		mustRun(t, c, "uname -s", "Linux\n")
-		mustRun(t, c, "hostname", "spirit-demo\n")
-		r := run(t.Context(), c, "cat /proc/cmdline", nil)
-		if r.status != 0 || !strings.Contains(r.stdout, "console=ttyS0") {
-			t.Errorf("cat /proc/cmdline: status %d %q %v", r.status, r.stdout, r.err)
+		agenttest.MustRun(t, c, "uname -s", "Linux\n")
+		agenttest.MustRun(t, c, "hostname", "spirit-demo\n")
+		r := agenttest.Run(t.Context(), c, "cat /proc/cmdline", nil)
+		if r.Status != 0 || !strings.Contains(r.Stdout, "console=ttyS0") {
+			t.Errorf("cat /proc/cmdline: status %d %q %v", r.Status, r.Stdout, r.Err)
 		}
-		mustRun(t, c, "grep -c ' /data ext[234] ' /proc/mounts", "1\n")
+		agenttest.MustRun(t, c, "grep -c ' /data ext[234] ' /proc/mounts", "1\n")
 	})
 
 	t.Run("files", func(t *testing.T) {
@@ -116,7 +94,7 @@ func TestDemoGuestAgent(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Fatalf("close after write: %v", err)
 		}
-		mustRun(t, c, "wc -c < "+path, fmt.Sprintf("%d\n", len(data)))
+		agenttest.MustRun(t, c, "wc -c < "+path, fmt.Sprintf("%d\n", len(data)))
 		f, err = c.Open(t.Context(), path, router.Read)
 		if err != nil {
 			t.Fatal(err)
@@ -145,32 +123,32 @@ func TestDemoGuestAgent(t *testing.T) {
 		}()
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
-		res := run(ctx, c, "wc -l", r)
-		if res.err != nil || res.status != 0 || strings.TrimSpace(res.stdout) != "100000" {
-			t.Fatalf("seq 1 100000 | @linux wc -l: status %d err %v stdout %q", res.status, res.err, res.stdout)
+		res := agenttest.Run(ctx, c, "wc -l", r)
+		if res.Err != nil || res.Status != 0 || strings.TrimSpace(res.Stdout) != "100000" {
+			t.Fatalf("seq 1 100000 | @linux wc -l: status %d err %v stdout %q", res.Status, res.Err, res.Stdout)
 		}
 	})
 
 	t.Run("status", func(t *testing.T) {
-		r := run(t.Context(), c, "exit 7", nil)
-		if r.err != nil || r.status != 7 {
-			t.Fatalf("exit 7: status %d err %v", r.status, r.err)
+		r := agenttest.Run(t.Context(), c, "exit 7", nil)
+		if r.Err != nil || r.Status != 7 {
+			t.Fatalf("exit 7: status %d err %v", r.Status, r.Err)
 		}
 	})
 
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		done := make(chan result, 1)
-		go func() { done <- run(ctx, c, "sleep 100", nil) }()
+		done := make(chan agenttest.Result, 1)
+		go func() { done <- agenttest.Run(ctx, c, "sleep 100", nil) }()
 		waitSleep(t, c)
 		cancel()
 		start := time.Now()
 		select {
 		case r := <-done:
 			t.Logf("a cancelled sleep 100 returned in %v", time.Since(start).Round(time.Millisecond))
-			if r.status != 130 || r.err != nil {
-				t.Errorf("cancelled exec: status %d err %v, want 130", r.status, r.err)
+			if r.Status != 130 || r.Err != nil {
+				t.Errorf("cancelled exec: status %d err %v, want 130", r.Status, r.Err)
 			}
 		case <-time.After(3 * time.Second):
 			t.Fatalf("a cancelled sleep 100 has not returned after 3 s")
@@ -189,8 +167,8 @@ func TestDemoGuestAgent(t *testing.T) {
 		c1 := vm.Client(t, "linux")
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		done := make(chan result, 1)
-		go func() { done <- run(ctx, c1, "sleep 100", nil) }()
+		done := make(chan agenttest.Result, 1)
+		go func() { done <- agenttest.Run(ctx, c1, "sleep 100", nil) }()
 		waitSleep(t, c1)
 		const ended = "msg=\"host connection ended\""
 		before := strings.Count(vm.Console(), ended)
@@ -226,7 +204,7 @@ func TestDemoGuestAgent(t *testing.T) {
 
 		c2 := vm.Client(t, "linux")
 		start := time.Now()
-		mustRun(t, c2, "echo clean", "clean\n")
+		agenttest.MustRun(t, c2, "echo clean", "clean\n")
 		t.Logf("handshake and exec after garbage: %v", time.Since(start).Round(time.Millisecond))
 		waitNoSleep(t, c2, 3*time.Second)
 
@@ -244,7 +222,7 @@ func TestDemoGuestAgent(t *testing.T) {
 			return conn, nil
 		}})
 		defer dirty.Close()
-		mustRun(t, dirty, "echo after garbage", "after garbage\n")
+		agenttest.MustRun(t, dirty, "echo after garbage", "after garbage\n")
 		dirty.Close()
 	})
 
@@ -266,7 +244,7 @@ func TestDemoGuestAgent(t *testing.T) {
 					}
 					return &oneSync{Conn: conn}, nil
 				}})
-			mustRun(t, ci, fmt.Sprintf("echo %d", i), fmt.Sprintf("%d\n", i))
+			agenttest.MustRun(t, ci, fmt.Sprintf("echo %d", i), fmt.Sprintf("%d\n", i))
 			ci.Close()
 			took = append(took, time.Since(start).Round(time.Millisecond).String())
 		}
