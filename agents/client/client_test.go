@@ -245,32 +245,6 @@ func TestAgentRestart(t *testing.T) {
 	}
 }
 
-// garbage is what an old session or a broken host might leave in a stream:
-// random bytes and pieces of handshake messages, ending in the middle of
-// one (the handshake's retry gets past that).
-func garbage() []byte {
-	var b bytes.Buffer
-	b.WriteByte('G') // not yamux's version 0: a yamux reader fails at once
-	b.Write(randomBytes(64 << 10))
-	magic := "\x00\xffSPIRIT"
-	nonce := string(randomBytes(16))
-	for _, frag := range []string{
-		magic[:1], magic[:2], magic[:5], magic,
-		magic + "S", magic + "S" + nonce[:7],
-		magic + "S" + nonce, // a whole sync, which an agent acks
-		magic + "A" + nonce,
-		magic + "G" + nonce + "\xff\xff",       // a go too long to be one
-		magic + "G" + nonce + "\x00\x06{\"pro", // a go with a bad hello
-		magic + "R" + nonce + "\x00\x02{}",
-		magic + "X",
-	} {
-		b.WriteString(frag)
-		b.Write(randomBytes(100))
-	}
-	b.WriteString(magic + "S" + nonce[:9])
-	return b.Bytes()
-}
-
 // TestStaleGarbage sends an agent garbage before a host's handshake: on a
 // connection of its own, and on the host's connection itself.
 func TestStaleGarbage(t *testing.T) {
@@ -280,25 +254,17 @@ func TestStaleGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Write(garbage()); err != nil {
+	if _, err := raw.Write(agenttest.Garbage()); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
 	c := newClient(t, a.Sock, client.Options{})
 	agenttest.MustRun(t, c, "echo clean", "clean\n")
 
-	dirty := newClient(t, a.Sock, client.Options{Dial: func(ctx context.Context) (net.Conn, error) {
+	dirty := newClient(t, a.Sock, client.Options{Dial: agenttest.WithGarbage(func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
-		conn, err := d.DialContext(ctx, "unix", a.Sock)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := conn.Write(garbage()); err != nil {
-			conn.Close()
-			return nil, err
-		}
-		return conn, nil
-	}})
+		return d.DialContext(ctx, "unix", a.Sock)
+	})})
 	agenttest.MustRun(t, dirty, "echo after garbage", "after garbage\n")
 }
 
@@ -509,7 +475,7 @@ func TestPersistentStream(t *testing.T) {
 	if r := within(t, ch, 5*time.Second, "exec after Reset"); !errors.Is(r.Err, client.ErrLost) {
 		t.Errorf("exec cut by Reset: status %d err %v, want ErrLost", r.Status, r.Err)
 	}
-	if err := p.inject(garbage()); err != nil {
+	if err := p.inject(agenttest.Garbage()); err != nil {
 		t.Fatal(err)
 	}
 	agenttest.MustRun(t, c, "echo two", "two\n")

@@ -5,6 +5,7 @@ package agenttest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -186,5 +187,52 @@ func MustRun(t *testing.T, c *client.Client, text, want string) {
 	r := Run(ctx, c, text, nil)
 	if r.Err != nil || r.Status != 0 || r.Stdout != want {
 		t.Fatalf("%s: status %d err %v stdout %q stderr %q, want status 0 stdout %q", text, r.Status, r.Err, r.Stdout, r.Stderr, want)
+	}
+}
+
+// Garbage is what a port may hold from an old host or session: random
+// bytes and fragments of every handshake message (a whole sync among
+// them, with a nonce no live host sent), ending in half a sync.
+func Garbage() []byte {
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b
+	}
+	var b bytes.Buffer
+	b.WriteByte('G') // not yamux's version 0: a yamux reader fails at once
+	b.Write(random(64 << 10))
+	magic := "\x00\xffSPIRIT"
+	nonce := string(random(16))
+	for _, frag := range []string{
+		magic[:1], magic[:2], magic[:5], magic,
+		magic + "S", magic + "S" + nonce[:7],
+		magic + "S" + nonce, // a whole sync, which an agent acks
+		magic + "A" + nonce,
+		magic + "G" + nonce + "\xff\xff",       // a go too long to be one
+		magic + "G" + nonce + "\x00\x06{\"pro", // a go with a bad hello
+		magic + "R" + nonce + "\x00\x02{}",
+		magic + "X",
+	} {
+		b.WriteString(frag)
+		b.Write(random(100))
+	}
+	b.WriteString(magic + "S" + nonce[:9])
+	return b.Bytes()
+}
+
+// WithGarbage wraps dial so that each connection starts with Garbage, as
+// a host whose port still holds an old session's bytes sees it.
+func WithGarbage(dial func(context.Context) (net.Conn, error)) func(context.Context) (net.Conn, error) {
+	return func(ctx context.Context) (net.Conn, error) {
+		conn, err := dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := conn.Write(Garbage()); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
 	}
 }

@@ -197,7 +197,7 @@ func TestDemoGuestAgent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := raw.Write(garbage()); err != nil {
+		if _, err := raw.Write(agenttest.Garbage()); err != nil {
 			t.Fatal(err)
 		}
 		raw.Close()
@@ -210,17 +210,7 @@ func TestDemoGuestAgent(t *testing.T) {
 
 		// Garbage at the start of the host's own connection.
 		c2.Close()
-		dirty := client.New(client.Options{Name: "linux", Dial: func(ctx context.Context) (net.Conn, error) {
-			conn, err := vm.Dial(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := conn.Write(garbage()); err != nil {
-				conn.Close()
-				return nil, err
-			}
-			return conn, nil
-		}})
+		dirty := client.New(client.Options{Name: "linux", Dial: agenttest.WithGarbage(vm.Dial)})
 		defer dirty.Close()
 		agenttest.MustRun(t, dirty, "echo after garbage", "after garbage\n")
 		dirty.Close()
@@ -270,35 +260,6 @@ func TestDemoGuestAgent(t *testing.T) {
 			t.Fatalf("spirit -c '@linux uname -s | @spirit tr a-z A-Z': %v stdout %q stderr %q, want LINUX", err, stdout.String(), stderr.String())
 		}
 	})
-}
-
-// garbage is what an old session or a broken host might leave in the
-// port: random bytes and pieces of handshake messages, ending in the
-// middle of one.
-func garbage() []byte {
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		rand.Read(b)
-		return b
-	}
-	var b bytes.Buffer
-	b.WriteByte('G') // not yamux's version 0: a yamux reader fails at once
-	b.Write(random(64 << 10))
-	magic := "\x00\xffSPIRIT"
-	nonce := string(random(16))
-	for _, frag := range []string{
-		magic[:1], magic[:5], magic,
-		magic + "S" + nonce[:7],
-		magic + "S" + nonce, // a whole sync, which an agent acks
-		magic + "A" + nonce,
-		magic + "G" + nonce + "\xff\xff",
-		magic + "R" + nonce + "\x00\x02{}",
-	} {
-		b.WriteString(frag)
-		b.Write(random(100))
-	}
-	b.WriteString(magic + "S" + nonce[:9])
-	return b.Bytes()
 }
 
 // oneSync passes on a host's first handshake sync and drops the ones the
