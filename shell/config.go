@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
-	"github.com/pelletier/go-toml/v2/unstable"
 
+	"spirit/internal/tomlpos"
 	"spirit/vmctl"
 )
 
@@ -62,10 +62,10 @@ var reservedTargets = []string{"spirit", "docker"}
 func (c *Config) check(path string, data []byte) error {
 	if n := c.Docker.Default; n != "" && !validContainer.MatchString(n) {
 		return fmt.Errorf("%s:%d: docker.default: %q is not a container name (letters, digits, then also _ . -)",
-			path, keyLine(data, "docker", "default"), n)
+			path, tomlpos.Line(data, "docker", "default"), n)
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Agents)) {
-		line := keyLine(data, "agents", name, "address")
+		line := tomlpos.Line(data, "agents", name, "address")
 		switch addr := c.Agents[name].Address; {
 		case !validTarget.MatchString(name):
 			return fmt.Errorf("%s:%d: agents.%s: a target name is lower-case letters, digits, _ and -, starting with a letter", path, line, name)
@@ -95,34 +95,6 @@ func (c *Config) checkVMs(path string, data []byte) error {
 		}
 	}
 	return nil
-}
-
-// keyLine is the line where the value of the key at path is set, 0 when
-// it cannot be found.
-func keyLine(data []byte, path ...string) int {
-	var p unstable.Parser
-	p.Reset(data)
-	var table []string
-	for p.NextExpression() {
-		e := p.Expression()
-		switch e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			table = keyParts(e.Key())
-		case unstable.KeyValue:
-			if slices.Equal(append(slices.Clone(table), keyParts(e.Key())...), path) && e.Value().Raw.Length > 0 {
-				return p.Shape(e.Value().Raw).Start.Line
-			}
-		}
-	}
-	return 0
-}
-
-func keyParts(it unstable.Iterator) []string {
-	var parts []string
-	for it.Next() {
-		parts = append(parts, string(it.Node().Data))
-	}
-	return parts
 }
 
 // ConfigPaths lists the configuration files in the order they are tried:
