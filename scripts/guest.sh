@@ -3,11 +3,15 @@
 # build/guest/ from Debian packages only, as root or not:
 #
 #   vmlinuz             the kernel of linux-image-cloud-amd64
-#   initramfs.cpio.gz   busybox-static, the virtio modules that kernel
-#                       builds as modules, spirit-agent, and
+#   initramfs.cpio.gz   busybox-static, the modules of that kernel it
+#                       needs (virtio; the ACPI power button and evdev,
+#                       for busybox acpid), spirit-agent, and
 #                       testdata/guest/init as /init
 #   scratch.qcow2       a 64 MiB ext2 disk (qcow2, so that QEMU's internal
-#                       snapshots work), mounted at /data
+#                       snapshots work), mounted at /data: the tests'
+#                       template, which they only read (through overlays)
+#   linux.qcow2         a copy of it, the disk of the VM @linux
+#                       (vmctl/default.toml), made once and then kept
 #
 # Boot it with internal/guesttest, or by hand (Ctrl-A x quits):
 #   qemu-system-x86_64 -accel tcg -machine q35 -m 256 -nodefaults \
@@ -31,7 +35,7 @@ script=scripts/guest.sh
 init=testdata/guest/init
 
 if [ "${1:-}" = --if-missing ]; then
-	if [ -s $out/vmlinuz ] && [ -s $out/initramfs.cpio.gz ] && [ -s $out/scratch.qcow2 ]; then
+	if [ -s $out/vmlinuz ] && [ -s $out/initramfs.cpio.gz ] && [ -s $out/scratch.qcow2 ] && [ -s $out/linux.qcow2 ]; then
 		exit 0
 	fi
 elif [ $# -gt 0 ]; then
@@ -118,7 +122,7 @@ kernel() {
 	# CONFIG option and the module (file) name it builds.
 	for line in VIRTIO_PCI:virtio_pci VIRTIO_CONSOLE:virtio_console VIRTIO_BLK:virtio_blk \
 		VIRTIO_NET:virtio_net VIRTIO_BALLOON:virtio_balloon HW_RANDOM_VIRTIO:virtio-rng \
-		EXT4_FS:ext4; do
+		EXT4_FS:ext4 ACPI_BUTTON:button INPUT_EVDEV:evdev; do
 		opt=${line%%:*} name=${line#*:}
 		case $(grep -E "^(# )?CONFIG_$opt[= ]" "$config" || true) in
 		"CONFIG_$opt=m") want+=("$name") ;;
@@ -223,6 +227,12 @@ if [ ! -s $out/scratch.qcow2 ]; then
 	busybox mke2fs -F -L scratch "$tmp/scratch.raw" >/dev/null
 	qemu-img convert -q -f raw -O qcow2 "$tmp/scratch.raw" "$tmp/scratch.qcow2"
 	mv "$tmp/scratch.qcow2" $out/scratch.qcow2
+fi
+# @linux writes to a disk of its own, so that a running demo VM and the
+# tests (which open the template read-only) never contend for a lock.
+if [ ! -s $out/linux.qcow2 ]; then
+	cp $out/scratch.qcow2 "$tmp/linux.qcow2"
+	mv "$tmp/linux.qcow2" $out/linux.qcow2
 fi
 
 size() { numfmt --to=iec-i --suffix=B --format='%.1f' "$(stat -c %s "$1")"; }

@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -260,6 +262,68 @@ func TestDemoGuestAgent(t *testing.T) {
 			t.Fatalf("spirit -c '@linux uname -s | @spirit tr a-z A-Z': %v stdout %q stderr %q, want LINUX", err, stdout.String(), stderr.String())
 		}
 	})
+}
+
+// TestDemoGuestPowerdown presses the guest's ACPI power button (QMP
+// system_powerdown, as a stop of the VM does) while a command keeps /data
+// busy: the guest ends its processes, unmounts /data and powers off, and
+// QEMU exits by itself, with what was written on the disk.
+func TestDemoGuestPowerdown(t *testing.T) {
+	vm := guesttest.Boot(t, guesttest.Options{Agent: agentBin, QMP: true})
+	c := vm.Client(t, "linux")
+	mark := make([]byte, 16)
+	rand.Read(mark)
+	marker := fmt.Sprintf("powerdown-%x", mark)
+	agenttest.MustRun(t, c, "echo "+marker+" > /data/marker", "")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	done := make(chan agenttest.Result, 1)
+	go func() { done <- agenttest.Run(ctx, c, "cd /data && sleep 1000", nil) }()
+	waitSleep(t, c)
+
+	start := time.Now()
+	if _, err := vm.Execute(ctx, `{"execute":"system_powerdown"}`); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancelWait := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelWait()
+	if err := vm.Wait(wait); err != nil {
+		t.Fatalf("QEMU has not exited cleanly within 30 s of system_powerdown: %v", err)
+	}
+	t.Logf("system_powerdown to QEMU's exit: %.2f s", time.Since(start).Seconds())
+	select {
+	case r := <-done:
+		if r.Err == nil && r.Status == 0 {
+			t.Errorf("sleep 1000 in a guest that powered off: status 0, no error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a command of a guest that powered off has not returned 10 s after QEMU's exit")
+	}
+	console := vm.Console()
+	if !strings.Contains(console, "power button: powering off") || !strings.Contains(console, "reboot: Power down") {
+		t.Errorf("no power-off on the console")
+	}
+	if strings.Contains(console, "/data is busy") {
+		t.Errorf("/data was not unmounted, only made read-only")
+	}
+
+	// The disk: the file written, and an ext2 superblock marked clean
+	// (s_state, at byte 58 of the superblock at 1024, is 1 once
+	// unmounted or read-only; mounted read-write, it is 0).
+	raw := filepath.Join(t.TempDir(), "scratch.raw")
+	if out, err := exec.CommandContext(ctx, "qemu-img", "convert", "-f", "qcow2", "-O", "raw", vm.Disk, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, out)
+	}
+	img, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(img, []byte(marker+"\n")) {
+		t.Errorf("/data/marker is not on the disk after the power-off")
+	}
+	if state := binary.LittleEndian.Uint16(img[1082:]); state != 1 {
+		t.Errorf("/data's superblock has state %d after the power-off, want 1 (clean)", state)
+	}
 }
 
 // oneSync passes on a host's first handshake sync and drops the ones the

@@ -3,11 +3,13 @@
 // Package guesttest boots spirit's demo guest (build/guest, made by `make
 // guest`) under QEMU for tests: one throwaway VM per test, its agent's
 // virtio-serial port spirit.0 on a unix socket, killed when the test ends.
-// It is not the VM machinery of spirit (vmctl): no QMP, no supervisor, no
-// state kept.
+// It is not the VM machinery of spirit (vmctl): no supervisor, no state
+// kept, and QMP only as a socket and a bare exchange for tests of what the
+// guest does on a QMP command.
 package guesttest
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -39,6 +41,8 @@ type Options struct {
 	// Timeout bounds the boot, from QEMU's start until the agent answers;
 	// zero means 2 minutes.
 	Timeout time.Duration
+	// QMP gives QEMU a QMP socket, VM.QMP, for VM.Execute.
+	QMP bool
 }
 
 // VM is a running demo guest.
@@ -48,6 +52,11 @@ type VM struct {
 	Sock string
 	// Log is the file the serial console (ttyS0) is written to.
 	Log string
+	// Disk is the scratch disk the guest mounts at /data: an overlay of
+	// the built one, for this VM only.
+	Disk string
+	// QMP is QEMU's QMP socket, with Options.QMP.
+	QMP string
 	// Ready is the time from QEMU's start until a handshake with the
 	// agent succeeded and it answered a ping.
 	Ready time.Duration
@@ -127,11 +136,12 @@ func Boot(t *testing.T, o Options) *VM {
 	vm := &VM{
 		Sock:   filepath.Join(dir, "spirit.0.sock"),
 		Log:    filepath.Join(dir, "console.log"),
+		Disk:   filepath.Join(dir, "scratch.qcow2"),
 		exited: make(chan struct{}),
 	}
 	// The tests write to the scratch disk; an overlay keeps the built one
 	// as it is (and, being qcow2, allows internal snapshots).
-	disk := filepath.Join(dir, "scratch.qcow2")
+	disk := vm.Disk
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2",
 		"-b", files["scratch.qcow2"], "-F", "qcow2", disk).CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img create an overlay of %s: %v\n%s", files["scratch.qcow2"], err, out)
@@ -160,6 +170,10 @@ func Boot(t *testing.T, o Options) *VM {
 		"-device", "virtio-serial-pci",
 		"-device", "virtserialport,chardev=spirit0,name=spirit.0",
 		"-device", "virtio-rng-pci",
+	}
+	if o.QMP {
+		vm.QMP = filepath.Join(dir, "qmp.sock")
+		args = append(args, "-qmp", "unix:"+vm.QMP+",server=on,wait=off")
 	}
 	// Not tied to a context: QEMU is killed in Cleanup, and with this
 	// process if it dies first.
@@ -254,6 +268,61 @@ func (vm *VM) Exited() (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// Wait waits until QEMU exits and returns how it did.
+func (vm *VM) Wait(ctx context.Context) error {
+	select {
+	case <-vm.exited:
+		return vm.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Execute sends QEMU one QMP command, such as
+// {"execute":"system_powerdown"}, on a connection of its own to VM.QMP
+// after the capabilities negotiation, and returns the reply (events that
+// come first are skipped). A reply of "error" is an error.
+func (vm *VM) Execute(ctx context.Context, command string) (string, error) {
+	if vm.QMP == "" {
+		return "", errors.New("no QMP socket: boot with Options.QMP")
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", vm.QMP)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	r := bufio.NewReader(conn)
+	if greeting, err := r.ReadString('\n'); err != nil || !strings.Contains(greeting, `"QMP"`) {
+		return "", fmt.Errorf("qmp greeting %q: %v", greeting, err)
+	}
+	// reply sends cmd and reads up to its answer.
+	reply := func(cmd string) (string, error) {
+		if _, err := io.WriteString(conn, cmd+"\n"); err != nil {
+			return "", err
+		}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return "", fmt.Errorf("qmp %s: %w", cmd, err)
+			}
+			switch {
+			case strings.HasPrefix(line, `{"return"`):
+				return strings.TrimSpace(line), nil
+			case strings.HasPrefix(line, `{"error"`):
+				return "", fmt.Errorf("qmp %s: %s", cmd, strings.TrimSpace(line))
+			}
+		}
+	}
+	if _, err := reply(`{"execute":"qmp_capabilities"}`); err != nil {
+		return "", err
+	}
+	return reply(command)
 }
 
 // withAgent writes to dst the initramfs src followed by a second archive
