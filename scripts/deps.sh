@@ -18,6 +18,10 @@ command -v gcc >/dev/null || need+=(gcc) # the race detector needs cgo
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v cpio >/dev/null || need+=(cpio)
+# UEFI firmware for the windows profile (vmctl/default.toml).
+if ! [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || ! [ -f /usr/share/OVMF/OVMF_VARS_4M.fd ]; then
+	need+=(ovmf)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
