@@ -139,6 +139,10 @@ func parseConfig(path string, data []byte) (*Config, error) {
 		if err := cfg.check(path, data); err != nil {
 			return &Config{}, err
 		}
+		for name, d := range cfg.VM {
+			d.Source = path
+			cfg.VM[name] = d
+		}
 		return &cfg, nil
 	}
 	var strict *toml.StrictMissingError

@@ -81,6 +81,7 @@ func (s *shell) promptLoop(ctx context.Context, guard *terminalGuard, in, ui *os
 	for {
 		w.plain, w.styled = promptLine(promptInfo{
 			target: s.sess.Default(), dir: s.sess.Dir(), home: home, status: status, root: root,
+			vms: s.vmStates(ctx),
 		}, color)
 		st.entered = false
 		keys.resume()

@@ -2,6 +2,7 @@ package shell
 
 import (
 	"fmt"
+	"image/color"
 	"path/filepath"
 	"strings"
 
@@ -16,7 +17,12 @@ type promptInfo struct {
 	home   string
 	status int // the last status, shown when it is not 0
 	root   bool
+	// vms are the VMs that are not stopped, as "name:state".
+	vms []vmState
 }
+
+// vmState is a VM's name and state, for the prompt.
+type vmState struct{ name, state string }
 
 // promptLine returns the prompt as plain text and styled. go-prompt
 // measures the plain one (it counts every byte of an escape sequence as a
@@ -41,6 +47,10 @@ func promptLine(in promptInfo, color bool) (plain, styled string) {
 	if name == "spirit" {
 		parts = append(parts, tildePath(in.dir, in.home))
 		styles = append(styles, dirStyle)
+	}
+	for _, vm := range in.vms {
+		parts = append(parts, vm.name+":"+vm.state)
+		styles = append(styles, vmStyle(vm.state))
 	}
 	if in.status != 0 {
 		parts = append(parts, fmt.Sprintf("[%d]", in.status))
@@ -99,3 +109,12 @@ func (w *styledWriter) WriteStr(s string) {
 // Input returns, which would wipe a title set by the user's terminal,
 // tmux or ssh at every line. The shell never sets one.
 func (w *styledWriter) ClearTitle() {}
+
+// vmStyle colours a VM's state: green runs, yellow waits, blue sleeps.
+func vmStyle(state string) lipgloss.Style {
+	c, ok := map[string]color.Color{"running": lipgloss.Green, "paused": lipgloss.Yellow, "suspended": lipgloss.Blue}[state]
+	if !ok {
+		c = lipgloss.Cyan
+	}
+	return lipgloss.NewStyle().Foreground(c)
+}

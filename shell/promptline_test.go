@@ -17,6 +17,7 @@ func TestPromptLine(t *testing.T) {
 		{promptInfo{target: "@spirit", dir: "/home/user2", home: "/home/u"}, "spirit /home/user2 $ "},
 		{promptInfo{target: "@spirit", dir: "/tmp", home: "/home/u", status: 130, root: true}, "spirit /tmp [130] # "},
 		{promptInfo{target: "@docker:c1", dir: "/tmp", home: "/home/u"}, "spirit@docker:c1 $ "},
+		{promptInfo{target: "@spirit", dir: "/tmp", vms: []vmState{{"linux", "running"}, {"windows", "paused"}}}, "spirit /tmp linux:running windows:paused $ "},
 	}
 	for _, tt := range tests {
 		plain, styled := promptLine(tt.in, false)

@@ -32,6 +32,9 @@ type Options struct {
 	Login bool
 	// Version is spirit's, told to the agents at the handshake.
 	Version string
+	// Supervise is the command that starts a VM's supervisor (see
+	// vmctl.ManagerOptions).
+	Supervise []string
 }
 
 // shell is one session with its targets.
@@ -58,7 +61,7 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 		log.Debug("configuration", "path", path)
 	}
 	backend := docker.New(docker.Options{DefaultContainer: cfg.Docker.Default, Log: log})
-	targets := NewTargets(backend, AgentClients(cfg.Agents, o.Version, log))
+	targets := NewTargets(backend, AgentClients(cfg.Agents, o.Version, log), VMs(o, cfg, err))
 	sess, err := router.New(router.Options{
 		Resolver: targets,
 		Stdin:    o.Stdin,

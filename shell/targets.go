@@ -9,29 +9,33 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 
 	"spirit/agents/client"
 	"spirit/agents/docker"
 	"spirit/router"
+	"spirit/vmctl"
 )
 
 // Targets is the router.Resolver the shell hands to the router: it knows
 // the kinds of target there are and turns an @word into one.
-//
-// Virtual machines are the next kind: vmctl will supply a lookup of VM
-// names, consulted in Lookup before the unknown-target error, and its
-// names joined to Names.
 type Targets struct {
 	docker *docker.Backend
 	agents map[string]*client.Client
+	vms    *vmctl.Manager
+
+	mu sync.Mutex
+	// vmTargets keeps each VM's target once used, so that its
+	// connection serves the lines that follow (guarded by mu).
+	vmTargets map[string]*vmctl.Target
 }
 
 var _ router.Resolver = (*Targets)(nil)
 
 // NewTargets returns the resolver over a Docker backend and the agents
 // that the configuration names.
-func NewTargets(d *docker.Backend, agents map[string]*client.Client) *Targets {
-	return &Targets{docker: d, agents: agents}
+func NewTargets(d *docker.Backend, agents map[string]*client.Client, vms *vmctl.Manager) *Targets {
+	return &Targets{docker: d, agents: agents, vms: vms, vmTargets: map[string]*vmctl.Target{}}
 }
 
 // AgentClients makes a client for each [agents.NAME] of the
@@ -59,6 +63,11 @@ func (t *Targets) Close() error {
 	for _, c := range t.agents {
 		errs = append(errs, c.Close())
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, v := range t.vmTargets {
+		errs = append(errs, v.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -67,6 +76,9 @@ func (t *Targets) Close() error {
 func (t *Targets) Lookup(name string) (router.Target, error) {
 	if c, ok := t.agents[name]; ok {
 		return c, nil
+	}
+	if v, ok := t.vm(name); ok {
+		return v, nil
 	}
 	kind, arg, hasArg := strings.Cut(name, ":")
 	switch kind {
@@ -85,11 +97,37 @@ func (t *Targets) Lookup(name string) (router.Target, error) {
 // Names lists the target words, for messages and completion.
 func (t *Targets) Names() []string {
 	names := []string{"@docker"}
-	for _, n := range slices.Sorted(maps.Keys(t.agents)) {
+	all := slices.Collect(maps.Keys(t.agents))
+	if t.vms != nil {
+		all = append(all, t.vms.Names()...)
+	}
+	slices.Sort(all)
+	for _, n := range all {
 		names = append(names, "@"+n)
 	}
 	return names
 }
+
+// vm returns the target of the VM name, made on first use.
+func (t *Targets) vm(name string) (*vmctl.Target, bool) {
+	if t.vms == nil {
+		return nil, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok := t.vmTargets[name]; ok {
+		return v, true
+	}
+	v, err := t.vms.Target(name)
+	if err != nil {
+		return nil, false
+	}
+	t.vmTargets[name] = v
+	return v, true
+}
+
+// VMs is the manager of the VMs, for the prompt and completion.
+func (t *Targets) VMs() *vmctl.Manager { return t.vms }
 
 // Containers lists the running containers' names, for completion.
 func (t *Targets) Containers(ctx context.Context) ([]string, error) {

@@ -17,6 +17,9 @@ import (
 type Definition struct {
 	// Name is the table's NAME, which is also the target @NAME.
 	Name string `toml:"-"`
+	// Source is the file that defines the VM, for messages that point
+	// at a line of it.
+	Source string `toml:"-" json:"source,omitempty"`
 	// OS is "linux" or "windows": it picks defaults (UEFI and Hyper-V
 	// enlightenments for Windows) and how the agent is reached.
 	OS string `toml:"os"`

@@ -176,7 +176,7 @@ func TestDefaults(t *testing.T) {
 	l := defs["linux"]
 	if l.Name != "linux" || l.OS != "linux" || l.Memory != "256M" || l.Cores != 1 || !l.Autostart || !l.Balloon ||
 		l.Kernel != "build/guest/vmlinuz" || l.Initrd != "build/guest/initramfs.cpio.gz" ||
-		l.Network.Mode != "none" || len(l.Disks) != 1 || l.Disks[0].Path != "build/guest/scratch.qcow2" {
+		l.Network.Mode != "none" || len(l.Disks) != 1 || l.Disks[0].Path != "build/guest/linux.qcow2" {
 		t.Errorf("linux: %+v", l)
 	}
 	w := defs["windows"]
@@ -307,7 +307,7 @@ memory = "1G"
 
 func TestCheckDef(t *testing.T) {
 	base := t.TempDir()
-	for _, f := range []string{"build/guest/vmlinuz", "build/guest/scratch.qcow2"} {
+	for _, f := range []string{"build/guest/vmlinuz", "build/guest/linux.qcow2"} {
 		p := filepath.Join(base, f)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

@@ -85,7 +85,7 @@ func Parse(path string, data []byte) (map[string]Definition, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.VM)) {
 		d := f.VM[name]
-		d.Name = name
+		d.Name, d.Source = name, path
 		f.VM[name] = d
 		if err := d.Validate(name); err != nil {
 			var fe *FieldError

@@ -78,7 +78,7 @@ func TestArgsGolden(t *testing.T) {
 			"-kernel /opt/spirit/build/guest/vmlinuz",
 			"-initrd /opt/spirit/build/guest/initramfs.cpio.gz",
 			`-append "console=ttyS0 quiet panic=-1"`,
-			"-drive file=/opt/spirit/build/guest/scratch.qcow2,if=none,id=disk0,format=qcow2,cache=writeback",
+			"-drive file=/opt/spirit/build/guest/linux.qcow2,if=none,id=disk0,format=qcow2,cache=writeback",
 			"-cpu host",
 			"-m 256M",
 			"-smp 1,sockets=1,cores=1,threads=1",

@@ -39,6 +39,8 @@ func runArgs(ctx context.Context, argv []string) int {
 		// A login shell is started with argv[0] "-spirit".
 		Login:   strings.HasPrefix(argv[0], "-"),
 		Version: spiritVersion(),
+		// The supervisor of a VM is this program again, detached.
+		Supervise: []string{"/proc/self/exe", argv[0], "vm", "supervise", "--detach"},
 	}
 	status := 0
 	root := rootCmd(ctx, &opts, &status)
@@ -81,7 +83,7 @@ func rootCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Comma
 	// Everything after FILE (or after -c LINE) belongs to the script.
 	root.Flags().SetInterspersed(false)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(versionCmd(), completionCmd(root))
+	root.AddCommand(versionCmd(), completionCmd(root), vmCmd(ctx, opts, status))
 	return root
 }
 

@@ -60,7 +60,33 @@ func baseEnv(t *testing.T) []string {
 		"XDG_CONFIG_HOME=" + t.TempDir(),
 		"XDG_STATE_HOME=" + t.TempDir(),
 		"DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
+		// VMs live in the test's own directories, never in the host's
+		// /run/spirit; the built-in definitions' relative paths are the
+		// repository's.
+		"SPIRIT_RUNTIME_DIR=" + shortDir(t),
+		"SPIRIT_STATE_DIR=" + t.TempDir(),
+		"SPIRIT_BASE=" + repoRoot(t),
 	}
+}
+
+// shortDir is a new directory with a short path, for unix sockets (under
+// 108 bytes), removed when the test ends.
+func shortDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "sr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// repoRoot is the root of the repository (the tests run in cmd/spirit).
+func repoRoot(t *testing.T) string {
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // TestCorpus runs each host line of testdata/corpus.sh through bash -c
@@ -112,6 +138,7 @@ func stripComments(s string) string {
 // real binaries (spirit and spirit-agent are on PATH), a real container named
 // c1, and $SOCKDIR, a short directory for an agent's socket (agent.txtar).
 func TestScripts(t *testing.T) {
+	root := repoRoot(t)
 	dockertest.Container(t, "c1")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
@@ -120,7 +147,16 @@ func TestScripts(t *testing.T) {
 			e.Setenv("DOCKER_HOST", os.Getenv("DOCKER_HOST"))
 			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
 			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, ".state"))
-			return sockDir(e)
+			if err := sockDir(e); err != nil {
+				return err
+			}
+			// VMs live in the test's own directories, never in the
+			// host's /run/spirit; relative paths of the built-in
+			// definitions are the repository's.
+			e.Setenv("SPIRIT_RUNTIME_DIR", filepath.Join(e.Getenv("SOCKDIR"), "run"))
+			e.Setenv("SPIRIT_STATE_DIR", filepath.Join(e.WorkDir, ".state", "spirit"))
+			e.Setenv("SPIRIT_BASE", root)
+			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitsock": cmdWaitSock,

@@ -108,24 +108,6 @@ func Boot(t *testing.T, o Options) *VM {
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
 	}
-	guest, err := Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{}
-	for _, f := range []string{"vmlinuz", "initramfs.cpio.gz", "scratch.qcow2"} {
-		p := filepath.Join(guest, f)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("the demo guest is not built (%v): run `make guest` (scripts/guest.sh)", err)
-		}
-		files[f] = p
-	}
-	for _, prog := range []string{"qemu-system-x86_64", "qemu-img"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Fatalf("%s is not installed: run scripts/deps.sh (apt-get install qemu-system-x86 qemu-utils)", prog)
-		}
-	}
-
 	// A short directory: a unix socket's path must be under 108 bytes,
 	// and t.TempDir() may be longer.
 	dir, err := os.MkdirTemp("", "sg")
@@ -133,26 +115,14 @@ func Boot(t *testing.T, o Options) *VM {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	files := prepare(t, dir, o)
 	vm := &VM{
 		Sock:   filepath.Join(dir, "spirit.0.sock"),
 		Log:    filepath.Join(dir, "console.log"),
-		Disk:   filepath.Join(dir, "scratch.qcow2"),
+		Disk:   files.Disk,
 		exited: make(chan struct{}),
 	}
-	// The tests write to the scratch disk; an overlay keeps the built one
-	// as it is (and, being qcow2, allows internal snapshots).
-	disk := vm.Disk
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2",
-		"-b", files["scratch.qcow2"], "-F", "qcow2", disk).CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img create an overlay of %s: %v\n%s", files["scratch.qcow2"], err, out)
-	}
-	initrd := files["initramfs.cpio.gz"]
-	if o.Agent != "" {
-		initrd = filepath.Join(dir, "initramfs.cpio.gz")
-		if err := withAgent(initrd, files["initramfs.cpio.gz"], o.Agent); err != nil {
-			t.Fatal(err)
-		}
-	}
+	disk, initrd := files.Disk, files.Initrd
 	appendLine := "console=ttyS0 quiet panic=-1"
 	if o.Debug {
 		appendLine += " spirit.debug=1"
@@ -163,7 +133,7 @@ func Boot(t *testing.T, o Options) *VM {
 		"-machine", "q35", "-m", "256", "-smp", "1",
 		"-display", "none", "-serial", "file:" + vm.Log,
 		"-no-reboot",
-		"-kernel", files["vmlinuz"], "-initrd", initrd, "-append", appendLine,
+		"-kernel", files.Kernel, "-initrd", initrd, "-append", appendLine,
 		"-drive", "file=" + disk + ",if=none,id=scratch,format=qcow2",
 		"-device", "virtio-blk-pci,drive=scratch",
 		"-chardev", "socket,id=spirit0,path=" + vm.Sock + ",server=on,wait=off",
@@ -384,4 +354,60 @@ func writeNewc(w io.Writer, name string, mode uint32, data []byte) error {
 		return err
 	}
 	return entry(0, 0, "TRAILER!!!", nil)
+}
+
+// Files are a demo guest's files for one test.
+type Files struct {
+	Kernel string
+	// Initrd is the built initramfs, or a copy with Options.Agent in it.
+	Initrd string
+	// Disk is an overlay of the built scratch disk, for this test only:
+	// the built one stays as it is (and, being qcow2, the overlay allows
+	// internal snapshots).
+	Disk string
+}
+
+// Prepare makes the files of a demo guest for one test, as Boot uses
+// them, for a test that boots the guest some other way (spirit's own
+// VMs). Only o.Agent matters. They are removed when the test ends. A
+// guest that is not built, or QEMU's tools that are not installed, fail
+// the test with what to run.
+func Prepare(t *testing.T, o Options) Files {
+	t.Helper()
+	return prepare(t, t.TempDir(), o)
+}
+
+func prepare(t *testing.T, dir string, o Options) Files {
+	t.Helper()
+	guest, err := Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prog := range []string{"qemu-system-x86_64", "qemu-img"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			t.Fatalf("%s is not installed: run scripts/deps.sh (apt-get install qemu-system-x86 qemu-utils)", prog)
+		}
+	}
+	built := Files{
+		Kernel: filepath.Join(guest, "vmlinuz"),
+		Initrd: filepath.Join(guest, "initramfs.cpio.gz"),
+		Disk:   filepath.Join(guest, "scratch.qcow2"),
+	}
+	for _, p := range []string{built.Kernel, built.Initrd, built.Disk} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the demo guest is not built (%v): run `make guest` (scripts/guest.sh)", err)
+		}
+	}
+	f := Files{Kernel: built.Kernel, Initrd: built.Initrd, Disk: filepath.Join(dir, "scratch.qcow2")}
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2",
+		"-b", built.Disk, "-F", "qcow2", f.Disk).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create an overlay of %s: %v\n%s", built.Disk, err, out)
+	}
+	if o.Agent != "" {
+		f.Initrd = filepath.Join(dir, "initramfs.cpio.gz")
+		if err := withAgent(f.Initrd, built.Initrd, o.Agent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
 }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"spirit/shell"
+	"spirit/vmctl"
+	"spirit/vmctl/supervisor"
+)
+
+// detachSupervisor starts `spirit vm supervise NAME` with the files it
+// was given (the readiness pipe and the lock), and does not wait for it.
+func detachSupervisor(name string) error {
+	ready, lock := vmctl.SupervisorFiles()
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{os.Args[0], "vm", "supervise", name},
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  []*os.File{ready, lock},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	return cmd.Start()
+}
+
+// runSupervisor is the supervisor process. Its stdout and stderr are the
+// VM's supervisor.log.
+func runSupervisor(o shell.Options, name string) error {
+	ready, lock := vmctl.SupervisorFiles()
+	// Neither may reach QEMU: the readiness pipe would stay open, and the
+	// lock would outlive the supervisor.
+	syscall.CloseOnExec(vmctl.ReadyFD)
+	syscall.CloseOnExec(vmctl.LockFD)
+	defer lock.Close()
+	// What the supervisor and QEMU create (sockets, logs) is for this
+	// user only, whatever the directory allows.
+	syscall.Umask(0o077)
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	m, err := shell.LoadVMs(o)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	return supervisor.Run(ctx, supervisor.Options{
+		Dir:     m.Env(name).Dir,
+		Version: o.Version,
+		Log:     log,
+		Ready:   ready,
+		Lock:    lock,
+	})
+}
+
+// logLevel is $SPIRIT_LOG's level, info by default: the supervisor's log
+// is a file, read after the fact.
+func logLevel() slog.Level {
+	level := slog.LevelInfo
+	if v := os.Getenv("SPIRIT_LOG"); v != "" {
+		_ = level.UnmarshalText([]byte(v))
+	}
+	return level
+}

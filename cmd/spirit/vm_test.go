@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"spirit/internal/guesttest"
+	"spirit/vmctl"
+)
+
+// vmHarness runs the real spirit against the demo guest as the VM
+// @linux, under spirit's own supervisor, on files of the test's own: an
+// overlay of the scratch disk, and an initramfs with the agent built for
+// this test.
+type vmHarness struct {
+	t    *testing.T
+	env  []string
+	run  string // SPIRIT_RUNTIME_DIR
+	core int    // the host core vCPU 0 is pinned to
+}
+
+func newVMHarness(t *testing.T) *vmHarness {
+	files := guesttest.Prepare(t, guesttest.Options{Agent: agentBin})
+	h := &vmHarness{t: t, run: shortDir(t)}
+	if runtime.NumCPU() > 1 {
+		h.core = 1
+	}
+	cfg := t.TempDir()
+	toml := fmt.Sprintf(`[vm.linux]
+os = "linux"
+memory = "256M"
+kernel = %q
+initrd = %q
+append = "console=ttyS0 quiet panic=-1"
+balloon = true
+autostart = true
+cpu_pinning = [%d]
+
+[vm.linux.network]
+mode = "none"
+
+[[vm.linux.disks]]
+path = %q
+`, files.Kernel, files.Initrd, h.core, files.Disk)
+	if err := os.MkdirAll(filepath.Join(cfg, "spirit"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "spirit", "spirit.toml"), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.env = append(baseEnv(t), "XDG_CONFIG_HOME="+cfg, "SPIRIT_RUNTIME_DIR="+h.run)
+	t.Cleanup(h.cleanup)
+	return h
+}
+
+// cleanup kills the VM if it runs, and shows its logs if the test failed.
+func (h *vmHarness) cleanup() {
+	dir := filepath.Join(h.run, "linux")
+	if h.t.Failed() {
+		for _, f := range []string{"supervisor.log", "qemu.log", "console.log"} {
+			data, _ := os.ReadFile(filepath.Join(dir, f))
+			h.t.Logf("%s:\n%s", f, data)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "supervisor.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL) // QEMU follows it (Pdeathsig)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "qemu.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// spirit runs the spirit binary with args.
+func (h *vmHarness) spirit(args ...string) result {
+	h.t.Helper()
+	return runIn(h.t, h.t.TempDir(), h.env, "", append([]string{spiritBin}, args...)...)
+}
+
+// must runs spirit and fails the test unless it exits 0.
+func (h *vmHarness) must(args ...string) result {
+	h.t.Helper()
+	r := h.spirit(args...)
+	if r.status != 0 {
+		h.t.Fatalf("spirit %q: status %d\nstdout: %s\nstderr: %s", args, r.status, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func (h *vmHarness) status() vmctl.Status {
+	h.t.Helper()
+	var st vmctl.Status
+	r := h.must("vm", "status", "linux", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		h.t.Fatalf("vm status --json: %v\n%s", err, r.stdout)
+	}
+	return st
+}
+
+// TestVM drives the demo guest through spirit's whole VM life cycle, one
+// VM for all the steps (each boot costs seconds under TCG).
+func TestVM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a VM")
+	}
+	h := newVMHarness(t)
+	steps := []struct {
+		name string
+		f    func(*testing.T, *vmHarness)
+	}{
+		{"autostart", vmAutostart},
+		{"pinning", vmPinning},
+		{"pause", vmPause},
+		{"snapshot", vmSnapshot},
+		{"balloon", vmBalloon},
+		{"two shells", vmTwoShells},
+		{"suspend", vmSuspend},
+		{"stop", vmStop},
+		{"qemu killed", vmKilled},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, func(t *testing.T) { h.t = t; s.f(t, h) }) {
+			break
+		}
+	}
+}
+
+func vmAutostart(t *testing.T, h *vmHarness) {
+	start := time.Now()
+	r := h.must("-c", "@linux uname -s | @spirit tr a-z A-Z")
+	took := time.Since(start)
+	if r.stdout != "LINUX\n" {
+		t.Fatalf("stdout %q, want LINUX", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "starting vm linux (autostart)") || !strings.Contains(r.stderr, "vm linux is up") {
+		t.Errorf("no progress lines on stderr: %q", r.stderr)
+	}
+	st := h.status()
+	if st.State != vmctl.StateRunning || !st.AgentReady {
+		t.Fatalf("status %+v, want running with its agent", st)
+	}
+	t.Logf("boot to agent ready: %.2f s (QEMU start to the agent's first answer); first command done after %.2f s", st.BootToAgent.Seconds(), took.Seconds())
+}
+
+func vmPinning(t *testing.T, h *vmHarness) {
+	st := h.status()
+	if len(st.Pinning) != 1 {
+		t.Fatalf("pinning %+v, want one vCPU", st.Pinning)
+	}
+	vcpu := st.Pinning[0].Thread
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", st.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.Itoa(h.core)
+	others := "0"
+	if runtime.NumCPU() > 2 {
+		others = fmt.Sprintf("0,2-%d", runtime.NumCPU()-1)
+	}
+	for _, task := range tasks {
+		got := cpusAllowed(t, st.PID, task.Name())
+		switch {
+		case task.Name() == strconv.Itoa(vcpu) && got != want:
+			t.Errorf("vCPU thread %d: Cpus_allowed_list %s, want %s", vcpu, got, want)
+		case task.Name() != strconv.Itoa(vcpu) && runtime.NumCPU() > 1 && got != others:
+			t.Errorf("QEMU thread %s: Cpus_allowed_list %s, want %s (off the vCPU's core)", task.Name(), got, others)
+		}
+	}
+}
+
+func cpusAllowed(t *testing.T, pid int, tid string) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no Cpus_allowed_list for thread %s", tid)
+	return ""
+}
+
+func vmPause(t *testing.T, h *vmHarness) {
+	h.must("-c", "@linux --pause")
+	if r := h.must("vm", "status", "linux"); !strings.Contains(r.stdout, "paused") {
+		t.Fatalf("vm status after --pause:\n%s", r.stdout)
+	}
+	r := h.spirit("-c", "@linux true")
+	if r.status == 0 || !strings.Contains(r.stderr, "@linux --resume") {
+		t.Fatalf("@linux true on a paused VM: status %d, stderr %q; want a failure that says @linux --resume", r.status, r.stderr)
+	}
+	h.must("-c", "@linux --resume")
+	if r := h.must("-c", "@linux echo again"); r.stdout != "again\n" {
+		t.Fatalf("after --resume: %q", r.stdout)
+	}
+}
+
+func vmSnapshot(t *testing.T, h *vmHarness) {
+	// One shell for it all: the same connection must work after the load.
+	r := h.must("-c", `
+		@linux echo kept > /data/f && @linux sync
+		@linux --snapshot save s1
+		@linux rm /data/f && @linux sync
+		@linux test -e /data/f || echo gone
+		@linux --snapshot load s1
+		@linux cat /data/f
+		@linux --snapshot list`)
+	for _, want := range []string{"saved snapshot s1", "gone\n", "loaded snapshot s1", "kept\n", "s1"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := h.must("-c", "@linux cat /data/f"); r.stdout != "kept\n" {
+		t.Errorf("a new shell after the load: %q", r.stdout)
+	}
+	h.must("vm", "snapshot", "delete", "linux", "s1")
+	if r := h.spirit("vm", "snapshot", "load", "linux", "s1"); r.status == 0 || !strings.Contains(r.stderr, "no snapshot s1") {
+		t.Errorf("load of a deleted snapshot: status %d, stderr %q", r.status, r.stderr)
+	}
+}
+
+func vmBalloon(t *testing.T, h *vmHarness) {
+	r := h.must("vm", "balloon", "linux", "192M")
+	t.Log(strings.TrimSpace(r.stdout))
+	// The status's balloon is QMP's query-balloon.
+	if st := h.status(); st.Balloon != 192<<20 {
+		t.Errorf("query-balloon: %d MiB, want 192", st.Balloon>>20)
+	}
+	h.must("vm", "balloon", "linux", "256M")
+}
+
+func vmTwoShells(t *testing.T, h *vmHarness) {
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i := range results {
+		wg.Go(func() {
+			results[i] = h.spirit("-c", fmt.Sprintf(
+				`for n in $(seq 1 15); do N=$n @linux echo "p%d-$N"; done; @linux seq 1 20000 | @spirit wc -l`, i))
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		var want strings.Builder
+		for n := 1; n <= 15; n++ {
+			fmt.Fprintf(&want, "p%d-%d\n", i, n)
+		}
+		want.WriteString("20000\n")
+		if r.status != 0 || r.stdout != want.String() {
+			t.Errorf("shell %d: status %d stdout %q stderr %q", i, r.status, r.stdout, r.stderr)
+		}
+	}
+	if st := h.status(); st.State != vmctl.StateRunning {
+		t.Errorf("after both shells: %s, want running", st.State)
+	}
+}
+
+func vmSuspend(t *testing.T, h *vmHarness) {
+	h.must("-c", "@linux echo in-ram > /tmp/ramfile")
+	pid := h.status().PID
+	r := h.must("vm", "suspend", "linux")
+	t.Log(strings.TrimSpace(r.stdout))
+	if st := h.status(); st.State != vmctl.StateSuspended {
+		t.Fatalf("after suspend: %s, want suspended", st.State)
+	}
+	if syscall.Kill(pid, 0) == nil {
+		t.Errorf("QEMU (pid %d) still runs after suspend", pid)
+	}
+	h.must("vm", "start", "linux", "--wait")
+	if r := h.must("-c", "@linux cat /tmp/ramfile"); r.stdout != "in-ram\n" {
+		t.Errorf("after resume: %q, want the file written before the suspend", r.stdout)
+	}
+	if st := h.status(); !st.Resumed {
+		t.Errorf("status %+v: want resumed", st)
+	}
+}
+
+func vmStop(t *testing.T, h *vmHarness) {
+	pid := h.status().PID
+	start := time.Now()
+	r := h.must("vm", "stop", "linux", "--timeout", "20s")
+	took := time.Since(start)
+	t.Logf("%s (%.1f s)", strings.TrimSpace(r.stdout), took.Seconds())
+	if took > 35*time.Second {
+		t.Errorf("stop took %v, beyond its 20 s timeout and the quit after it", took)
+	}
+	if syscall.Kill(pid, 0) == nil {
+		t.Errorf("QEMU (pid %d) still runs after stop", pid)
+	}
+	var list []vmctl.Status
+	out := h.must("vm", "list", "--json").stdout
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("vm list --json: %v\n%s", err, out)
+	}
+	i := slices.IndexFunc(list, func(s vmctl.Status) bool { return s.Name == "linux" })
+	if i < 0 || list[i].State != vmctl.StateStopped {
+		t.Errorf("vm list --json: %s", out)
+	}
+}
+
+func vmKilled(t *testing.T, h *vmHarness) {
+	h.must("vm", "start", "linux", "--wait")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, spiritBin, "-c", "@linux sleep 100")
+	cmd.Env = h.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Wait for the sleep to run in the guest.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(h.spirit("-c", "@linux ps").stdout, "sleep 100") {
+		if time.Now().After(deadline) {
+			t.Fatal("the sleep did not start in the guest")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pid := h.status().PID
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Logf("@linux sleep 100 ended %v after QEMU's kill: %v: %s", time.Since(killed).Round(time.Millisecond), err, strings.TrimSpace(stderr.String()))
+		if err == nil {
+			t.Errorf("@linux sleep 100 succeeded after QEMU was killed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("@linux sleep 100 still runs 5 s after QEMU was killed")
+	}
+	// The supervisor cleans up right after QEMU's end.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		left := leftovers(h)
+		st := h.status().State
+		if len(left) == 0 && st == vmctl.StateStopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5 s after QEMU was killed: state %s, left behind: %q", st, left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// leftovers are the sockets and pid files in the VM's runtime directory.
+func leftovers(h *vmHarness) []string {
+	var out []string
+	files, _ := filepath.Glob(filepath.Join(h.run, "linux", "*"))
+	for _, f := range files {
+		if strings.HasSuffix(f, ".sock") || strings.HasSuffix(f, ".pid") {
+			out = append(out, filepath.Base(f))
+		}
+	}
+	return out
+}

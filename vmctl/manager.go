@@ -1,0 +1,162 @@
+package vmctl
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ManagerOptions configure a Manager.
+type ManagerOptions struct {
+	// Defs are the VMs defined, with defaults applied (see Load).
+	Defs   map[string]Definition
+	Places Places
+	// Unusable, when set, is why no VM can be used (no Places, or a
+	// configuration file with errors): every start or call fails with
+	// it, rather than run a VM that the user meant to be other.
+	Unusable error
+	// Supervise is the command that runs a supervisor detached from
+	// its caller: Path and the arguments before the VM's name, e.g.
+	// {"/usr/bin/spirit", "spirit", "vm", "supervise", "--detach"}.
+	Supervise []string
+	// QEMU is the emulator; empty means qemu-system-x86_64 from PATH.
+	QEMU string
+	// KVM says whether KVM can run a guest here; nil means KVMUsable.
+	KVM func(context.Context) (bool, string)
+	// SysfsRoot is /sys, but for tests.
+	SysfsRoot string
+	// Version is spirit's, told to the guests' agents.
+	Version string
+	// Progress gets a line when a VM starts on first use, and when it
+	// is ready (the shell's stderr). nil: nothing is said.
+	Progress io.Writer
+	// BootTimeout bounds the wait for a guest's agent after a start;
+	// zero means 5 minutes.
+	BootTimeout time.Duration
+	Log         *slog.Logger
+}
+
+// Manager starts VMs and talks to their supervisors. It holds no
+// connection of its own: each call dials the VM's supervisor, so any
+// number of shells can manage the same VMs at once.
+type Manager struct {
+	o ManagerOptions
+}
+
+// NewManager returns a manager of the VMs in o.Defs.
+func NewManager(o ManagerOptions) *Manager {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.KVM == nil {
+		o.KVM = KVMUsable
+	}
+	o.QEMU = cmp.Or(o.QEMU, "qemu-system-x86_64")
+	o.SysfsRoot = cmp.Or(o.SysfsRoot, "/sys")
+	o.BootTimeout = cmp.Or(o.BootTimeout, 5*time.Minute)
+	return &Manager{o: o}
+}
+
+// Names lists the VMs defined, sorted.
+func (m *Manager) Names() []string { return slices.Sorted(maps.Keys(m.o.Defs)) }
+
+// Definition returns the definition of the VM name.
+func (m *Manager) Definition(name string) (Definition, error) {
+	d, ok := m.o.Defs[name]
+	if !ok {
+		return Definition{}, fmt.Errorf("no vm %s (vms: %s)", name, joinNames(m.Names()))
+	}
+	return d, nil
+}
+
+// Env is where the VM name keeps its files.
+func (m *Manager) Env(name string) Env { return m.o.Places.Env(name) }
+
+// Call sends req to the supervisor of the VM name. A VM that is not
+// running gives an error that wraps ErrNotRunning and says how to start
+// it; an error reply becomes a *RemoteError.
+func (m *Manager) Call(ctx context.Context, name string, req Request) (Reply, error) {
+	if _, err := m.Definition(name); err != nil {
+		return Reply{}, err
+	}
+	if m.o.Unusable != nil {
+		return Reply{}, fmt.Errorf("vm %s: %w", name, m.o.Unusable)
+	}
+	rep, _, err := Dial(ctx, m.Env(name), req)
+	if errors.Is(err, ErrNotRunning) {
+		return Reply{}, m.notRunning(name)
+	}
+	if err != nil {
+		return Reply{}, fmt.Errorf("vm %s: %w", name, err)
+	}
+	if rep.Error != "" {
+		return rep, &RemoteError{Code: rep.Code, Msg: rep.Error}
+	}
+	return rep, nil
+}
+
+// notRunning is the error for a call to a VM with no supervisor.
+func (m *Manager) notRunning(name string) error {
+	how := fmt.Sprintf("start it with: spirit vm start %s (or @%s --start)", name, name)
+	if m.suspended(name) {
+		return fmt.Errorf("vm %s is suspended (%w): resume it with: spirit vm start %s (or @%s --start)", name, ErrNotRunning, name, name)
+	}
+	return fmt.Errorf("vm %s is %w: %s", name, ErrNotRunning, how)
+}
+
+// Status says what state the VM name is in. A VM without a supervisor is
+// stopped or suspended, not an error.
+func (m *Manager) Status(ctx context.Context, name string) (Status, error) {
+	rep, err := m.Call(ctx, name, Request{Op: OpStatus})
+	if errors.Is(err, ErrNotRunning) {
+		st := Status{Name: name, State: StateStopped}
+		if m.suspended(name) {
+			st.State = StateSuspended
+		}
+		return st, nil
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	if rep.Status == nil {
+		return Status{}, fmt.Errorf("vm %s: the supervisor sent no status", name)
+	}
+	return *rep.Status, nil
+}
+
+// List is the status of every VM defined, in name order.
+func (m *Manager) List(ctx context.Context) ([]Status, error) {
+	var out []Status
+	for _, name := range m.Names() {
+		st, err := m.Status(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// WaitAgent waits until the guest's agent of the running VM name
+// answers, for at most the boot timeout.
+func (m *Manager) WaitAgent(ctx context.Context, name string) (Status, error) {
+	rep, err := m.Call(ctx, name, Request{Op: OpWaitAgent, Timeout: m.o.BootTimeout})
+	if err != nil {
+		return Status{}, err
+	}
+	return *rep.Status, nil
+}
+
+func joinNames(names []string) string {
+	if len(names) == 0 {
+		return "none defined"
+	}
+	return strings.Join(names, " ")
+}

@@ -1,0 +1,110 @@
+package vmctl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Places says where VMs keep their files on this host.
+type Places struct {
+	// Run holds one 0700 directory per running VM: its sockets, pid
+	// files and logs. It is gone at the host's reboot, as they are.
+	Run string
+	// State holds one directory per VM for what must outlive a reboot:
+	// the UEFI variable store, a suspended VM's RAM.
+	State string
+	// Base is the directory that relative paths of definitions are
+	// taken from: the repository, or an install prefix.
+	Base string
+}
+
+// PlacesFor finds the places for a user with the environment env (NAME=value)
+// and user id uid, as systemd and the XDG base directory specification
+// lay them out: /run/spirit and /var/lib/spirit for root,
+// $XDG_RUNTIME_DIR/spirit and $XDG_STATE_HOME/spirit (~/.local/state)
+// otherwise. $SPIRIT_RUNTIME_DIR, $SPIRIT_STATE_DIR and $SPIRIT_BASE
+// override them (tests use them). Never a shared /tmp: a socket there is
+// for anyone to take.
+func PlacesFor(env []string, uid int, exe string) (Places, error) {
+	p := Places{
+		Run:   getenv(env, "SPIRIT_RUNTIME_DIR"),
+		State: getenv(env, "SPIRIT_STATE_DIR"),
+		Base:  getenv(env, "SPIRIT_BASE"),
+	}
+	if p.Run == "" {
+		switch xdg := getenv(env, "XDG_RUNTIME_DIR"); {
+		case uid == 0:
+			p.Run = "/run/spirit"
+		case filepath.IsAbs(xdg):
+			p.Run = filepath.Join(xdg, "spirit")
+		default:
+			return p, errors.New("XDG_RUNTIME_DIR is not set, and VMs need a private runtime directory: " +
+				"log in through a session that sets it (pam_systemd), or set SPIRIT_RUNTIME_DIR to a directory of your own")
+		}
+	}
+	if p.State == "" {
+		switch xdg, home := getenv(env, "XDG_STATE_HOME"), getenv(env, "HOME"); {
+		case uid == 0:
+			p.State = "/var/lib/spirit"
+		case filepath.IsAbs(xdg):
+			p.State = filepath.Join(xdg, "spirit")
+		case home != "":
+			p.State = filepath.Join(home, ".local", "state", "spirit")
+		default:
+			return p, errors.New("neither XDG_STATE_HOME nor HOME is set: set SPIRIT_STATE_DIR to where VMs should keep their state")
+		}
+	}
+	if p.Base == "" && exe != "" {
+		// bin/spirit of a checkout or of an install prefix.
+		p.Base = filepath.Dir(filepath.Dir(exe))
+	}
+	for _, d := range []*string{&p.Run, &p.State, &p.Base} {
+		if *d != "" && !filepath.IsAbs(*d) {
+			return p, fmt.Errorf("%s: want an absolute path", *d)
+		}
+	}
+	return p, nil
+}
+
+// Env is the environment Args needs for the VM name, KVM left unset.
+func (p Places) Env(name string) Env {
+	return Env{Dir: filepath.Join(p.Run, name), StateDir: filepath.Join(p.State, name), Base: p.Base}
+}
+
+// private makes dir (and its parents) with mode 0700 and checks that it
+// is a directory that belongs to us and that nobody else can enter.
+func private(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: not a directory", dir)
+	}
+	if owner(fi) != os.Getuid() {
+		return fmt.Errorf("%s: belongs to user %d, not to you: remove it", dir, owner(fi))
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// getenv looks a variable up in a NAME=value list; the last one wins.
+func getenv(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}

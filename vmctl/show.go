@@ -1,0 +1,135 @@
+package vmctl
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"charm.land/lipgloss/v2/table"
+)
+
+// The colours of VM states in tables.
+var stateColors = map[string]lipgloss.ANSIColor{
+	StateRunning: 2, StatePaused: 3, StateStopping: 6,
+	StateSuspending: 6, StateSuspended: 4, StateStopped: 8,
+}
+
+func styledState(state string) string {
+	c, ok := stateColors[state]
+	if !ok {
+		return state
+	}
+	return lipgloss.NewStyle().Foreground(c).Render(state)
+}
+
+// newTable is the look of spirit's tables: rounded borders, bold headers.
+func newTable(headers ...string) *table.Table {
+	return table.New().
+		Border(lipgloss.RoundedBorder()).
+		BorderStyle(lipgloss.NewStyle().Foreground(lipgloss.ANSIColor(8))).
+		StyleFunc(func(row, col int) lipgloss.Style {
+			s := lipgloss.NewStyle().Padding(0, 1)
+			if row == table.HeaderRow {
+				s = s.Bold(true)
+			}
+			return s
+		}).
+		Headers(headers...)
+}
+
+// WriteList writes the VMs as a table.
+func WriteList(w io.Writer, defs map[string]Definition, list []Status) error {
+	t := newTable("NAME", "STATE", "OS", "MEMORY", "VCPUS", "ACCEL", "AGENT", "PID", "UPTIME")
+	for _, st := range list {
+		d := defs[st.Name]
+		t.Row(st.Name, styledState(st.State), d.OS, d.Memory, strconv.Itoa(d.Cores*d.Threads),
+			st.Accel, agentCell(st), pidCell(st.PID), uptime(st))
+	}
+	_, err := lipgloss.Fprintln(w, t.Render())
+	return err
+}
+
+func agentCell(st Status) string {
+	switch {
+	case st.Agent != nil && st.AgentReady:
+		return st.Agent.Version
+	case st.State == StateRunning:
+		return "not yet"
+	}
+	return ""
+}
+
+func pidCell(pid int) string {
+	if pid == 0 {
+		return ""
+	}
+	return strconv.Itoa(pid)
+}
+
+func uptime(st Status) string {
+	if st.Started.IsZero() {
+		return ""
+	}
+	return time.Since(st.Started).Round(time.Second).String()
+}
+
+// WriteStatus writes one VM's state, one field a line.
+func WriteStatus(w io.Writer, d Definition, st Status) error {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%-12s %s\n", k+":", v)
+		}
+	}
+	line("vm", st.Name)
+	line("state", styledState(st.State))
+	line("os", d.OS)
+	line("memory", d.Memory)
+	line("vcpus", fmt.Sprintf("%d (%d cores × %d threads)", d.Cores*d.Threads, d.Cores, d.Threads))
+	line("accel", st.Accel)
+	line("pid", pidCell(st.PID))
+	line("uptime", uptime(st))
+	if st.Balloon > 0 {
+		line("balloon", fmt.Sprintf("%d MiB", st.Balloon>>20))
+	}
+	if st.Agent != nil {
+		line("agent", fmt.Sprintf("spirit-agent %s on %s (%s), %s", st.Agent.Version, st.Agent.Hostname, st.Agent.OS, answers(st)))
+	} else if st.PID != 0 {
+		line("agent", answers(st))
+	}
+	if st.BootToAgent > 0 {
+		line("boot", fmt.Sprintf("agent ready %.1f s after QEMU started", st.BootToAgent.Seconds()))
+	}
+	for _, n := range st.Notes {
+		line("note", string(n))
+	}
+	for _, p := range st.Pinning {
+		line(fmt.Sprintf("vcpu %d", p.VCPU), fmt.Sprintf("thread %d on cores %s", p.Thread, FormatCPUList(p.Cores)))
+	}
+	_, err := lipgloss.Fprint(w, b.String())
+	return err
+}
+
+func answers(st Status) string {
+	if st.AgentReady {
+		return "answering"
+	}
+	return "not answering"
+}
+
+// WriteSnapshots writes a VM's snapshots as a table.
+func WriteSnapshots(w io.Writer, snaps []Snapshot) error {
+	if len(snaps) == 0 {
+		_, err := fmt.Fprintln(w, "no snapshots")
+		return err
+	}
+	t := newTable("NAME", "DATE", "VM STATE", "VM CLOCK")
+	for _, s := range snaps {
+		t.Row(s.Name, s.Date.Local().Format("2006-01-02 15:04:05"), fmt.Sprintf("%d MiB", s.VMState>>20), s.VMClock.Round(time.Second).String())
+	}
+	_, err := lipgloss.Fprintln(w, t.Render())
+	return err
+}

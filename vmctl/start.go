@@ -1,0 +1,294 @@
+package vmctl
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bootstrap is what a supervisor runs, written by the starter into the
+// runtime directory (Env.BootstrapFile) before the supervisor starts, so
+// that the supervisor works from exactly what was checked and shown.
+type Bootstrap struct {
+	Def Definition `json:"definition"`
+	Env Env        `json:"env"`
+	// QEMU is the program, Args its arguments.
+	QEMU  string   `json:"qemu"`
+	Args  []string `json:"args"`
+	Notes []Note   `json:"notes,omitempty"`
+	// Incoming is a suspended VM's saved state to resume from; QEMU then
+	// starts with -incoming defer.
+	Incoming string `json:"incoming,omitempty"`
+	// SysfsRoot is /sys, but for tests.
+	SysfsRoot string `json:"sysfs_root"`
+}
+
+// StartOptions change how a VM starts.
+type StartOptions struct {
+	// Fresh boots anew even when the VM was suspended, dropping the
+	// saved state.
+	Fresh bool
+}
+
+// Plan checks the VM name and the host for a start and returns what the
+// supervisor would run. It changes nothing on the host.
+func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Bootstrap, error) {
+	d, err := m.Definition(name)
+	if err != nil {
+		return Bootstrap{}, err
+	}
+	if m.o.Unusable != nil {
+		return Bootstrap{}, fmt.Errorf("vm %s: %w", name, m.o.Unusable)
+	}
+	if problems := d.Check(m.o.Places.Base); len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = d.where(p.Key) + p.Error()
+		}
+		return Bootstrap{}, fmt.Errorf("cannot start vm %s:\n  %s", name, strings.Join(msgs, "\n  "))
+	}
+	if d.HugePages {
+		size, _ := ParseSize(d.Memory)
+		if err := CheckHugePages(m.o.SysfsRoot, size); err != nil {
+			return Bootstrap{}, fmt.Errorf("cannot start vm %s: %w", name, err)
+		}
+	}
+	if len(d.CPUPinning) > 0 {
+		if err := CheckPinning(name, d.CPUPinning); err != nil {
+			return Bootstrap{}, err // it names the VM
+		}
+	}
+	env := m.Env(name)
+	env.KVM, env.NoKVM = m.o.KVM(ctx)
+	args, notes, err := Args(d, env)
+	if err != nil {
+		return Bootstrap{}, err
+	}
+	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: args, Notes: notes, SysfsRoot: m.o.SysfsRoot}
+	if !so.Fresh && m.suspended(name) {
+		b.Incoming = env.SuspendFile()
+		b.Args = append(b.Args, "-incoming", "defer")
+	}
+	return b, nil
+}
+
+// suspended says whether the VM name has a saved state to resume.
+func (m *Manager) suspended(name string) bool {
+	_, err := os.Stat(m.Env(name).SuspendFile())
+	return err == nil
+}
+
+// Start starts the VM name under a supervisor of its own, detached from
+// this process, and returns once QEMU runs (the guest boots on: see
+// WaitAgent). A VM that runs already is an error.
+func (m *Manager) Start(ctx context.Context, name string, so StartOptions) (Status, error) {
+	b, err := m.Plan(ctx, name, so)
+	if err != nil {
+		return Status{}, err
+	}
+	env := b.Env
+	for _, dir := range []string{m.o.Places.Run, env.Dir, env.StateDir} {
+		if err := private(dir); err != nil {
+			return Status{}, fmt.Errorf("start %s: runtime directory: %w", name, err)
+		}
+	}
+	lock, err := m.lock(name, env)
+	if err != nil {
+		return Status{}, err
+	}
+	defer lock.Close() // the supervisor holds its own copy
+	if so.Fresh {
+		if err := os.Remove(env.SuspendFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Status{}, fmt.Errorf("start %s: drop the suspended state: %w", name, err)
+		}
+	}
+	if err := prepareDir(env); err != nil {
+		return Status{}, fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := m.prepareFirmware(ctx, b); err != nil {
+		return Status{}, err
+	}
+	if err := writeJSON(env.BootstrapFile(), b); err != nil {
+		return Status{}, fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := m.spawn(ctx, name, env, lock); err != nil {
+		return Status{}, err
+	}
+	return m.Status(ctx, name)
+}
+
+// lock takes the VM's lock, which its supervisor holds for its life: a
+// second start finds it taken. A lock left by a supervisor that died is
+// free again, as the kernel drops it with the process.
+func (m *Manager) lock(name string, env Env) (*os.File, error) {
+	f, err := os.OpenFile(env.LockFile(), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("vm %s is already running (or starting): see spirit vm status %s", name, name)
+		}
+		return nil, fmt.Errorf("start %s: lock %s: %w", name, env.LockFile(), err)
+	}
+	return f, nil
+}
+
+// prepareDir removes what a supervisor that died left in the runtime
+// directory; the lock, held, says none runs.
+func prepareDir(env Env) error {
+	for _, f := range []string{env.ControlSocket(), env.QMPSocket(), env.AgentSocket(), env.ConsoleSocket(),
+		env.PIDFile(), env.SupervisorPID(), env.BootstrapFile()} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepareFirmware makes the VM's UEFI variable store on its first start.
+func (m *Manager) prepareFirmware(ctx context.Context, b Bootstrap) error {
+	if b.Def.Firmware != "uefi" {
+		return nil
+	}
+	if _, err := os.Stat(b.Env.VarsFile()); err == nil {
+		return nil
+	}
+	argv := VarsCopyArgs(b.Def, b.Env)
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		os.Remove(b.Env.VarsFile())
+		return fmt.Errorf("start %s: make its UEFI variable store: %s: %v: %s", b.Def.Name, strings.Join(argv, " "), err, out)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "\t")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadBootstrap reads what the starter wrote for the supervisor.
+func ReadBootstrap(path string) (Bootstrap, error) {
+	var b Bootstrap
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return b, err
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return b, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
+// The files a supervisor inherits: its readiness pipe and the lock.
+const (
+	ReadyFD = 3
+	LockFD  = 4
+)
+
+// spawn runs the supervisor command and waits for its word on the
+// readiness pipe: "ok", or why it failed.
+func (m *Manager) spawn(ctx context.Context, name string, env Env, lock *os.File) error {
+	if len(m.o.Supervise) < 2 {
+		return fmt.Errorf("start %s: no supervisor command configured", name)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	logf, err := os.OpenFile(env.SupervisorLog(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	defer logf.Close()
+	cmd := &exec.Cmd{
+		Path:       m.o.Supervise[0],
+		Args:       append(append([]string{}, m.o.Supervise[1:]...), name),
+		Stdout:     logf,
+		Stderr:     logf,
+		ExtraFiles: []*os.File{w, lock},
+		// Its own session: no terminal's signals reach it.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("start %s: run the supervisor: %w", name, err)
+	}
+	// The command detaches (it starts the real supervisor and exits), so
+	// this wait is short and leaves no zombie behind.
+	werr := cmd.Wait()
+	word, rerr := readReady(ctx, r)
+	switch {
+	case rerr != nil:
+		return fmt.Errorf("start %s: %w", name, rerr)
+	case word == "ok":
+		return nil
+	case word != "":
+		return fmt.Errorf("start %s: %s", name, word)
+	case werr != nil:
+		return fmt.Errorf("start %s: the supervisor failed (%v); its log: %s", name, werr, env.SupervisorLog())
+	}
+	return fmt.Errorf("start %s: the supervisor ended without a word; its log: %s", name, env.SupervisorLog())
+}
+
+// readReady reads the supervisor's readiness pipe to its end.
+func readReady(ctx context.Context, r *os.File) (string, error) {
+	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	data, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, MaxLine)))
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return "", err
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// SupervisorFiles are the readiness pipe and the lock that a supervisor
+// inherits, as the starter passed them.
+func SupervisorFiles() (ready, lock *os.File) {
+	return os.NewFile(ReadyFD, "ready"), os.NewFile(LockFD, filepath.Base("lock"))
+}
+
+// where is "FILE:LINE: " for the field key of d, from the file that
+// defines it; "" when that is not known.
+func (d Definition) where(key []string) string {
+	var data []byte
+	switch d.Source {
+	case "":
+		return ""
+	case DefaultsFile:
+		data = []byte(defaultTOML)
+	default:
+		var err error
+		if data, err = os.ReadFile(d.Source); err != nil {
+			return d.Source + ": "
+		}
+	}
+	return fmt.Sprintf("%s:%d: ", d.Source, Line(data, d.Name, key))
+}

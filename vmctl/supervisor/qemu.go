@@ -1,0 +1,187 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"spirit/vmctl"
+	"spirit/vmctl/qmp"
+)
+
+// startQEMU starts QEMU as a child of this process, not tied to any
+// request's context: QEMU lives until it is told to end.
+func (s *sup) startQEMU() error {
+	logf, err := os.OpenFile(s.env.QEMULog(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(s.b.QEMU, s.b.Args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// QEMU flushes its disk caches and exits on SIGTERM: what it gets
+	// when its supervisor dies, so that no VM is left without one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.b.QEMU, err)
+	}
+	s.qemu, s.started = cmd, time.Now()
+	s.log.Info("qemu started", "pid", cmd.Process.Pid)
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
+	return nil
+}
+
+// qemuLog is the end of QEMU's own messages, for an error.
+func (s *sup) qemuLog() string {
+	select {
+	case <-s.exited:
+	case <-time.After(2 * time.Second):
+	}
+	data, _ := os.ReadFile(s.env.QEMULog())
+	text := strings.TrimSpace(string(data))
+	if len(text) > 2000 {
+		text = "..." + text[len(text)-2000:]
+	}
+	if text == "" {
+		return ""
+	}
+	return "\nqemu said: " + text
+}
+
+// connectQMP connects to QEMU's QMP socket as soon as QEMU listens.
+func (s *sup) connectQMP(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		mon, err := qmp.Dial(ctx, s.env.QMPSocket(), s.log)
+		if err == nil {
+			s.mon = mon
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("qemu exited (%s)", exitText(s.waitErr))
+		case <-ctx.Done():
+			return fmt.Errorf("connect to QMP: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// resume loads a suspended VM's state into the QEMU started with
+// -incoming defer, and drops the file once the guest runs from it.
+func (s *sup) resume(ctx context.Context) error {
+	file := s.b.Incoming
+	if err := s.mon.MigrateFromFile(ctx, file); err != nil {
+		return fmt.Errorf("resume from %s: %w (the saved state is kept; spirit vm start --fresh %s boots anew and drops it)",
+			file, err, s.b.Def.Name)
+	}
+	s.resumed = true
+	if err := os.Remove(file); err != nil {
+		s.log.Warn("drop the suspended state", "err", err)
+	}
+	return nil
+}
+
+// readState takes QEMU's run state, and follows it from then on.
+func (s *sup) readState(ctx context.Context) error {
+	events, stop := s.mon.Subscribe()
+	st, err := s.mon.Status(ctx)
+	if err != nil {
+		stop()
+		return err
+	}
+	if s.resumed && !st.Running {
+		// The guest was paused for its suspension, and QEMU keeps the
+		// saved run state: run it again, as it was before.
+		if err := s.mon.Cont(ctx); err != nil {
+			stop()
+			return fmt.Errorf("run the resumed guest: %w", err)
+		}
+		if st, err = s.mon.Status(ctx); err != nil {
+			stop()
+			return err
+		}
+	}
+	s.setState(qemuState(st))
+	go s.follow(events, stop)
+	return nil
+}
+
+// qemuState maps QMP's run states onto spirit's.
+func qemuState(st qmp.Status) string {
+	switch {
+	case st.Running:
+		return vmctl.StateRunning
+	case st.Status == "shutdown":
+		return vmctl.StateStopping
+	}
+	return vmctl.StatePaused
+}
+
+// follow keeps the state as QMP events tell it, until QEMU is gone.
+func (s *sup) follow(events <-chan qmp.Event, stop func()) {
+	defer stop()
+	for {
+		select {
+		case ev := <-events:
+			switch ev.Name {
+			case "STOP":
+				s.setStateUnlessBusy(vmctl.StatePaused)
+			case "RESUME":
+				s.setStateUnlessBusy(vmctl.StateRunning)
+			case "SHUTDOWN", "POWERDOWN":
+				s.log.Info("guest " + strings.ToLower(ev.Name))
+			}
+		case <-s.mon.Done():
+			return
+		}
+	}
+}
+
+// pin puts each vCPU thread on its host core, as the definition says.
+func (s *sup) pin(ctx context.Context) error {
+	cpus, err := s.mon.VCPUs(ctx)
+	if err != nil {
+		return err
+	}
+	tids := make([]int, len(cpus))
+	for _, c := range cpus {
+		if c.Index < len(tids) {
+			tids[c.Index] = c.ThreadID
+		}
+	}
+	pid := s.qemu.Process.Pid
+	if cores := s.b.Def.CPUPinning; len(cores) > 0 {
+		if err := vmctl.PinVCPUs(pid, tids, cores); err != nil {
+			return fmt.Errorf("cpu pinning: %w", err)
+		}
+	}
+	for i, tid := range tids {
+		cores, err := vmctl.Affinity(pid, tid)
+		if err != nil {
+			return err
+		}
+		s.pins = append(s.pins, vmctl.VCPUPin{VCPU: i, Thread: tid, Cores: cores})
+	}
+	return nil
+}
+
+// kill ends QEMU at once and waits for it.
+func (s *sup) kill() {
+	if s.qemu == nil {
+		return
+	}
+	if err := s.qemu.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.log.Warn("kill qemu", "err", err)
+	}
+	<-s.exited
+}

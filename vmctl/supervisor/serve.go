@@ -1,0 +1,127 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"spirit/vmctl"
+)
+
+// serve answers clients until QEMU exits. A cancelled ctx stops the VM
+// (the supervisor was told to end).
+func (s *sup) serve(ctx context.Context, ln net.Listener) {
+	// life ends with QEMU: it ends every request and relay in flight.
+	life, end := context.WithCancel(context.Background())
+	defer end()
+	s.agent = s.newAgent()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.watchAgent(life) })
+	wg.Go(func() {
+		select {
+		case <-ctx.Done():
+			s.log.Info("told to end: stopping the vm")
+			if _, err := s.stop(life, s.o.StopTimeout); err != nil {
+				s.log.Error("stop", "err", err)
+			}
+		case <-life.Done():
+		}
+	})
+	wg.Go(func() {
+		<-s.exited
+		s.log.Info("qemu exited", "how", exitText(s.waitErr))
+		s.setState(vmctl.StateStopped)
+		ln.Close()
+		end()
+	})
+	var conns sync.WaitGroup
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			break
+		}
+		// Requests end on their own once QEMU is gone (a stop replies
+		// then), and a relay ends with life.
+		conns.Go(func() {
+			defer conn.Close()
+			s.handle(life, conn)
+		})
+	}
+	conns.Wait()
+	s.agent.Close()
+	s.mon.Close()
+	wg.Wait()
+}
+
+// requestTimeout bounds the wait for a client's request line.
+const requestTimeout = 10 * time.Second
+
+// handle answers one request.
+func (s *sup) handle(ctx context.Context, conn net.Conn) {
+	conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	req, err := vmctl.ReadRequest(bufio.NewReaderSize(conn, 4096))
+	conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		s.log.Debug("bad request", "err", err)
+		return
+	}
+	if req.Op == vmctl.OpAgent {
+		if err := s.relay(ctx, conn, req.Timeout); err != nil {
+			vmctl.WriteReply(conn, errReply(err))
+		}
+		return
+	}
+	rep, err := s.do(ctx, req)
+	if err != nil {
+		rep = errReply(err)
+	}
+	vmctl.WriteReply(conn, rep)
+}
+
+func errReply(err error) vmctl.Reply {
+	var oe *opError
+	if errors.As(err, &oe) {
+		return vmctl.Reply{Error: oe.msg, Code: oe.code}
+	}
+	return vmctl.Reply{Error: err.Error(), Code: vmctl.CodeFailed}
+}
+
+// do carries out a request other than agent.
+func (s *sup) do(ctx context.Context, req vmctl.Request) (vmctl.Reply, error) {
+	var msg string
+	var err error
+	switch req.Op {
+	case vmctl.OpStatus:
+		st := s.status(ctx)
+		return vmctl.Reply{Status: &st}, nil
+	case vmctl.OpWaitAgent:
+		if err := s.waitAgent(ctx, req.Timeout); err != nil {
+			return vmctl.Reply{}, err
+		}
+		st := s.status(ctx)
+		return vmctl.Reply{Status: &st}, nil
+	case vmctl.OpSnapshot:
+		return s.snapshot(ctx, req.Action, req.Tag)
+	case vmctl.OpPause:
+		msg, err = s.pause(ctx)
+	case vmctl.OpResume:
+		msg, err = s.cont(ctx)
+	case vmctl.OpStop:
+		msg, err = s.stop(ctx, req.Timeout)
+	case vmctl.OpKill:
+		msg, err = s.killOp()
+	case vmctl.OpSuspend:
+		msg, err = s.suspend(ctx)
+	case vmctl.OpBalloon:
+		msg, err = s.balloon(ctx, req.Bytes)
+	default:
+		return vmctl.Reply{}, &opError{vmctl.CodeFailed, "unknown request " + req.Op}
+	}
+	return vmctl.Reply{Message: msg}, err
+}
+
+func pid() int { return os.Getpid() }

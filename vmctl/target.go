@@ -1,0 +1,135 @@
+package vmctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"spirit/agents/client"
+	"spirit/router"
+)
+
+// Target is the router's target @NAME for a VM: commands and files go to
+// the guest's agent through the VM's supervisor, control words to the
+// supervisor itself. A VM defined with autostart starts on first use.
+type Target struct {
+	m    *Manager
+	name string
+	c    *client.Client
+}
+
+var (
+	_ router.Target     = (*Target)(nil)
+	_ router.Controller = (*Target)(nil)
+)
+
+// Target returns the target of the VM name; it connects on first use.
+// Close it when done.
+func (m *Manager) Target(name string) (*Target, error) {
+	if _, err := m.Definition(name); err != nil {
+		return nil, err
+	}
+	t := &Target{m: m, name: name}
+	t.c = client.New(client.Options{
+		Name:    name,
+		Version: m.o.Version,
+		Log:     m.o.Log,
+		Dial:    t.dial,
+		// The dial waits for a booting guest; the handshake after it is
+		// with the supervisor, which answers at once.
+		HandshakeTimeout: m.o.BootTimeout,
+	})
+	return t, nil
+}
+
+// Close drops the connection to the supervisor; the VM runs on.
+func (t *Target) Close() error { return t.c.Close() }
+
+// Exec runs a command in the guest.
+func (t *Target) Exec(ctx context.Context, c *router.Command) (int, error) {
+	return t.c.Exec(ctx, c)
+}
+
+// Open opens a file in the guest.
+func (t *Target) Open(ctx context.Context, path string, mode router.OpenMode) (io.ReadWriteCloser, error) {
+	return t.c.Open(ctx, path, mode)
+}
+
+// dial makes sure that the VM runs (starting it when its definition says
+// autostart) and its agent answers, then opens a relayed connection to
+// the agent.
+func (t *Target) dial(ctx context.Context) (net.Conn, error) {
+	st, err := t.m.Status(ctx, t.name)
+	if err != nil {
+		return nil, err
+	}
+	switch st.State {
+	case StateStopped, StateSuspended:
+		if err := t.autostart(ctx, st.State); err != nil {
+			return nil, err
+		}
+	case StateRunning:
+		if st.AgentReady {
+			break
+		}
+		if err := t.waitBoot(ctx, time.Now(), "waiting for the agent of vm %s"); err != nil {
+			return nil, err
+		}
+	}
+	rep, conn, err := Dial(ctx, t.m.Env(t.name), Request{Op: OpAgent})
+	if errors.Is(err, ErrNotRunning) {
+		return nil, t.m.notRunning(t.name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vm %s: %w", t.name, err)
+	}
+	if rep.Error != "" {
+		return nil, &RemoteError{Code: rep.Code, Msg: rep.Error}
+	}
+	return conn, nil
+}
+
+// autostart starts a stopped VM whose definition allows it, saying so.
+func (t *Target) autostart(ctx context.Context, state string) error {
+	d, _ := t.m.Definition(t.name)
+	if !d.Autostart {
+		return t.m.notRunning(t.name)
+	}
+	start := time.Now()
+	what := "starting vm %s (autostart)"
+	if state == StateSuspended {
+		what = "resuming vm %s from its suspended state (autostart)"
+	}
+	t.progress(what+"...", t.name)
+	st, err := t.m.Start(ctx, t.name, StartOptions{})
+	if err != nil {
+		return err
+	}
+	if st.Accel == "tcg" {
+		t.progress("vm %s runs under TCG (emulation, slower): KVM cannot run a guest here (spirit vm status %s)", t.name, t.name)
+	}
+	return t.waitBoot(ctx, start, "")
+}
+
+// waitBoot waits for the guest's agent and says when it answers.
+func (t *Target) waitBoot(ctx context.Context, since time.Time, what string) error {
+	if what != "" {
+		t.progress(what+"...", t.name)
+	}
+	st, err := t.m.WaitAgent(ctx, t.name)
+	if err != nil {
+		return err
+	}
+	t.progress("vm %s is up: its agent answered after %.1f s", t.name, time.Since(since).Seconds())
+	_ = st
+	return nil
+}
+
+func (t *Target) progress(format string, args ...any) {
+	if t.m.o.Progress != nil {
+		fmt.Fprintf(t.m.o.Progress, "spirit: "+format+"\n", args...)
+	}
+}
