@@ -142,6 +142,9 @@ func (e *RemoteError) Error() string { return e.Msg }
 // ErrNotRunning is returned by calls to a VM that has no supervisor.
 var ErrNotRunning = errors.New("not running")
 
+// ErrRunning is wrapped by a start of a VM that runs already.
+var ErrRunning = errors.New("already running")
+
 // Dial connects to the supervisor of the VM whose runtime directory is
 // env.Dir, sends req and reads the reply. The connection is returned
 // open only for OpAgent (positioned at the agent protocol); it is nil

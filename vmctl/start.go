@@ -140,7 +140,7 @@ func (m *Manager) lock(name string, env Env) (*os.File, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("vm %s is already running (or starting): see spirit vm status %s", name, name)
+			return nil, fmt.Errorf("vm %s is %w (or starting): see spirit vm status %s", name, ErrRunning, name)
 		}
 		return nil, fmt.Errorf("start %s: lock %s: %w", name, env.LockFile(), err)
 	}
@@ -291,4 +291,29 @@ func (d Definition) where(key []string) string {
 		}
 	}
 	return fmt.Sprintf("%s:%d: ", d.Source, Line(data, d.Name, key))
+}
+
+// awaitStart waits for the supervisor that another process is starting
+// for the VM name (it holds the lock) to answer, and fails when that start
+// failed (the lock is free again with no supervisor).
+func (m *Manager) awaitStart(ctx context.Context, name string) error {
+	env := m.Env(name)
+	for {
+		if _, _, err := Dial(ctx, env, Request{Op: OpStatus}); err == nil {
+			return nil
+		}
+		f, err := m.lock(name, env)
+		if err == nil {
+			f.Close()
+			return fmt.Errorf("vm %s: a start by another process failed: see %s", name, env.SupervisorLog())
+		}
+		if !errors.Is(err, ErrRunning) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

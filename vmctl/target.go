@@ -105,6 +105,13 @@ func (t *Target) autostart(ctx context.Context, state string) error {
 	}
 	t.progress(what+"...", t.name)
 	st, err := t.m.Start(ctx, t.name, StartOptions{})
+	if errors.Is(err, ErrRunning) {
+		// Another shell started it a moment ago: wait for it as well.
+		if err := t.m.awaitStart(ctx, t.name); err != nil {
+			return err
+		}
+		return t.waitBoot(ctx, start, "")
+	}
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"spirit/internal/agenttest"
 	"spirit/internal/guesttest"
 	"spirit/vmctl"
 )
@@ -125,6 +127,8 @@ func TestVM(t *testing.T) {
 	}{
 		{"autostart", vmAutostart},
 		{"pinning", vmPinning},
+		{"errors", vmErrors},
+		{"console", vmConsole},
 		{"pause", vmPause},
 		{"snapshot", vmSnapshot},
 		{"balloon", vmBalloon},
@@ -140,15 +144,31 @@ func TestVM(t *testing.T) {
 	}
 }
 
+// vmAutostart has two shells use the stopped VM at once: one starts it,
+// the other waits for that start, and both get their answer.
 func vmAutostart(t *testing.T, h *vmHarness) {
 	start := time.Now()
-	r := h.must("-c", "@linux uname -s | @spirit tr a-z A-Z")
-	took := time.Since(start)
-	if r.stdout != "LINUX\n" {
-		t.Fatalf("stdout %q, want LINUX", r.stdout)
+	var rs [2]result
+	var wg sync.WaitGroup
+	for i := range rs {
+		wg.Go(func() { rs[i] = h.spirit("-c", "@linux uname -s | @spirit tr a-z A-Z") })
 	}
-	if !strings.Contains(r.stderr, "starting vm linux (autostart)") || !strings.Contains(r.stderr, "vm linux is up") {
-		t.Errorf("no progress lines on stderr: %q", r.stderr)
+	wg.Wait()
+	took := time.Since(start)
+	starts := 0
+	for i, r := range rs {
+		if r.status != 0 || r.stdout != "LINUX\n" {
+			t.Fatalf("shell %d: status %d, stdout %q, want LINUX; stderr %q", i, r.status, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stderr, "starting vm linux (autostart)") {
+			starts++
+		}
+		if !strings.Contains(r.stderr, "vm linux is up") {
+			t.Errorf("shell %d: no progress line on stderr: %q", i, r.stderr)
+		}
+	}
+	if starts == 0 {
+		t.Errorf("no shell said it started the VM: %q, %q", rs[0].stderr, rs[1].stderr)
 	}
 	st := h.status()
 	if st.State != vmctl.StateRunning || !st.AgentReady {
@@ -374,4 +394,58 @@ func leftovers(h *vmHarness) []string {
 		}
 	}
 	return out
+}
+
+// vmErrors checks what spirit says to requests the VM's state refuses.
+func vmErrors(t *testing.T, h *vmHarness) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vm", "start", "linux"}, "vm linux is already running"},
+		{[]string{"vm", "resume", "linux"}, "vm linux is not paused: it is running"},
+		{[]string{"vm", "balloon", "linux", "lots"}, `"lots" is not a size`},
+		{[]string{"vm", "balloon", "linux", "1G"}, "outside 64 MiB..256M"},
+		{[]string{"vm", "snapshot", "load", "linux", "nope"}, "vm linux has no snapshot nope (snapshots: none)"},
+		{[]string{"vm", "status", "nope"}, "no vm nope (vms: linux windows)"},
+		{[]string{"vm", "stop", "windows"}, "vm windows is not running: start it with: spirit vm start windows"},
+		{[]string{"-c", "@linux --snapshot frobnicate"}, "unknown action"},
+	} {
+		r := h.spirit(c.args...)
+		if r.status == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("spirit %q: status %d, stderr %q; want a failure that says %q", c.args, r.status, r.stderr, c.want)
+		}
+	}
+	if r := h.must("-c", "@linux --status"); !strings.Contains(r.stdout, "running") || !strings.Contains(r.stdout, "spirit-demo") {
+		t.Errorf("@linux --status:\n%s", r.stdout)
+	}
+}
+
+// vmConsole types a command on the serial console and leaves with Ctrl-].
+func vmConsole(t *testing.T, h *vmHarness) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, spiritBin, "vm", "console", "linux")
+	cmd.Env = h.env
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out agenttest.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The shell on the console may still be starting: say it until heard.
+	for !strings.Contains(out.String(), "console-42") {
+		if ctx.Err() != nil {
+			t.Fatalf("no answer on the console:\n%s", out.String())
+		}
+		io.WriteString(in, "echo console-$((6*7))\n")
+		time.Sleep(300 * time.Millisecond)
+	}
+	in.Write([]byte{0x1d})
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("vm console after Ctrl-]: %v\n%s", err, out.String())
+	}
 }
