@@ -35,3 +35,5 @@ go test -run '^$' -fuzz '^FuzzPlan$' -fuzztime 100000x ./router/
 for f in $(go test -list '^Fuzz' ./agents/wire/ | grep '^Fuzz'); do
 	go test -run '^$' -fuzz "^$f\$" -fuzztime 200000x ./agents/wire/
 done
+go test -run '^$' -fuzz '^FuzzDecodeMessage$' -fuzztime 100000x ./vmctl/qmp/
+go test -run '^$' -fuzz '^FuzzCPUList$' -fuzztime 100000x ./vmctl/
