@@ -14,6 +14,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"spirit/internal/envlist"
 	"spirit/internal/tomlpos"
 	"spirit/vmctl"
 )
@@ -181,14 +182,5 @@ func userDir(env []string, name, fallback string) string {
 	return ""
 }
 
-// getenv looks a variable up in a NAME=value list; the last one wins, as
-// in os/exec.
-func getenv(env []string, name string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v = val
-		}
-	}
-	return v
-}
+// getenv looks a variable up in a NAME=value list.
+func getenv(env []string, name string) string { return envlist.Get(env, name) }

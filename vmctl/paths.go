@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"spirit/internal/envlist"
 )
 
 // Places says where VMs keep their files on this host.
@@ -98,13 +99,5 @@ func private(dir string) error {
 	return nil
 }
 
-// getenv looks a variable up in a NAME=value list; the last one wins.
-func getenv(env []string, name string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v = val
-		}
-	}
-	return v
-}
+// getenv looks a variable up in a NAME=value list.
+func getenv(env []string, name string) string { return envlist.Get(env, name) }

@@ -1,0 +1,18 @@
+// Package envlist reads an environment given as a list of NAME=value
+// strings, as os.Environ and exec.Cmd.Env hold it: the shell and the VM
+// manager work from such a list, not from the process's own environment,
+// so that tests can give them one.
+package envlist
+
+import "strings"
+
+// Get looks name up in env; the last one wins, as in os/exec.
+func Get(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}
