@@ -133,6 +133,7 @@ func TestVM(t *testing.T) {
 		{"snapshot", vmSnapshot},
 		{"balloon", vmBalloon},
 		{"two shells", vmTwoShells},
+		{"interrupt", vmInterrupt},
 		{"suspend", vmSuspend},
 		{"stop", vmStop},
 		{"qemu killed", vmKilled},
@@ -347,14 +348,7 @@ func vmKilled(t *testing.T, h *vmHarness) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	// Wait for the sleep to run in the guest.
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(h.spirit("-c", "@linux ps").stdout, "sleep 100") {
-		if time.Now().After(deadline) {
-			t.Fatal("the sleep did not start in the guest")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitGuest(t, h, "sleep 100", true)
 	pid := h.status().PID
 	killed := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -370,7 +364,7 @@ func vmKilled(t *testing.T, h *vmHarness) {
 		t.Fatal("@linux sleep 100 still runs 5 s after QEMU was killed")
 	}
 	// The supervisor cleans up right after QEMU's end.
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		left := leftovers(h)
 		st := h.status().State
@@ -447,5 +441,39 @@ func vmConsole(t *testing.T, h *vmHarness) {
 	in.Write([]byte{0x1d})
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("vm console after Ctrl-]: %v\n%s", err, out.String())
+	}
+}
+
+// vmInterrupt sends SIGINT to spirit during `@linux sleep 100`, as Ctrl-C
+// would: status 130 at once, and the sleep is gone from the guest.
+func vmInterrupt(t *testing.T, h *vmHarness) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, spiritBin, "-c", "@linux sleep 101")
+	cmd.Env = h.env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitGuest(t, h, "sleep 101", true)
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	t.Logf("spirit ended %v after SIGINT: %v", time.Since(start).Round(time.Millisecond), err)
+	if cmd.ProcessState.ExitCode() != 130 {
+		t.Errorf("status %d after SIGINT, want 130", cmd.ProcessState.ExitCode())
+	}
+	waitGuest(t, h, "sleep 101", false)
+}
+
+// waitGuest waits until the guest's ps shows what (or, with !present,
+// no longer does).
+func waitGuest(t *testing.T, h *vmHarness, what string, present bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Contains(h.spirit("-c", "@linux ps").stdout, what) != present {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q in the guest's ps: want %v after 20 s", what, present)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
