@@ -75,6 +75,9 @@ func (p *devicePort) Next(ctx context.Context) (net.Conn, error) {
 	if p.eof.Load() {
 		return nil, io.EOF
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	wait := 5 * time.Millisecond
 	for p.hangup {
 		up, err := p.hostConnected()

@@ -55,6 +55,12 @@ func (s *Server) Serve(ctx context.Context, port Port) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
+		// A port whose host stays connected may hand out a connection
+		// without looking at ctx; ServeConn then ends at once, and this
+		// loop would spin until the process is killed.
+		if ctx.Err() != nil {
+			return nil
+		}
 		conn, err := port.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -324,6 +324,12 @@ func vmStop(t *testing.T, h *vmHarness) {
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("QEMU (pid %d) still runs after stop", pid)
 	}
+	// The agent, told to end by the power-off, ends: it once spun on its
+	// port, a line a millisecond, until killed.
+	console, _ := os.ReadFile(filepath.Join(h.run, "linux", "console.log"))
+	if n := strings.Count(string(console), "host connection ended"); n > 5 {
+		t.Errorf("the guest's agent logged %d ended connections on the console during the power-off", n)
+	}
 	var list []vmctl.Status
 	out := h.must("vm", "list", "--json").stdout
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
