@@ -52,6 +52,7 @@ func vmCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Command
 			}),
 		}
 	}
+	defer completeNames(vm, *opts)
 	vm.AddCommand(
 		vmListCmd(ctx, run),
 		vmStartCmd(ctx, run),
@@ -213,10 +214,9 @@ func vmStopCmd(ctx context.Context, run runFunc, say func(*cobra.Command, string
 
 func vmSnapshotCmd(ctx context.Context, run runFunc, say func(*cobra.Command, string, error) error) *cobra.Command {
 	return &cobra.Command{
-		Use:       "snapshot save|load|list|delete NAME [SNAPSHOT]",
-		Short:     "Internal snapshots of a VM's disks and RAM",
-		Args:      cobra.RangeArgs(2, 3),
-		ValidArgs: []string{"save", "load", "list", "delete"},
+		Use:   "snapshot save|load|list|delete NAME [SNAPSHOT]",
+		Short: "Internal snapshots of a VM's disks and RAM",
+		Args:  cobra.RangeArgs(2, 3),
 		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
 			tag := ""
 			if len(args) == 3 {
@@ -263,4 +263,31 @@ func superviseCmd(opts *shell.Options, status *int) *cobra.Command {
 	}
 	c.Flags().BoolVar(&detach, "detach", false, "start the supervisor detached and return")
 	return c
+}
+
+// completeNames completes the NAME of each vm subcommand with the VMs
+// defined (cobra's completion of spirit's own command line).
+func completeNames(vm *cobra.Command, opts shell.Options) {
+	names := func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		first := 0
+		if cmd.Name() == "snapshot" {
+			if len(args) == 0 {
+				return []string{"save", "load", "list", "delete"}, cobra.ShellCompDirectiveNoFileComp
+			}
+			first = 1
+		}
+		if len(args) != first {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		m, err := shell.LoadVMs(opts)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		return m.Names(), cobra.ShellCompDirectiveNoFileComp
+	}
+	for _, c := range vm.Commands() {
+		if strings.Contains(c.Use, "NAME") {
+			c.ValidArgsFunction = names
+		}
+	}
 }
