@@ -153,13 +153,18 @@ func Dial(ctx context.Context, env Env, req Request) (Reply, net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", env.ControlSocket())
 	if err != nil {
+		if ctx.Err() != nil {
+			// Not a sign that the VM has stopped.
+			return Reply{}, nil, fmt.Errorf("%s request: %w", req.Op, ctx.Err())
+		}
 		return Reply{}, nil, fmt.Errorf("%w (%v)", ErrNotRunning, err)
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	rep, err := exchange(conn, req)
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
+	if ctx.Err() != nil {
+		// ctx's end shows in the exchange as an i/o timeout: say why.
+		err = fmt.Errorf("%s request: %w", req.Op, ctx.Err())
 	}
 	if err != nil {
 		conn.Close()

@@ -25,9 +25,7 @@ func (s *sup) serve(ctx context.Context, ln net.Listener) {
 		select {
 		case <-ctx.Done():
 			s.log.Info("told to end: stopping the vm")
-			if _, err := s.stop(life, s.o.StopTimeout); err != nil {
-				s.log.Error("stop", "err", err)
-			}
+			s.endStop(life)
 		case <-life.Done():
 		}
 	})
@@ -57,13 +55,41 @@ func (s *sup) serve(ctx context.Context, ln net.Listener) {
 	wg.Wait()
 }
 
+// endStop stops the VM of a supervisor told to end. A request that holds
+// the VM (a snapshot, a balloon) refuses a stop while it runs: the stop
+// is tried again until it is taken, or QEMU is gone.
+func (s *sup) endStop(life context.Context) {
+	for refused := false; ; refused = true {
+		_, err := s.stop(life, s.o.StopTimeout)
+		var oe *opError
+		if !errors.As(err, &oe) {
+			if err != nil {
+				s.log.Error("stop", "err", err)
+			}
+			return
+		}
+		if !refused {
+			s.log.Info("stop once the request in progress is done", "why", err)
+		}
+		select {
+		case <-life.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // requestTimeout bounds the wait for a client's request line.
 const requestTimeout = 10 * time.Second
 
 // handle answers one request.
 func (s *sup) handle(ctx context.Context, conn net.Conn) {
 	conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	// QEMU's end ends the wait as well: a client that has not sent its
+	// request must not hold up the cleanup (and the exit hooks) after it.
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	req, err := vmctl.ReadRequest(bufio.NewReaderSize(conn, 4096))
+	stop()
 	conn.SetReadDeadline(time.Time{})
 	if err != nil {
 		s.log.Debug("bad request", "err", err)

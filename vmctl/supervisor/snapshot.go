@@ -63,16 +63,24 @@ func (s *sup) snapshot(ctx context.Context, action, tag string) (vmctl.Reply, er
 		}
 		return vmctl.Reply{Message: fmt.Sprintf("vm %s: deleted snapshot %s", name, tag)}, nil
 	}
+	s.mu.Lock()
+	hadAgent := s.agentReady
+	s.mu.Unlock()
 	if err := s.mon.SnapshotLoad(ctx, tag, vmstate, devices); err != nil {
 		return vmctl.Reply{}, fmt.Errorf("snapshot load %s: %w", tag, err)
 	}
 	// The guest's agent is back at the save, mid-session with a host
 	// that is gone: every connection to it starts over.
-	// Answer once the agent does, so that the next command just works.
+	// Answer once the agent does, so that the next command just works;
+	// but only if it answered before the load: a guest with no agent
+	// (still booting, or none at all) would hold the VM busy for the
+	// whole wait, and a shell's next command waits for the agent anyway.
 	s.resetAgent()
 	msg := fmt.Sprintf("vm %s: loaded snapshot %s", name, tag)
-	if err := s.waitAgent(ctx, time.Minute); err != nil {
-		msg += fmt.Sprintf(" (its agent does not answer yet: %v)", err)
+	if hadAgent {
+		if err := s.waitAgent(ctx, time.Minute); err != nil {
+			msg += fmt.Sprintf(" (its agent does not answer yet: %v)", err)
+		}
 	}
 	return vmctl.Reply{Message: msg}, nil
 }

@@ -1,0 +1,603 @@
+package vmctl
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPlacesFor(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		uid  int
+		exe  string
+		want Places
+		err  string // in the error; "" for none
+	}{
+		{
+			name: "root",
+			uid:  0, exe: "/usr/local/bin/spirit",
+			env:  []string{"XDG_RUNTIME_DIR=/run/user/0", "HOME=/root"},
+			want: Places{Run: "/run/spirit", State: "/var/lib/spirit", Base: "/usr/local"},
+		},
+		{
+			name: "user",
+			uid:  1000, exe: "/home/u/src/spirit/bin/spirit",
+			env:  []string{"XDG_RUNTIME_DIR=/run/user/1000", "XDG_STATE_HOME=/home/u/.state", "HOME=/home/u"},
+			want: Places{Run: "/run/user/1000/spirit", State: "/home/u/.state/spirit", Base: "/home/u/src/spirit"},
+		},
+		{
+			name: "user without XDG_STATE_HOME",
+			uid:  1000,
+			env:  []string{"XDG_RUNTIME_DIR=/run/user/1000", "HOME=/home/u"},
+			want: Places{Run: "/run/user/1000/spirit", State: "/home/u/.local/state/spirit"},
+		},
+		{
+			name: "relative XDG_STATE_HOME is ignored",
+			uid:  1000,
+			env:  []string{"XDG_RUNTIME_DIR=/run/user/1000", "XDG_STATE_HOME=state", "HOME=/home/u"},
+			want: Places{Run: "/run/user/1000/spirit", State: "/home/u/.local/state/spirit"},
+		},
+		{
+			name: "the last of a variable wins",
+			uid:  1000,
+			env:  []string{"XDG_RUNTIME_DIR=/a", "HOME=/home/u", "XDG_RUNTIME_DIR=/b"},
+			want: Places{Run: "/b/spirit", State: "/home/u/.local/state/spirit"},
+		},
+		{
+			name: "user without XDG_RUNTIME_DIR",
+			uid:  1000,
+			env:  []string{"HOME=/home/u"},
+			err:  "set SPIRIT_RUNTIME_DIR",
+		},
+		{
+			name: "relative XDG_RUNTIME_DIR",
+			uid:  1000,
+			env:  []string{"XDG_RUNTIME_DIR=run", "HOME=/home/u"},
+			err:  "set SPIRIT_RUNTIME_DIR",
+		},
+		{
+			name: "user without XDG_STATE_HOME nor HOME",
+			uid:  1000,
+			env:  []string{"XDG_RUNTIME_DIR=/run/user/1000"},
+			err:  "set SPIRIT_STATE_DIR",
+		},
+		{
+			name: "overrides",
+			uid:  1000, exe: "/usr/bin/spirit",
+			env:  []string{"SPIRIT_RUNTIME_DIR=/r", "SPIRIT_STATE_DIR=/s", "SPIRIT_BASE=/b"},
+			want: Places{Run: "/r", State: "/s", Base: "/b"},
+		},
+		{
+			name: "overrides for root",
+			uid:  0, exe: "/usr/bin/spirit",
+			env:  []string{"SPIRIT_RUNTIME_DIR=/r", "SPIRIT_STATE_DIR=/s"},
+			want: Places{Run: "/r", State: "/s", Base: "/usr"},
+		},
+		{
+			name: "relative SPIRIT_RUNTIME_DIR",
+			uid:  1000,
+			env:  []string{"SPIRIT_RUNTIME_DIR=r", "SPIRIT_STATE_DIR=/s"},
+			err:  "r: want an absolute path",
+		},
+		{
+			name: "relative SPIRIT_STATE_DIR",
+			uid:  0,
+			env:  []string{"SPIRIT_STATE_DIR=s"},
+			err:  "s: want an absolute path",
+		},
+		{
+			name: "relative SPIRIT_BASE",
+			uid:  0,
+			env:  []string{"SPIRIT_BASE=b"},
+			err:  "b: want an absolute path",
+		},
+		{
+			name: "relative executable",
+			uid:  0, exe: "bin/spirit",
+			err: ".: want an absolute path",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := PlacesFor(tt.env, tt.uid, tt.exe)
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("PlacesFor: %+v, %v; want an error that says %q", got, err, tt.err)
+				}
+			case err != nil:
+				t.Fatalf("PlacesFor: %v", err)
+			case got != tt.want:
+				t.Errorf("PlacesFor: %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlacesEnv(t *testing.T) {
+	p := Places{Run: "/r", State: "/s", Base: "/b"}
+	if got, want := p.Env("linux"), (Env{Dir: "/r/linux", StateDir: "/s/linux", Base: "/b"}); got != want {
+		t.Errorf("Env: %+v, want %+v", got, want)
+	}
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode()
+}
+
+func TestPrivate(t *testing.T) {
+	root := t.TempDir()
+
+	t.Run("new", func(t *testing.T) {
+		dir := filepath.Join(root, "new", "a", "b")
+		if err := private(dir); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if m := mode(t, d); !m.IsDir() || m.Perm() != 0o700 {
+				t.Errorf("%s: mode %v, want a directory of 0700", d, m)
+			}
+		}
+	})
+
+	t.Run("open to others", func(t *testing.T) {
+		dir := filepath.Join(root, "open")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+		if err := private(dir); err != nil {
+			t.Fatal(err)
+		}
+		if m := mode(t, dir); m.Perm() != 0o700 {
+			t.Errorf("mode %v, want 0700", m)
+		}
+	})
+
+	t.Run("file", func(t *testing.T) {
+		f := filepath.Join(root, "file")
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := private(f); err == nil {
+			t.Errorf("private of a file: no error")
+		}
+	})
+
+	// A symbolic link is refused, even to a directory of ours: the
+	// runtime directory must be where it says, not where someone who
+	// could write its parent wants it.
+	t.Run("symlink", func(t *testing.T) {
+		target := filepath.Join(root, "target")
+		if err := os.Mkdir(target, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(target, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(root, "link")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		err := private(link)
+		if err == nil || !strings.Contains(err.Error(), link) {
+			t.Errorf("private of a symbolic link to a directory: %v, want an error that names it", err)
+		}
+		if m := mode(t, target); m.Perm() != 0o755 {
+			t.Errorf("the link's target was changed to %v", m)
+		}
+		dangling := filepath.Join(root, "dangling")
+		if err := os.Symlink(filepath.Join(root, "nowhere"), dangling); err != nil {
+			t.Fatal(err)
+		}
+		if err := private(dangling); err == nil {
+			t.Errorf("private of a dangling symbolic link: no error")
+		}
+	})
+
+	t.Run("someone else's", func(t *testing.T) {
+		if os.Getuid() != 0 {
+			t.Skip("needs root, to give a directory to another user")
+		}
+		dir := filepath.Join(root, "theirs")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 1234, 1234); err != nil {
+			t.Fatal(err)
+		}
+		if err := private(dir); err == nil || !strings.Contains(err.Error(), "belongs to user 1234") {
+			t.Errorf("private of another user's directory: %v", err)
+		}
+	})
+}
+
+// testManager is a manager of the VM t (defined in a file of its own,
+// with a disk that exists), whose places are empty directories: no
+// supervisor runs.
+func testManager(t *testing.T) (*Manager, Definition) {
+	t.Helper()
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "t.qcow2")
+	if err := os.WriteFile(disk, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "spirit.toml")
+	text := fmt.Sprintf("[vm.t]\nos = \"linux\"\nmemory = \"64M\"\n\n[[vm.t.disks]]\npath = %q\n", disk)
+	if err := os.WriteFile(src, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defs, err := Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := os.MkdirTemp("", "vm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(run) })
+	m := NewManager(ManagerOptions{
+		Defs:   map[string]Definition{"t": defs["t"]},
+		Places: Places{Run: run, State: t.TempDir(), Base: dir},
+		KVM:    func(context.Context) (bool, string) { return false, "no KVM in this test" },
+	})
+	return m, defs["t"]
+}
+
+// suspend leaves a saved state for the VM name, as a suspend does.
+func suspend(t *testing.T, m *Manager, name string) {
+	t.Helper()
+	env := m.Env(name)
+	if err := os.MkdirAll(env.StateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(env.SuspendFile(), []byte("state"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestManagerNotRunning(t *testing.T) {
+	m, _ := testManager(t)
+	ctx := testCtx(t)
+
+	st, err := m.Status(ctx, "t")
+	if err != nil || st.State != StateStopped || st.Name != "t" {
+		t.Errorf("Status: %+v, %v; want t stopped", st, err)
+	}
+	_, err = m.Call(ctx, "t", Request{Op: OpPause})
+	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "vm t is not running: start it with: spirit vm start t (or @t --start)") {
+		t.Errorf("Call: %v, want ErrNotRunning that says how to start it", err)
+	}
+	if _, err := m.Stop(ctx, "t", 0); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Stop: %v, want ErrNotRunning", err)
+	}
+	if _, err := m.Call(ctx, "nope", Request{Op: OpStatus}); err == nil || !strings.Contains(err.Error(), "no vm nope (vms: t)") {
+		t.Errorf("Call of an undefined VM: %v", err)
+	}
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 1 || list[0].State != StateStopped {
+		t.Errorf("List: %+v, %v", list, err)
+	}
+
+	suspend(t, m, "t")
+	if st, err := m.Status(ctx, "t"); err != nil || st.State != StateSuspended {
+		t.Errorf("Status with a saved state: %+v, %v; want suspended", st, err)
+	}
+	_, err = m.Call(ctx, "t", Request{Op: OpStatus})
+	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "vm t is suspended") || !strings.Contains(err.Error(), "resume it with: spirit vm start t") {
+		t.Errorf("Call of a suspended VM: %v", err)
+	}
+	if entries, _ := os.ReadDir(m.o.Places.Run); len(entries) != 0 {
+		t.Errorf("calls to a VM that is not running left %d files in the runtime directory", len(entries))
+	}
+}
+
+func TestManagerUnusable(t *testing.T) {
+	m, _ := testManager(t)
+	unusable := errors.New("spirit.toml:3: broken")
+	m.o.Unusable = unusable
+	ctx := testCtx(t)
+	if _, err := m.Call(ctx, "t", Request{Op: OpStatus}); !errors.Is(err, unusable) {
+		t.Errorf("Call: %v, want the configuration's error", err)
+	}
+	if _, err := m.Status(ctx, "t"); !errors.Is(err, unusable) {
+		t.Errorf("Status: %v, want the configuration's error", err)
+	}
+	if _, err := m.Plan(ctx, "t", StartOptions{}); !errors.Is(err, unusable) {
+		t.Errorf("Plan: %v, want the configuration's error", err)
+	}
+	if _, err := m.Start(ctx, "t", StartOptions{}); !errors.Is(err, unusable) {
+		t.Errorf("Start: %v, want the configuration's error", err)
+	}
+	if _, err := m.Snapshot(ctx, "t", "save", "s1"); !errors.Is(err, unusable) {
+		t.Errorf("Snapshot: %v, want the configuration's error", err)
+	}
+}
+
+func TestManagerPlan(t *testing.T) {
+	m, d := testManager(t)
+	ctx := testCtx(t)
+
+	b, err := m.Plan(ctx, "t", StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Incoming != "" || slices.Contains(b.Args, "-incoming") {
+		t.Errorf("Plan of a stopped VM: incoming %q, args %q", b.Incoming, b.Args)
+	}
+	if b.Env.KVM || b.Env.NoKVM != "no KVM in this test" || b.Env.Dir != m.Env("t").Dir || b.QEMU != "qemu-system-x86_64" {
+		t.Errorf("Plan: env %+v, qemu %q", b.Env, b.QEMU)
+	}
+	if len(b.Notes) == 0 {
+		t.Errorf("Plan under TCG: no note that says so")
+	}
+
+	suspend(t, m, "t")
+	b, err = m.Plan(ctx, "t", StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.Args); b.Incoming != m.Env("t").SuspendFile() || n < 2 || b.Args[n-2] != "-incoming" || b.Args[n-1] != "defer" {
+		t.Errorf("Plan of a suspended VM: incoming %q, args ending %q; want the saved state and -incoming defer", b.Incoming, b.Args[max(0, len(b.Args)-2):])
+	}
+	b, err = m.Plan(ctx, "t", StartOptions{Fresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Incoming != "" || slices.Contains(b.Args, "-incoming") {
+		t.Errorf("Plan of a fresh start: incoming %q, args %q", b.Incoming, b.Args)
+	}
+	if _, err := os.Stat(m.Env("t").SuspendFile()); err != nil {
+		t.Errorf("Plan changed the host: %v", err)
+	}
+
+	// A missing disk names the file and line that define it.
+	os.Remove(d.Disks[0].Path)
+	_, err = m.Plan(ctx, "t", StartOptions{})
+	want := fmt.Sprintf("%s:6: vm.t.disks[0].path: %s: no such file", d.Source, d.Disks[0].Path)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "cannot start vm t") {
+		t.Errorf("Plan with a missing disk: %v, want %q", err, want)
+	}
+	if _, err := m.Plan(ctx, "nope", StartOptions{}); err == nil || !strings.Contains(err.Error(), "no vm nope") {
+		t.Errorf("Plan of an undefined VM: %v", err)
+	}
+}
+
+// fakeSupervisor listens on the control socket of env and serves each
+// connection with serve, until the test ends.
+func fakeSupervisor(t *testing.T, env Env, serve func(net.Conn)) {
+	t.Helper()
+	ln, err := net.Listen("unix", env.ControlSocket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				serve(conn)
+			}()
+		}
+	}()
+}
+
+func TestDialBadSupervisor(t *testing.T) {
+	// readRequest reads the request line, as a supervisor does.
+	readRequest := func(conn net.Conn) bool {
+		_, err := ReadRequest(bufio.NewReader(conn))
+		return err == nil
+	}
+	tests := []struct {
+		name    string
+		serve   func(net.Conn)
+		err     string
+		timeout time.Duration // 0: 5 s
+	}{
+		{name: "garbage", serve: func(c net.Conn) {
+			if readRequest(c) {
+				io.WriteString(c, "<html>hello</html>\n")
+			}
+		}, err: "read status reply: invalid character"},
+		{name: "closes at once", serve: func(c net.Conn) {}, err: "status "},
+		{name: "closes early", serve: func(c net.Conn) { readRequest(c) }, err: "read status reply: EOF"},
+		{name: "half a line", serve: func(c net.Conn) {
+			if readRequest(c) {
+				io.WriteString(c, `{"status":`)
+			}
+		}, err: "read status reply: EOF"},
+		{name: "too long a line", serve: func(c net.Conn) {
+			if readRequest(c) {
+				c.Write([]byte(strings.Repeat("x", MaxLine+10)))
+			}
+		}, err: "read status reply: line too long", timeout: 20 * time.Second},
+		{name: "no answer", serve: func(c net.Conn) {
+			readRequest(c)
+			time.Sleep(5 * time.Second)
+		}, err: "status request: context deadline exceeded", timeout: 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "vm")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			env := Env{Dir: dir}
+			fakeSupervisor(t, env, tt.serve)
+			timeout := cmp.Or(tt.timeout, 5*time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			start := time.Now()
+			rep, conn, err := Dial(ctx, env, Request{Op: OpStatus})
+			took := time.Since(start)
+			if err == nil || !strings.Contains(err.Error(), tt.err) || conn != nil {
+				t.Errorf("Dial: %+v, %v, %v; want an error that says %q", rep, conn, err, tt.err)
+			}
+			if errors.Is(err, ErrNotRunning) {
+				t.Errorf("Dial: %v: a supervisor that answers badly is not one that is not running", err)
+			}
+			if tt.timeout != 0 && tt.timeout < time.Second && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Dial: %v, want one that wraps context.DeadlineExceeded", err)
+			}
+			if took > timeout+time.Second {
+				t.Errorf("Dial took %v with a deadline of %v", took, timeout)
+			}
+		})
+	}
+}
+
+func TestDialAgent(t *testing.T) {
+	dir, err := os.MkdirTemp("", "vm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	env := Env{Dir: dir}
+	ctx := testCtx(t)
+	if _, _, err := Dial(ctx, env, Request{Op: OpStatus}); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("Dial with no supervisor: %v, want ErrNotRunning", err)
+	}
+	// The reply and the agent protocol's first bytes come in one write:
+	// Dial must leave the latter on the connection.
+	fakeSupervisor(t, env, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		req, err := ReadRequest(r)
+		if err != nil {
+			return
+		}
+		if req.Op != OpAgent {
+			io.WriteString(c, `{"error":"not paused","code":"state"}`+"\n")
+			return
+		}
+		io.WriteString(c, "{}\nagent protocol")
+		io.Copy(io.Discard, r)
+	})
+	rep, conn, err := Dial(ctx, env, Request{Op: OpAgent})
+	if err != nil || rep.Error != "" || conn == nil {
+		t.Fatalf("Dial agent: %+v, %v, %v", rep, conn, err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rest := make([]byte, len("agent protocol"))
+	if _, err := io.ReadFull(conn, rest); err != nil || string(rest) != "agent protocol" {
+		t.Errorf("after the reply: %q, %v; want what followed it", rest, err)
+	}
+	// A request cut short by its caller says so: the VM runs on.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := Dial(cancelled, env, Request{Op: OpStatus}); errors.Is(err, ErrNotRunning) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Dial with a cancelled context: %v, want context.Canceled, not ErrNotRunning", err)
+	}
+	name := filepath.Base(dir)
+	m := NewManager(ManagerOptions{Defs: map[string]Definition{name: {Name: name}}, Places: Places{Run: filepath.Dir(dir)}})
+	if st, err := m.Status(cancelled, name); err == nil {
+		t.Errorf("Status with a cancelled context: %+v, want an error, not that the VM is %s", st, st.State)
+	}
+	rep, conn2, err := Dial(ctx, env, Request{Op: OpResume})
+	if err != nil || rep.Error != "not paused" || rep.Code != CodeState || conn2 != nil {
+		t.Errorf("Dial resume: %+v, %v, %v; want the error reply and no connection", rep, conn2, err)
+	}
+}
+
+// TestTargetControlArgs checks the arguments of the VM's control words
+// before anything reaches the VM: each mistake is a clear error, and the
+// VM (not running) is not touched.
+func TestTargetControlArgs(t *testing.T) {
+	m, _ := testManager(t)
+	tg, err := m.Target("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	tests := []struct {
+		word string
+		args []string
+		want string
+	}{
+		{"--stop", []string{"--timeout", "bad"}, "--timeout bad: want a duration such as 30s or 2m"},
+		{"--stop", []string{"--timeout", "-1s"}, "--timeout -1s: want a duration"},
+		{"--stop", []string{"--timeout"}, "--stop takes only --timeout DURATION"},
+		{"--stop", []string{"now"}, "--stop takes only --timeout DURATION"},
+		{"--snapshot", nil, "usage: @t --snapshot save|load|list|delete [NAME]"},
+		{"--snapshot", []string{"save", "a", "b"}, "usage: @t --snapshot"},
+		{"--snapshot", []string{"save"}, "snapshot save: needs a snapshot name"},
+		{"--snapshot", []string{"save", "a/b"}, "a snapshot name is letters, digits, . _ and -"},
+		{"--snapshot", []string{"list", "a"}, "snapshot list: takes no name"},
+		{"--snapshot", []string{"frobnicate"}, `unknown action "frobnicate" (save, load, list, delete)`},
+		{"--balloon", nil, "usage: @t --balloon SIZE"},
+		{"--balloon", []string{"1G", "2G"}, "usage: @t --balloon SIZE"},
+		{"--balloon", []string{"lots"}, `"lots" is not a size`},
+		{"--start", []string{"--bogus"}, "--start takes only --fresh"},
+		{"--start", []string{"--fresh", "--fresh"}, "--start takes only --fresh"},
+		{"--status", []string{"x"}, "--status takes no arguments"},
+		{"--pause", []string{"x"}, "--pause takes no arguments"},
+		{"--resume", []string{"x"}, "--resume takes no arguments"},
+		{"--kill", []string{"-9"}, "--kill takes no arguments"},
+		{"--suspend", []string{"now"}, "--suspend takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(append([]string{tt.word}, tt.args...), " "), func(t *testing.T) {
+			var out strings.Builder
+			err := tg.Control(testCtx(t), tt.word, tt.args, &out)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one that says %q", err, tt.want)
+			}
+			if errors.Is(err, ErrNotRunning) {
+				t.Errorf("%v: the arguments were not checked before the VM was asked", err)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", out.String())
+			}
+		})
+	}
+	// Right arguments reach the VM, which does not run.
+	for _, word := range []string{"--stop", "--pause", "--kill"} {
+		if err := tg.Control(testCtx(t), word, nil, io.Discard); !errors.Is(err, ErrNotRunning) {
+			t.Errorf("%s of a VM that does not run: %v, want ErrNotRunning", word, err)
+		}
+	}
+	if entries, _ := os.ReadDir(m.o.Places.Run); len(entries) != 0 {
+		t.Errorf("control words left %d files in the runtime directory", len(entries))
+	}
+	if entries, _ := os.ReadDir(m.o.Places.State); len(entries) != 0 {
+		t.Errorf("control words left %d files in the state directory", len(entries))
+	}
+	if !slices.Contains(tg.ControlWords(), "--snapshot") || !slices.Contains(tg.ControlWords(), "--cd") {
+		t.Errorf("ControlWords: %q, want the VM's and its agent's", tg.ControlWords())
+	}
+}
