@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -272,7 +271,7 @@ func readReady(ctx context.Context, r *os.File) (string, error) {
 // SupervisorFiles are the readiness pipe and the lock that a supervisor
 // inherits, as the starter passed them.
 func SupervisorFiles() (ready, lock *os.File) {
-	return os.NewFile(ReadyFD, "ready"), os.NewFile(LockFD, filepath.Base("lock"))
+	return os.NewFile(ReadyFD, "ready"), os.NewFile(LockFD, "lock")
 }
 
 // where is "FILE:LINE: " for the field key of d, from the file that

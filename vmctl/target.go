@@ -126,12 +126,10 @@ func (t *Target) waitBoot(ctx context.Context, since time.Time, what string) err
 	if what != "" {
 		t.progress(what+"...", t.name)
 	}
-	st, err := t.m.WaitAgent(ctx, t.name)
-	if err != nil {
+	if _, err := t.m.WaitAgent(ctx, t.name); err != nil {
 		return err
 	}
 	t.progress("vm %s is up: its agent answered after %.1f s", t.name, time.Since(since).Seconds())
-	_ = st
 	return nil
 }
 

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"time"
 
@@ -99,5 +98,5 @@ func (s *sup) refuse() error {
 	if s.state == vmctl.StateRunning {
 		return nil
 	}
-	return fmt.Errorf("%s", s.stateError("run commands in").Error())
+	return s.stateError("run commands in")
 }

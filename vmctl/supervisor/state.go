@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"spirit/vmctl"
@@ -45,7 +46,7 @@ func (s *sup) begin(op, during string, want ...string) (end func(), err error) {
 	if s.busy != "" {
 		return nil, &opError{vmctl.CodeState, fmt.Sprintf("vm %s is busy with a %s; try again when it is done", s.b.Def.Name, s.busy)}
 	}
-	if len(want) > 0 && !contains(want, s.state) {
+	if len(want) > 0 && !slices.Contains(want, s.state) {
 		return nil, s.stateError(op)
 	}
 	s.busy = op
@@ -67,15 +68,6 @@ func (s *sup) stateError(op string) error {
 		return &opError{vmctl.CodePaused, fmt.Sprintf("vm %s is paused: resume it with @%s --resume (or spirit vm resume %s)", name, name, name)}
 	}
 	return &opError{vmctl.CodeState, fmt.Sprintf("cannot %s vm %s: it is %s", op, name, s.state)}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // opError is an error for the client, with its code.
