@@ -365,17 +365,10 @@ func TestRelayThroughput(t *testing.T) {
 // TestRelayCancel interrupts a relayed exec: it returns at once and its
 // command is gone on the agent.
 func TestRelayCancel(t *testing.T) {
-	a := agenttest.Start(t, agentBin)
-	tr := startRelay(t, a.Sock)
-	sh := tr.shell(t, client.Options{})
-	sleep := proctest.UniqueSleep(100)
-	t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	ectx, interrupt := context.WithCancel(ctx)
+	ctx, interrupt := context.WithCancel(t.Context())
 	defer interrupt()
-	ch := execAsync(ectx, sh, sleep, nil)
-	pids := proctest.Wait(t, sleep, a.Pid(), 1)
+	r0 := startSleep(t, ctx, 100)
+	sh, ch, pids := r0.sh, r0.ch, r0.pids
 	interrupt()
 	start := time.Now()
 	r := within(t, ch, 3*time.Second, "cancelled relayed exec")
@@ -385,6 +378,33 @@ func TestRelayCancel(t *testing.T) {
 	}
 	proctest.WaitGone(t, pids, 2*time.Second, "the cancelled sleep")
 	agenttest.MustRun(t, sh, "echo still there", "still there\n")
+}
+
+// relayedSleep is a fresh agent behind a fresh relay, and a shell whose
+// exec of a unique sleep through it runs on the agent.
+type relayedSleep struct {
+	a    *agenttest.Agent
+	tr   *testRelay
+	sh   *client.Client
+	ch   <-chan agenttest.Result
+	pids []int
+}
+
+// startSleep starts `sleep secs` through a new relay under ctx (bounded
+// to a minute) and returns once it runs. The sleep is killed when the
+// test ends: a SIGKILLed agent cannot end what its commands started.
+func startSleep(t *testing.T, ctx context.Context, secs int) relayedSleep {
+	t.Helper()
+	r := relayedSleep{a: agenttest.Start(t, agentBin)}
+	r.tr = startRelay(t, r.a.Sock)
+	r.sh = r.tr.shell(t, client.Options{})
+	sleep := proctest.UniqueSleep(secs)
+	t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	t.Cleanup(cancel)
+	r.ch = execAsync(ctx, r.sh, sleep, nil)
+	r.pids = proctest.Wait(t, sleep, r.a.Pid(), 1)
+	return r
 }
 
 // TestRelayShellGone ends a shell in the middle of an exec: its command
@@ -430,15 +450,8 @@ func TestRelayShellGone(t *testing.T) {
 // TestRelayContext ends the relay's context under a relayed exec: the
 // shell loses its connection, and the command is killed.
 func TestRelayContext(t *testing.T) {
-	a := agenttest.Start(t, agentBin)
-	tr := startRelay(t, a.Sock)
-	sh := tr.shell(t, client.Options{})
-	sleep := proctest.UniqueSleep(100)
-	t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	ch := execAsync(ctx, sh, sleep, nil)
-	pids := proctest.Wait(t, sleep, a.Pid(), 1)
+	r0 := startSleep(t, t.Context(), 100)
+	tr, ch, pids := r0.tr, r0.ch, r0.pids
 	tr.stop()
 	if r := within(t, ch, 5*time.Second, "relayed exec after the relay's end"); !errors.Is(r.Err, client.ErrLost) {
 		t.Errorf("relayed exec after the relay's end: status %d err %v, want ErrLost", r.Status, r.Err)
@@ -455,16 +468,8 @@ func TestRelayContext(t *testing.T) {
 // learns that the connection is lost, and works again once the agent is
 // back.
 func TestRelayAgentKilled(t *testing.T) {
-	a := agenttest.Start(t, agentBin)
-	tr := startRelay(t, a.Sock)
-	sh := tr.shell(t, client.Options{})
-	sleep := proctest.UniqueSleep(30)
-	// A SIGKILLed agent cannot end what its commands started.
-	t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	ch := execAsync(ctx, sh, sleep, nil)
-	proctest.Wait(t, sleep, a.Pid(), 1)
+	r0 := startSleep(t, t.Context(), 30)
+	a, tr, sh, ch := r0.a, r0.tr, r0.sh, r0.ch
 	start := time.Now()
 	a.Kill()
 	r := within(t, ch, 5*time.Second, "relayed exec after the agent's SIGKILL")
