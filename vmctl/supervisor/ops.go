@@ -16,18 +16,8 @@ const qmpTimeout = 10 * time.Second
 func (s *sup) name() string { return s.b.Def.Name }
 
 func (s *sup) pause(ctx context.Context) (string, error) {
-	end, err := s.begin("pause", "", vmctl.StateRunning)
-	if err != nil {
-		return "", err
-	}
-	defer end()
-	ctx, cancel := context.WithTimeout(ctx, qmpTimeout)
-	defer cancel()
-	if err := s.mon.Stop(ctx); err != nil {
-		return "", fmt.Errorf("pause %s: %w", s.name(), err)
-	}
-	s.setState(vmctl.StatePaused)
-	return fmt.Sprintf("vm %s paused; resume it with @%s --resume", s.name(), s.name()), nil
+	return s.toggle(ctx, "pause", vmctl.StateRunning, vmctl.StatePaused, s.mon.Stop,
+		fmt.Sprintf("vm %s paused; resume it with @%s --resume", s.name(), s.name()))
 }
 
 func (s *sup) cont(ctx context.Context) (string, error) {
@@ -37,18 +27,22 @@ func (s *sup) cont(ctx context.Context) (string, error) {
 	if state != vmctl.StatePaused {
 		return "", &opError{vmctl.CodeState, fmt.Sprintf("vm %s is not paused: it is %s", s.name(), state)}
 	}
-	end, err := s.begin("resume", "", vmctl.StatePaused)
+	return s.toggle(ctx, "resume", vmctl.StatePaused, vmctl.StateRunning, s.mon.Cont,
+		fmt.Sprintf("vm %s running", s.name()))
+}
+
+// toggle takes the VM from one state to the other with a QMP command.
+func (s *sup) toggle(ctx context.Context, op, from, to string, f func(context.Context) error, msg string) (string, error) {
+	end, err := s.begin(op, "", from)
 	if err != nil {
 		return "", err
 	}
 	defer end()
-	ctx, cancel := context.WithTimeout(ctx, qmpTimeout)
-	defer cancel()
-	if err := s.mon.Cont(ctx); err != nil {
-		return "", fmt.Errorf("resume %s: %w", s.name(), err)
+	if err := s.run(ctx, f); err != nil {
+		return "", fmt.Errorf("%s %s: %w", op, s.name(), err)
 	}
-	s.setState(vmctl.StateRunning)
-	return fmt.Sprintf("vm %s running", s.name()), nil
+	s.setState(to)
+	return msg, nil
 }
 
 // stop asks the guest to power off, then makes QEMU quit after timeout.
