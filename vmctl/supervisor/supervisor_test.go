@@ -323,6 +323,10 @@ func TestNoGuestOS(t *testing.T) {
 		s := supervise(t, newBootstrap(t, bareDef(t), newEnv(t)), 0)
 		testRequests(t, s)
 	})
+	t.Run("uefi", func(t *testing.T) {
+		t.Parallel()
+		testUEFISnapshots(t)
+	})
 	t.Run("gpu", func(t *testing.T) {
 		t.Parallel()
 		env := newEnv(t)
@@ -782,4 +786,31 @@ func TestDemoGuest(t *testing.T) {
 		}
 		s.ended(t, 5*time.Second)
 	})
+}
+
+// testUEFISnapshots runs OVMF with the VM's own variable store, made as
+// vmctl.Manager makes it (qcow2): QEMU takes internal snapshots only when
+// every writable drive can hold one, the firmware's included.
+func testUEFISnapshots(t *testing.T) {
+	for _, f := range []string{vmctl.DefaultOVMFCode, vmctl.DefaultOVMFVars} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%v: install Debian's UEFI firmware: apt-get install ovmf (scripts/deps.sh does)", err)
+		}
+	}
+	d := bareDef(t)
+	d.Firmware, d.Memory = "uefi", "128M"
+	env := newEnv(t)
+	argv := vmctl.VarsCopyArgs(d, env)
+	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%q: %v\n%s", argv, err, out)
+	}
+	s := supervise(t, newBootstrap(t, d, env), 0)
+	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "save", Tag: "u1"})
+	rep := s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "list"})
+	if len(rep.Snapshots) != 1 || rep.Snapshots[0].Name != "u1" {
+		t.Fatalf("snapshots after a save: %+v", rep.Snapshots)
+	}
+	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "load", Tag: "u1"})
+	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "delete", Tag: "u1"})
+	s.wantState(t, vmctl.StateRunning)
 }
