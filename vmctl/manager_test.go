@@ -601,3 +601,42 @@ func TestTargetControlArgs(t *testing.T) {
 		t.Errorf("ControlWords: %q, want the VM's and its agent's", tg.ControlWords())
 	}
 }
+
+// TestManagerPlanChecks refuses a start that huge pages or CPU pinning
+// cannot serve, before anything runs.
+func TestManagerPlanChecks(t *testing.T) {
+	m, d := testManager(t)
+	ctx := testCtx(t)
+	sys := t.TempDir()
+	m.o.SysfsRoot = sys
+	pages := filepath.Join(sys, "kernel", "mm", "hugepages", "hugepages-2048kB")
+	if err := os.MkdirAll(pages, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	reserve := func(total, free int) {
+		os.WriteFile(filepath.Join(pages, "nr_hugepages"), []byte(fmt.Sprintln(total)), 0o644)
+		os.WriteFile(filepath.Join(pages, "free_hugepages"), []byte(fmt.Sprintln(free)), 0o644)
+	}
+	d.HugePages = true
+	m.o.Defs["t"] = d
+	reserve(40, 10) // 64M needs 32 pages of 2 MiB
+	if _, err := m.Plan(ctx, "t", StartOptions{}); err == nil || !strings.Contains(err.Error(), "needs 32 free 2 MiB pages, 10 are free") ||
+		!strings.Contains(err.Error(), "echo 62 > /proc/sys/vm/nr_hugepages") {
+		t.Errorf("Plan with too few huge pages: %v", err)
+	}
+	reserve(40, 32)
+	b, err := m.Plan(ctx, "t", StartOptions{})
+	if err != nil {
+		t.Fatalf("Plan with enough huge pages: %v", err)
+	}
+	if !slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(a, "memory-backend-file,") }) {
+		t.Errorf("Plan with huge pages: no hugetlbfs backend in %q", b.Args)
+	}
+
+	d.HugePages = false
+	d.CPUPinning = []int{4096}
+	m.o.Defs["t"] = d
+	if _, err := m.Plan(ctx, "t", StartOptions{}); err == nil || !strings.Contains(err.Error(), "vm t: cpu_pinning: core 4096") {
+		t.Errorf("Plan pinned to a core the host lacks: %v", err)
+	}
+}
