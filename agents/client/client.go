@@ -46,6 +46,10 @@ type Client struct {
 	mu   sync.Mutex
 	conn *conn  // nil until the first use, or after Close
 	dir  string // working directory of later commands (--cd)
+	// dialing is closed when the connection being made is made or has
+	// failed; nil when none is being made. stopDial cancels it.
+	dialing  chan struct{}
+	stopDial context.CancelFunc
 
 	closed bool
 }
@@ -88,21 +92,58 @@ var ErrLost = errors.New("connection to the agent lost")
 
 // connect returns the live connection, making a new one (with a fresh
 // handshake) when there is none or it has died.
+//
+// The dial is made without the lock held (it may wait for a VM to boot),
+// so that Reset and Close can cut it short; other callers wait for it
+// and, if it failed, dial in turn.
 func (c *Client) connect(ctx context.Context) (*conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errors.New("client closed")
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, errors.New("client closed")
+		}
+		if c.conn != nil && !c.conn.mux.IsClosed() {
+			cn := c.conn
+			c.mu.Unlock()
+			return cn, nil
+		}
+		if wait := c.dialing; wait != nil {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		dctx, cancel := context.WithCancel(ctx)
+		c.dialing, c.stopDial = done, cancel
+		c.mu.Unlock()
+
+		cn, err := c.dial(dctx)
+
+		c.mu.Lock()
+		c.dialing, c.stopDial = nil, nil
+		close(done)
+		cut := dctx.Err() != nil && ctx.Err() == nil // by Reset or Close
+		cancel()
+		switch {
+		case err == nil && c.closed:
+			cn.mux.Close()
+			err = errors.New("client closed")
+		case err == nil && cut:
+			cn.mux.Close()
+			fallthrough
+		case cut:
+			err = fmt.Errorf("%w: connection reset while it was being made", ErrLost)
+		case err == nil:
+			c.conn = cn
+		}
+		c.mu.Unlock()
+		return cn, err
 	}
-	if c.conn != nil && !c.conn.mux.IsClosed() {
-		return c.conn, nil
-	}
-	cn, err := c.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.conn = cn
-	return cn, nil
 }
 
 func (c *Client) dial(ctx context.Context) (*conn, error) {
@@ -238,6 +279,9 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 func (c *Client) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.stopDial != nil {
+		c.stopDial()
+	}
 	if c.conn != nil {
 		c.conn.mux.Close()
 		c.conn = nil
@@ -250,6 +294,9 @@ func (c *Client) Close() error {
 	c.closed = true
 	cn := c.conn
 	c.conn = nil
+	if c.stopDial != nil {
+		c.stopDial()
+	}
 	c.mu.Unlock()
 	if cn == nil {
 		return nil

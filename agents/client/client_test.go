@@ -763,3 +763,45 @@ func TestLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestResetDuringDial resets and closes a client whose dial hangs (a VM
+// still booting): neither waits for it, and the request being made fails
+// as a lost connection.
+func TestResetDuringDial(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	dialing := make(chan struct{}, 2)
+	c := client.New(client.Options{Name: "slow", Dial: func(ctx context.Context) (net.Conn, error) {
+		dialing <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
+	ping := func() <-chan error {
+		ch := make(chan error, 1)
+		go func() { _, err := c.Ping(ctx); ch <- err }()
+		return ch
+	}
+	for _, end := range []struct {
+		name string
+		f    func()
+	}{{"Reset", c.Reset}, {"Close", func() { c.Close() }}} {
+		ch := ping()
+		<-dialing
+		start := time.Now()
+		end.f()
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s waited %v for the dial", end.name, d)
+		}
+		select {
+		case err := <-ch:
+			if end.name == "Reset" && !errors.Is(err, client.ErrLost) {
+				t.Errorf("a request whose dial was reset: %v, want ErrLost", err)
+			}
+			if end.name == "Close" && err == nil {
+				t.Errorf("a request whose dial was closed: no error")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the request is still dialing 5 s after %s", end.name)
+		}
+	}
+}
