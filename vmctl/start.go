@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -112,6 +113,9 @@ func (m *Manager) Start(ctx context.Context, name string, so StartOptions) (Stat
 		if err := os.Remove(env.SuspendFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return Status{}, fmt.Errorf("start %s: drop the suspended state: %w", name, err)
 		}
+	}
+	if err := endOrphan(ctx, env); err != nil {
+		return Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	if err := prepareDir(env); err != nil {
 		return Status{}, fmt.Errorf("start %s: %w", name, err)
@@ -315,4 +319,38 @@ func (m *Manager) awaitStart(ctx context.Context, name string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// endOrphan ends a QEMU left by a supervisor that died: it got SIGTERM
+// then (Pdeathsig) and may still be exiting, holding its disks. It is
+// known by its pid file and its QMP socket's path on its command line;
+// it gets 10 s, then SIGKILL.
+func endOrphan(ctx context.Context, env Env) error {
+	data, err := os.ReadFile(env.PIDFile())
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return nil
+	}
+	alive := func() bool {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err == nil && strings.Contains(string(cmdline), env.QMPSocket())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for alive() {
+		if time.Now().After(deadline) {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				return fmt.Errorf("end the QEMU its dead supervisor left (pid %d): %w", pid, err)
+			}
+			deadline = time.Now().Add(5 * time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }

@@ -137,6 +137,7 @@ func TestVM(t *testing.T) {
 		{"suspend", vmSuspend},
 		{"stop", vmStop},
 		{"qemu killed", vmKilled},
+		{"supervisor killed", vmSupervisorKilled},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { h.t = t; s.f(t, h) }) {
@@ -482,4 +483,24 @@ func waitGuest(t *testing.T, h *vmHarness, what string, present bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// vmSupervisorKilled kills the supervisor: its QEMU gets SIGTERM and
+// ends, and a start at once waits for that end (QEMU holds the disk
+// until then) and works.
+func vmSupervisorKilled(t *testing.T, h *vmHarness) {
+	h.must("vm", "start", "linux", "--wait")
+	st := h.status()
+	if err := syscall.Kill(st.Supervisor, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r := h.must("vm", "start", "linux", "--wait")
+	t.Log(strings.TrimSpace(r.stdout))
+	if syscall.Kill(st.PID, 0) == nil {
+		t.Errorf("the old QEMU (pid %d) still runs", st.PID)
+	}
+	if r := h.must("-c", "@linux echo back"); r.stdout != "back\n" {
+		t.Errorf("after the restart: %q", r.stdout)
+	}
+	h.must("vm", "kill", "linux")
 }
