@@ -58,6 +58,9 @@ func testEnv(home string) []string {
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_STATE_HOME=" + filepath.Join(home, ".state"),
 		"DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
+		// VMs of the test's own, never the host's in /run/spirit.
+		"SPIRIT_RUNTIME_DIR=" + filepath.Join(home, ".run"),
+		"SPIRIT_STATE_DIR=" + filepath.Join(home, ".state", "spirit"),
 	}
 }
 
@@ -72,6 +75,12 @@ func startSession(t *testing.T, prepare func(tty *os.File), args ...string) *ses
 // startSessionIn is startSession with home as $HOME and the directory.
 func startSessionIn(t *testing.T, home string, prepare func(tty *os.File), args ...string) *session {
 	t.Helper()
+	return startSessionEnv(t, home, nil, prepare, args...)
+}
+
+// startSessionEnv is startSessionIn with env added to the environment.
+func startSessionEnv(t *testing.T, home string, env []string, prepare func(tty *os.File), args ...string) *session {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Fatalf("open pty: %v", err)
@@ -84,7 +93,7 @@ func startSessionIn(t *testing.T, home string, prepare func(tty *os.File), args 
 	}
 	cmd := exec.Command(spiritBin, args...)
 	cmd.Dir = home
-	cmd.Env = testEnv(home)
+	cmd.Env = append(testEnv(home), env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	// Its own session with this terminal as the controlling one, as a
 	// login gives it: go-prompt opens /dev/tty.

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"spirit/shell"
 	"spirit/vmctl"
@@ -16,6 +20,12 @@ import (
 // detachSupervisor starts `spirit vm supervise NAME` with the files it
 // was given (the readiness pipe and the lock), and does not wait for it.
 func detachSupervisor(name string) error {
+	// Whatever the starting shell left open without close-on-exec (its
+	// terminal: go-prompt opens /dev/tty so) must not reach the
+	// supervisor, which would hold the user's terminal for the VM's life.
+	if err := unix.CloseRange(vmctl.LockFD+1, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark inherited files close-on-exec: %w", err)
+	}
 	ready, lock := vmctl.SupervisorFiles()
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
