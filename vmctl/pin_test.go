@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"spirit/internal/guesttest"
 )
 
 func TestParseCPUList(t *testing.T) {
@@ -176,7 +178,7 @@ func pinCPUs(t *testing.T) (a, b int) {
 // and kills it when the test ends.
 func pinStart(t *testing.T, cmd *exec.Cmd, a, b int) {
 	t.Helper()
-	taskset := needProgram(t, "taskset", "util-linux")
+	taskset := guesttest.Program(t, "taskset")
 	cmd.Args = append([]string{taskset, "-c", FormatCPUList([]int{a, b})}, cmd.Args...)
 	cmd.Path = taskset
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -291,7 +293,7 @@ func TestPinVCPUs(t *testing.T) {
 // TestPinVCPUsQEMU pins the vCPU threads of a real QEMU, found by the
 // names debug-threads=on gives them.
 func TestPinVCPUsQEMU(t *testing.T) {
-	qemu := needProgram(t, "qemu-system-x86_64", "qemu-system-x86")
+	qemu := guesttest.Program(t, "qemu-system-x86_64")
 	a, b := pinCPUs(t)
 	for _, tc := range []struct {
 		smp         int

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"spirit/internal/guesttest"
 )
 
 // TestArgsQEMUAccepts starts the real QEMU (under TCG, stopped before the
@@ -22,8 +24,8 @@ import (
 // its QMP socket: QEMU, not a golden file, is the judge of whether the
 // flags fit together.
 func TestArgsQEMUAccepts(t *testing.T) {
-	qemu := needProgram(t, "qemu-system-x86_64", "qemu-system-x86")
-	qemuImg := needProgram(t, "qemu-img", "qemu-utils")
+	qemu := guesttest.Program(t, "qemu-system-x86_64")
+	qemuImg := guesttest.Program(t, "qemu-img")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -88,16 +90,6 @@ func TestArgsQEMUAccepts(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("QEMU did not quit")
 	}
-}
-
-// needProgram finds name, or fails saying which package has it.
-func needProgram(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed: apt-get install %s", name, pkg)
-	}
-	return path
 }
 
 // dialQMP waits for QEMU's QMP socket and leaves it in command mode.

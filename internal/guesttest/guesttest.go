@@ -383,11 +383,8 @@ func prepare(t *testing.T, dir string, o Options) Files {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, prog := range []string{"qemu-system-x86_64", "qemu-img"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Fatalf("%s is not installed: run scripts/deps.sh (apt-get install qemu-system-x86 qemu-utils)", prog)
-		}
-	}
+	Program(t, "qemu-system-x86_64")
+	Program(t, "qemu-img")
 	built := Files{
 		Kernel: filepath.Join(guest, "vmlinuz"),
 		Initrd: filepath.Join(guest, "initramfs.cpio.gz"),
@@ -410,4 +407,18 @@ func prepare(t *testing.T, dir string, o Options) Files {
 		}
 	}
 	return f
+}
+
+// packages are the Debian packages of the programs tests need.
+var packages = map[string]string{"qemu-system-x86_64": "qemu-system-x86", "qemu-img": "qemu-utils", "taskset": "util-linux"}
+
+// Program finds the program name (QEMU's, taskset), or fails the test
+// with the command that installs it.
+func Program(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed: run scripts/deps.sh (apt-get install %s)", name, packages[name])
+	}
+	return path
 }

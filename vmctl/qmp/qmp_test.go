@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"spirit/internal/guesttest"
 )
 
 const guestRAM = 64 << 20
@@ -31,10 +33,7 @@ type testVM struct {
 // a short directory.
 func startQEMU(t *testing.T, extra ...string) *testVM {
 	t.Helper()
-	bin, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Fatalf("%v: apt-get install qemu-system-x86 qemu-utils", err)
-	}
+	bin := guesttest.Program(t, "qemu-system-x86_64")
 	dir, err := os.MkdirTemp("", "q") // a unix socket path must be < 108 bytes
 	if err != nil {
 		t.Fatal(err)

@@ -41,17 +41,6 @@ var agentBin string
 
 func TestMain(m *testing.M) { spiritbin.MainBins(m, spiritbin.Bins{Agent: &agentBin}) }
 
-// needProgram fails the test when prog is not installed, with the package
-// that has it.
-func needProgram(t *testing.T, prog, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(prog)
-	if err != nil {
-		t.Fatalf("%s is not installed: run scripts/deps.sh (apt-get install %s)", prog, pkg)
-	}
-	return path
-}
-
 // newEnv is a VM's places for one test: a short runtime directory (a unix
 // socket's path must stay under 108 bytes, and t.TempDir() may be longer)
 // and a state directory.
@@ -74,14 +63,14 @@ func newBootstrap(t *testing.T, d vmctl.Definition, env vmctl.Env) vmctl.Bootstr
 	if err != nil {
 		t.Fatal(err)
 	}
-	qemu := needProgram(t, "qemu-system-x86_64", "qemu-system-x86")
+	qemu := guesttest.Program(t, "qemu-system-x86_64")
 	return vmctl.Bootstrap{Def: d, Env: env, QEMU: qemu, Args: args, Notes: notes, SysfsRoot: "/sys"}
 }
 
 // newDisk makes an empty qcow2 image.
 func newDisk(t *testing.T) string {
 	t.Helper()
-	qemuImg := needProgram(t, "qemu-img", "qemu-utils")
+	qemuImg := guesttest.Program(t, "qemu-img")
 	path := filepath.Join(t.TempDir(), "disk.qcow2")
 	if out, err := exec.Command(qemuImg, "create", "-q", "-f", "qcow2", path, "16M").CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img create: %v\n%s", err, out)
