@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -83,23 +84,29 @@ func (m *Manager) Env(name string) Env { return m.o.Places.Env(name) }
 // running gives an error that wraps ErrNotRunning and says how to start
 // it; an error reply becomes a *RemoteError.
 func (m *Manager) Call(ctx context.Context, name string, req Request) (Reply, error) {
+	rep, _, err := m.dial(ctx, name, req)
+	return rep, err
+}
+
+// dial is Call that also returns the connection of an OpAgent request.
+func (m *Manager) dial(ctx context.Context, name string, req Request) (Reply, net.Conn, error) {
 	if _, err := m.Definition(name); err != nil {
-		return Reply{}, err
+		return Reply{}, nil, err
 	}
 	if m.o.Unusable != nil {
-		return Reply{}, fmt.Errorf("vm %s: %w", name, m.o.Unusable)
+		return Reply{}, nil, fmt.Errorf("vm %s: %w", name, m.o.Unusable)
 	}
-	rep, _, err := Dial(ctx, m.Env(name), req)
+	rep, conn, err := Dial(ctx, m.Env(name), req)
 	if errors.Is(err, ErrNotRunning) {
-		return Reply{}, m.notRunning(name)
+		return Reply{}, nil, m.notRunning(name)
 	}
 	if err != nil {
-		return Reply{}, fmt.Errorf("vm %s: %w", name, err)
+		return Reply{}, nil, fmt.Errorf("vm %s: %w", name, err)
 	}
 	if rep.Error != "" {
-		return rep, &RemoteError{Code: rep.Code, Msg: rep.Error}
+		return rep, nil, &RemoteError{Code: rep.Code, Msg: rep.Error}
 	}
-	return rep, nil
+	return rep, conn, nil
 }
 
 // notRunning is the error for a call to a VM with no supervisor.

@@ -79,17 +79,8 @@ func (t *Target) dial(ctx context.Context) (net.Conn, error) {
 			return nil, err
 		}
 	}
-	rep, conn, err := Dial(ctx, t.m.Env(t.name), Request{Op: OpAgent})
-	if errors.Is(err, ErrNotRunning) {
-		return nil, t.m.notRunning(t.name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("vm %s: %w", t.name, err)
-	}
-	if rep.Error != "" {
-		return nil, &RemoteError{Code: rep.Code, Msg: rep.Error}
-	}
-	return conn, nil
+	_, conn, err := t.m.dial(ctx, t.name, Request{Op: OpAgent})
+	return conn, err
 }
 
 // autostart starts a stopped VM whose definition allows it, saying so.
