@@ -60,9 +60,11 @@ func (s *sup) watchAgent(ctx context.Context) {
 	}
 }
 
+// sleep waits d, or less when resetAgent wants the agent checked now.
 func (s *sup) sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
+	case <-s.recheck:
 	case <-time.After(d):
 	}
 }
@@ -73,6 +75,10 @@ func (s *sup) sleep(ctx context.Context, d time.Duration) {
 func (s *sup) resetAgent() {
 	s.agent.Reset()
 	s.setAgent(false)
+	select {
+	case s.recheck <- struct{}{}:
+	default: // one is pending already
+	}
 }
 
 // relay serves a shell's agent connection once the guest's agent

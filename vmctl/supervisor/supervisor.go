@@ -74,8 +74,10 @@ type sup struct {
 	busy string
 	// agentReady says the guest's agent answers; agentCh is closed and
 	// replaced each time agentReady or state changes (guarded by mu).
-	agentReady  bool
-	agentCh     chan struct{}
+	agentReady bool
+	agentCh    chan struct{}
+	// recheck makes watchAgent ping the agent at once (buffered, 1).
+	recheck     chan struct{}
 	hello       wire.Hello
 	bootToAgent time.Duration
 }
@@ -90,7 +92,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.StopTimeout == 0 {
 		o.StopTimeout = vmctl.DefaultStopTimeout
 	}
-	s := &sup{o: o, log: o.Log, exited: make(chan struct{}), agentCh: make(chan struct{})}
+	s := &sup{o: o, log: o.Log, exited: make(chan struct{}), agentCh: make(chan struct{}), recheck: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil && o.Ready != nil {
 			fmt.Fprintln(o.Ready, err)
