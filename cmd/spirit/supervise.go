@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
