@@ -106,6 +106,13 @@ func (s *sup) status(ctx context.Context) vmctl.Status {
 		Resumed:     s.resumed,
 		Notes:       s.b.Notes,
 	}
+	select {
+	case <-s.exited:
+		// Said before the event loop gets to it: a kill's reply and
+		// the status asked right after it must agree.
+		st.State = vmctl.StateStopped
+	default:
+	}
 	if s.hello.Version != "" {
 		st.Agent = &vmctl.AgentInfo{Version: s.hello.Version, OS: s.hello.OS, Hostname: s.hello.Hostname}
 	}
