@@ -122,20 +122,28 @@ func (m *Manager) notRunning(name string) error {
 // stopped or suspended, not an error.
 func (m *Manager) Status(ctx context.Context, name string) (Status, error) {
 	rep, err := m.Call(ctx, name, Request{Op: OpStatus})
-	if errors.Is(err, ErrNotRunning) {
-		st := Status{Name: name, State: StateStopped}
-		if m.suspended(name) {
-			st.State = StateSuspended
-		}
-		return st, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotRunning):
+		return m.ended(name), nil
+	case err != nil:
 		return Status{}, err
-	}
-	if rep.Status == nil {
+	case rep.Status == nil:
 		return Status{}, fmt.Errorf("vm %s: the supervisor sent no status", name)
+	case rep.Status.State == StateStopped:
+		// QEMU is gone and its supervisor is cleaning up.
+		return m.ended(name), nil
 	}
 	return *rep.Status, nil
+}
+
+// ended is the status of a VM whose QEMU is not running: stopped, or
+// suspended when its RAM is saved.
+func (m *Manager) ended(name string) Status {
+	st := Status{Name: name, State: StateStopped}
+	if m.suspended(name) {
+		st.State = StateSuspended
+	}
+	return st
 }
 
 // List is the status of every VM defined, in name order.
