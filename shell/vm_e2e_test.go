@@ -63,6 +63,9 @@ func TestVMInteractive(t *testing.T) {
 	s.expect("spirit@linux linux:running ", 5*time.Second)
 	s.typeKeys("hostname; tty", enter)
 	s.expect("spirit-demo\r\n/dev/pts/", 10*time.Second)
+	// Keys typed before the prompt would go to the remote terminal, as
+	// with ssh -t.
+	s.expect("spirit@linux linux:running ", 5*time.Second)
 	s.typeKeys("@spirit", enter)
 	s.expect("spirit ~ linux:running ", 5*time.Second)
 
