@@ -5,9 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +36,7 @@ func TestVMInteractive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		killVM(filepath.Join(run, "linux"))
+		guesttest.KillVM(filepath.Join(run, "linux"))
 		os.RemoveAll(run)
 	})
 	s := startSessionEnv(t, home, []string{"SPIRIT_RUNTIME_DIR=" + run, "SPIRIT_BASE=" + home}, nil)
@@ -79,19 +77,6 @@ func TestVMInteractive(t *testing.T) {
 	s.expect("vm linux killed", 10*time.Second)
 	// No VM left in the prompt.
 	s.expectMatch(regexp.MustCompile(`spirit ~ [$#] `), 5*time.Second)
-}
-
-// killVM ends what a test's VM left running: its supervisor, then QEMU.
-func killVM(dir string) {
-	for _, f := range []string{"supervisor.pid", "qemu.pid"} {
-		data, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			continue
-		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }
 
 // terminals lists the terminals that the process whose pid file is

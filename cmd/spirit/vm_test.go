@@ -76,16 +76,7 @@ func (h *vmHarness) cleanup() {
 			h.t.Logf("%s:\n%s", f, data)
 		}
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, "supervisor.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL) // QEMU follows it (Pdeathsig)
-		}
-	}
-	if data, err := os.ReadFile(filepath.Join(dir, "qemu.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	guesttest.KillVM(dir)
 }
 
 // spirit runs the spirit binary with args.

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -421,4 +422,19 @@ func Program(t *testing.T, name string) string {
 		t.Fatalf("%s is not installed: run scripts/deps.sh (apt-get install %s)", name, packages[name])
 	}
 	return path
+}
+
+// KillVM ends what a test's spirit VM left running in its runtime
+// directory dir: its supervisor, then QEMU (which would end on its own
+// a moment later).
+func KillVM(dir string) {
+	for _, f := range []string{"supervisor.pid", "qemu.pid"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
