@@ -1,0 +1,177 @@
+package gpu
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Host is the machine whose GPU is handed over: its sysfs, its modules
+// and the pci.ids names.
+type Host struct {
+	Sys Sys
+	// Modules is /lib/modules/RELEASE, where vfio-pci is looked for.
+	Modules Modules
+	// PCIIDs are the pci.ids files tried for names.
+	PCIIDs []string
+}
+
+// GPU is one display controller and what goes with it to a VM: the
+// functions of its card and the rest of its IOMMU group.
+type GPU struct {
+	Device
+	// Functions are the card's functions (its slot), the display one
+	// included: all of them go to the VM.
+	Functions []Device `json:"functions"`
+	// Others are the rest of the IOMMU group: bridges stay with the
+	// host; anything else keeps the group from being passed through.
+	Others []Device `json:"group_others,omitempty"`
+	// Problems say why the GPU cannot be passed through; none means it
+	// can.
+	Problems []string `json:"problems,omitempty"`
+	// HeldBy is the VM it is passed through to, "" when the host has it.
+	HeldBy string `json:"held_by,omitempty"`
+}
+
+// Passable says whether the GPU can be passed through.
+func (g GPU) Passable() bool { return len(g.Problems) == 0 }
+
+// Addrs are the addresses of the functions that go to the VM.
+func (g GPU) Addrs() []string {
+	out := make([]string, len(g.Functions))
+	for i, f := range g.Functions {
+		out[i] = f.Addr
+	}
+	return out
+}
+
+// GPUs finds the display controllers and what keeps each from being
+// passed through.
+func (h Host) GPUs() ([]GPU, error) {
+	devs, err := h.Sys.Devices()
+	if err != nil {
+		return nil, err
+	}
+	nameDevices(devs, h.PCIIDs)
+	byAddr := map[string]Device{}
+	for _, d := range devs {
+		byAddr[d.Addr] = d
+	}
+	vfio := h.VFIOAvailable()
+	var out []GPU
+	for _, d := range devs {
+		if !d.Display() || secondDisplay(d, byAddr) {
+			continue
+		}
+		g, err := h.gpu(d, devs, byAddr)
+		if err != nil {
+			return nil, err
+		}
+		if vfio != nil {
+			g.Problems = append(g.Problems, vfio.Error())
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// secondDisplay says whether d is a card's display function other than
+// the first: the card is one GPU.
+func secondDisplay(d Device, byAddr map[string]Device) bool {
+	for f := 0; f < int(d.Addr[len(d.Addr)-1]-'0'); f++ {
+		if byAddr[slot(d.Addr)+"."+strconv.Itoa(f)].Display() {
+			return true
+		}
+	}
+	return false
+}
+
+func (h Host) gpu(d Device, devs []Device, byAddr map[string]Device) (GPU, error) {
+	g := GPU{Device: d}
+	for _, f := range devs {
+		if slot(f.Addr) == slot(d.Addr) {
+			g.Functions = append(g.Functions, f)
+		}
+	}
+	if d.Group < 0 {
+		g.Problems = append(g.Problems, errIOMMUOff.Error())
+		return g, nil
+	}
+	members, err := h.Sys.Group(d.Group)
+	if err != nil {
+		return GPU{}, err
+	}
+	for _, a := range members {
+		if slot(a) == slot(d.Addr) {
+			continue
+		}
+		o := byAddr[a]
+		g.Others = append(g.Others, o)
+		if !o.Bridge() {
+			g.Problems = append(g.Problems, fmt.Sprintf(
+				"its IOMMU group %d also holds %s (%s, on %s), which would go with it: put the card in another slot, or enable ACS",
+				d.Group, a, o.ClassName(), driverText(o.Driver)))
+		}
+	}
+	for _, f := range g.Functions {
+		if f.Group != d.Group {
+			g.Problems = append(g.Problems, fmt.Sprintf("%s is in IOMMU group %d, not %d with the display function", f.Addr, f.Group, d.Group))
+		}
+	}
+	return g, nil
+}
+
+func driverText(driver string) string {
+	if driver == "" {
+		return "no driver"
+	}
+	return driver
+}
+
+var errIOMMUOff = fmt.Errorf("the IOMMU is off (no IOMMU groups): turn on VT-d or AMD-Vi in the firmware and add intel_iommu=on (Intel) or amd_iommu=on (AMD) and iommu=pt to the kernel command line")
+
+// VFIOAvailable says why vfio-pci cannot be used, or nil: it is loaded,
+// built in, or a module on disk.
+func (h Host) VFIOAvailable() error {
+	if h.Sys.DriverLoaded(vfioDriver) || h.Sys.ModuleLoaded(vfioDriver) {
+		return nil
+	}
+	if h.Modules.Has(vfioDriver) {
+		return nil
+	}
+	return fmt.Errorf("vfio-pci is not loaded and %s has no such module: install the kernel's modules (linux-image-%s) or build the kernel with CONFIG_VFIO_PCI", h.Modules.Dir, h.Modules.release())
+}
+
+// Find picks the GPU at addr, or the one GPU when addr is empty (a host
+// with several must say which).
+func (h Host) Find(addr string) (GPU, error) {
+	if addr != "" {
+		if err := CheckAddr(addr); err != nil {
+			return GPU{}, err
+		}
+	}
+	gpus, err := h.GPUs()
+	if err != nil {
+		return GPU{}, err
+	}
+	if addr != "" {
+		i := slices.IndexFunc(gpus, func(g GPU) bool { return slices.Contains(g.Addrs(), addr) })
+		if i < 0 {
+			return GPU{}, fmt.Errorf("%s is not a GPU's function (spirit gpu status lists them)", addr)
+		}
+		return gpus[i], nil
+	}
+	switch len(gpus) {
+	case 0:
+		return GPU{}, fmt.Errorf("this host has no GPU (no PCI display controller)")
+	case 1:
+		return gpus[0], nil
+	}
+	// The boot GPU is the one whose handing over needs the display.
+	addrs := make([]string, len(gpus))
+	for i, g := range gpus {
+		addrs[i] = g.Addr
+	}
+	return GPU{}, fmt.Errorf("this host has %d GPUs (%s): say which with --gpu", len(gpus), strings.Join(addrs, ", "))
+}
