@@ -1,0 +1,269 @@
+package gpu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// The units a passthrough stops: the display manager (systemd's alias
+// for gdm, sddm, lightdm...), which holds the GPU's device files, and
+// NVIDIA's persistence daemon, which holds its module.
+const (
+	displayManager = "display-manager.service"
+	persistenced   = "nvidia-persistenced.service"
+)
+
+// Options configure a Handover.
+type Options struct {
+	Host   Host
+	Kernel Kernel
+	Units  Units
+	VMs    VMs
+	// Dir is the GPU's runtime directory: the journal and the lock.
+	Dir string
+	// Progress gets a line per step; nil discards them.
+	Progress io.Writer
+	// StopTimeout bounds the VM's power-off before it is quit.
+	StopTimeout time.Duration
+	// Root says whether this process may change drivers.
+	Root bool
+}
+
+// Handover gives the host's GPU to a VM and takes it back.
+type Handover struct {
+	o Options
+}
+
+// New returns a Handover.
+func New(o Options) *Handover {
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.StopTimeout == 0 {
+		o.StopTimeout = time.Minute
+	}
+	return &Handover{o: o}
+}
+
+func (h *Handover) env(vmEnded bool) env {
+	return env{sys: h.o.Host.Sys, kernel: h.o.Kernel, units: h.o.Units, vms: h.o.VMs,
+		vmEnded: vmEnded, stopTimeout: h.o.StopTimeout}
+}
+
+func (h *Handover) say(format string, args ...any) {
+	fmt.Fprintf(h.o.Progress, "spirit: "+format+"\n", args...)
+}
+
+func (h *Handover) lock(ctx context.Context) (*os.File, error) {
+	return lock(ctx, h.o.Dir, func() { h.say("waiting for another GPU operation to end...") })
+}
+
+// Status is the host's GPUs, with the VM that holds each.
+func (h *Handover) Status() ([]GPU, error) {
+	gpus, err := h.o.Host.GPUs()
+	if err != nil {
+		return nil, err
+	}
+	j, ok, err := readJournal(h.o.Dir)
+	if err != nil || !ok {
+		return gpus, err
+	}
+	for i := range gpus {
+		if gpus[i].Addr != j.GPU {
+			continue
+		}
+		if j.Attached {
+			gpus[i].HeldBy = j.VM
+		} else {
+			gpus[i].Problems = append(gpus[i].Problems, "a passthrough did not finish: spirit gpu reclaim gives it back to the host")
+		}
+	}
+	return gpus, nil
+}
+
+// Passthrough hands the GPU at addr ("" for the host's only one) to vm,
+// starting it. Any failure gives everything back before it returns.
+func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
+	if err := h.precheck(addr); err != nil {
+		return fmt.Errorf("gpu passthrough: %w", err)
+	}
+	l, err := h.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("gpu passthrough: %w", err)
+	}
+	defer l.Close()
+	if j, ok, err := readJournal(h.o.Dir); err != nil || ok {
+		return fmt.Errorf("gpu passthrough: %w", cmpErr(err, busy(j)))
+	}
+	g, err := h.o.Host.Find(addr)
+	if err != nil {
+		return fmt.Errorf("gpu passthrough: %w", err)
+	}
+	if !g.Passable() {
+		return fmt.Errorf("gpu passthrough: %s cannot be passed through:\n  %s", g.Addr, strings.Join(g.Problems, "\n  "))
+	}
+	steps, err := h.plan(ctx, g, vm)
+	if err != nil {
+		return fmt.Errorf("gpu passthrough: %w", err)
+	}
+	return h.run(ctx, g, vm, steps)
+}
+
+func cmpErr(err, other error) error {
+	if err != nil {
+		return err
+	}
+	return other
+}
+
+func busy(j journal) error {
+	if j.Attached {
+		return fmt.Errorf("the GPU %s is passed through to vm %s already: spirit gpu reclaim gives it back", j.GPU, j.VM)
+	}
+	return fmt.Errorf("a passthrough of %s did not finish (spirit crashed?): spirit gpu reclaim gives it back first", j.GPU)
+}
+
+// precheck is what is checked before anything else is read: the
+// address, root, the IOMMU, vfio-pci.
+func (h *Handover) precheck(addr string) error {
+	if addr != "" {
+		if err := CheckAddr(addr); err != nil {
+			return err
+		}
+	}
+	if !h.o.Root {
+		return errors.New("it needs root: it rebinds drivers and stops the display manager (run it with sudo)")
+	}
+	if h.o.Host.Sys.IOMMUGroups() == 0 {
+		return errIOMMUOff
+	}
+	return h.o.Host.VFIOAvailable()
+}
+
+// run takes the steps, each journalled first; on a failure it undoes
+// them all, the failed one too (it may have half happened).
+func (h *Handover) run(ctx context.Context, g GPU, vm string, steps []Step) error {
+	hd := header{VM: vm, GPU: g.Addr, Drivers: map[string]string{}, At: time.Now().UTC()}
+	for _, f := range g.Functions {
+		hd.Drivers[f.Addr] = f.Driver
+	}
+	w, err := createJournal(h.o.Dir, hd)
+	if err != nil {
+		return fmt.Errorf("gpu passthrough: %w", err)
+	}
+	defer w.Close()
+	for i, s := range steps {
+		if err := w.add(journalLine{Step: &s}); err != nil {
+			return h.rollback(ctx, hd, steps[:i], fmt.Errorf("before step %d of %d (%s): %w", i+1, len(steps), s, err))
+		}
+		h.say("%d/%d %s", i+1, len(steps), s)
+		if err := s.do(ctx, h.env(false)); err != nil {
+			return h.rollback(ctx, hd, steps[:i+1], fmt.Errorf("step %d of %d (%s): %w", i+1, len(steps), s, err))
+		}
+	}
+	if err := w.add(journalLine{Attached: true}); err != nil {
+		return h.rollback(ctx, hd, steps, err)
+	}
+	return nil
+}
+
+// rollback undoes steps after cause, and says how the host was left.
+func (h *Handover) rollback(ctx context.Context, hd header, steps []Step, cause error) error {
+	h.say("passthrough failed at %v; giving the GPU back", cause)
+	// The caller's context may be what was cancelled: the host's display
+	// is brought back regardless.
+	ctx = context.WithoutCancel(ctx)
+	if err := h.undo(ctx, journal{header: hd, Steps: steps}, false); err != nil {
+		return fmt.Errorf("gpu passthrough failed at %w; giving the GPU back failed too: %w", cause, err)
+	}
+	return fmt.Errorf("gpu passthrough failed at %w; the host has its GPU and display back", cause)
+}
+
+// undo undoes the journal's steps in reverse, every one even when some
+// fail, checks that each function is on the driver it was found on, and
+// drops the journal when all is back.
+func (h *Handover) undo(ctx context.Context, j journal, vmEnded bool) error {
+	var errs []error
+	for i := len(j.Steps) - 1; i >= 0; i-- {
+		s := j.Steps[i]
+		h.say("undo %s", s)
+		if err := s.undo(ctx, h.env(vmEnded)); err != nil {
+			errs = append(errs, fmt.Errorf("undo %s: %w", s, err))
+		}
+	}
+	for addr, was := range j.Drivers {
+		if now := h.o.Host.Sys.link(pciDevices, addr, "driver"); now != was {
+			errs = append(errs, fmt.Errorf("%s is on %s, not on %s as before", addr, driverText(now), driverText(was)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w (the journal in %s is kept: spirit gpu reclaim tries again)", errors.Join(errs...), h.o.Dir)
+	}
+	return removeJournal(h.o.Dir)
+}
+
+// Reclaim gives the GPU back to the host: it stops the VM that holds it
+// (power-off, then quit after the timeout), then undoes what the
+// journal says was done, whether the passthrough finished or crashed.
+// It says whether there was anything to give back.
+func (h *Handover) Reclaim(ctx context.Context) (bool, error) {
+	j, ok, err := readJournal(h.o.Dir)
+	if err != nil || !ok {
+		return false, err
+	}
+	// The VM is stopped without the lock: its exit hook takes it, and
+	// may do the rest first.
+	if vm := j.vm(); vm != "" {
+		if err := h.env(false).stopVM(ctx, vm); err != nil {
+			return true, fmt.Errorf("gpu reclaim: %w", err)
+		}
+	}
+	l, err := h.lock(ctx)
+	if err != nil {
+		return true, fmt.Errorf("gpu reclaim: %w", err)
+	}
+	defer l.Close()
+	j, ok, err = readJournal(h.o.Dir)
+	if err != nil || !ok {
+		return true, err // the VM's exit gave it back
+	}
+	if err := h.undo(context.WithoutCancel(ctx), j, false); err != nil {
+		return true, fmt.Errorf("gpu reclaim: %w", err)
+	}
+	return true, nil
+}
+
+// vm is the VM the journal started, "" when it got no further.
+func (j journal) vm() string {
+	for _, s := range j.Steps {
+		if s.Kind == stepStartVM {
+			return s.Name
+		}
+	}
+	return ""
+}
+
+// VMExited is the VM's exit hook: once vm's QEMU has ended, however it
+// ended, the GPU it held goes back to the host. A passthrough still
+// running holds the lock; it is waited for, and then has either
+// finished (and this undoes it) or rolled back (and there is nothing).
+func (h *Handover) VMExited(ctx context.Context, vm string) error {
+	l, err := h.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("give the GPU back after vm %s: %w", vm, err)
+	}
+	defer l.Close()
+	j, ok, err := readJournal(h.o.Dir)
+	if err != nil || !ok || j.vm() != vm {
+		return err
+	}
+	if err := h.undo(ctx, j, true); err != nil {
+		return fmt.Errorf("give the GPU back after vm %s: %w", vm, err)
+	}
+	return nil
+}

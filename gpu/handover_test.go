@@ -1,0 +1,275 @@
+package gpu_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"spirit/gpu"
+	"spirit/gpu/gpusim"
+)
+
+// passable are the fixtures whose GPU can be passed through.
+var passable = []string{"nvidia", "amd-usbc", "bridge"}
+
+type host struct {
+	sim *gpusim.Sim
+	h   *gpu.Handover
+	dir string
+	log *bytes.Buffer
+}
+
+// newHost builds fixture name in a new tree, with a Handover on it.
+func newHost(t *testing.T, name string) host {
+	t.Helper()
+	root := t.TempDir()
+	sim, err := gpusim.Build(root, filepath.Join("testdata/hosts", name+".toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openHost(t, sim, filepath.Join(root, ".run"))
+}
+
+func openHost(t *testing.T, sim *gpusim.Sim, dir string) host {
+	var log bytes.Buffer
+	h := gpu.New(gpu.Options{
+		Host:   simHost(sim),
+		Kernel: sim, Units: sim, VMs: gpusim.VMs{Sim: sim},
+		Dir: dir, Progress: &log, Root: true,
+	})
+	return host{sim: sim, h: h, dir: dir, log: &log}
+}
+
+func simHost(sim *gpusim.Sim) gpu.Host {
+	return gpu.Host{Sys: gpu.Sys{Root: sim.Root}, Modules: gpu.Modules{Dir: sim.ModulesDir()}, PCIIDs: []string{"testdata/pci.ids"}}
+}
+
+func (h host) journal() bool {
+	_, err := os.Stat(filepath.Join(h.dir, "journal"))
+	return err == nil
+}
+
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct {
+		fixture, gpu, functions, problem, name string
+		others                                 int
+	}{
+		{"nvidia", "0000:01:00.0", "0000:01:00.0 0000:01:00.1", "", "GA104 [GeForce RTX 3070]", 0},
+		{"amd-usbc", "0000:0c:00.0", "0000:0c:00.0 0000:0c:00.1 0000:0c:00.2 0000:0c:00.3", "", "Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]", 0},
+		{"bridge", "0000:02:00.0", "0000:02:00.0 0000:02:00.1", "", "", 1},
+		{"no-iommu", "0000:01:00.0", "0000:01:00.0 0000:01:00.1", "the IOMMU is off", "GA104 [GeForce RTX 3070]", 0},
+		{"shared-group", "0000:03:00.0", "0000:03:00.0", "also holds 0000:00:17.0 (class 010601, on ahci)", "", 1},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			h := newHost(t, tc.fixture)
+			gpus, err := h.h.Status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(gpus) != 1 {
+				t.Fatalf("%d GPUs, want 1: %+v", len(gpus), gpus)
+			}
+			g := gpus[0]
+			if g.Addr != tc.gpu || strings.Join(g.Addrs(), " ") != tc.functions || g.Name != tc.name || len(g.Others) != tc.others {
+				t.Errorf("got %s %q functions %v others %v", g.Addr, g.Name, g.Addrs(), g.Others)
+			}
+			if got := strings.Join(g.Problems, "; "); (tc.problem == "") != (got == "") || !strings.Contains(got, tc.problem) {
+				t.Errorf("problems %q, want %q", got, tc.problem)
+			}
+		})
+	}
+}
+
+func TestPassthroughThenReclaim(t *testing.T) {
+	for _, fx := range passable {
+		t.Run(fx, func(t *testing.T) {
+			h := newHost(t, fx)
+			before := h.sim.State()
+			if err := h.h.Passthrough(t.Context(), "win", ""); err != nil {
+				t.Fatalf("%v\n%s", err, h.log)
+			}
+			gpus, _ := h.h.Status()
+			for _, f := range gpus[0].Addrs() {
+				if d := h.sim.Driver(f); d != "vfio-pci" {
+					t.Errorf("%s on %s after passthrough", f, d)
+				}
+			}
+			if gpus[0].HeldBy != "win" || h.sim.UnitActive("display-manager.service") {
+				t.Errorf("held by %q, display manager active %v", gpus[0].HeldBy, h.sim.UnitActive("display-manager.service"))
+			}
+			if on, _ := (gpusim.VMs{Sim: h.sim}).Running(t.Context(), "win"); !on {
+				t.Error("the VM does not run")
+			}
+			if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "passed through to vm win already") {
+				t.Errorf("a second passthrough: %v", err)
+			}
+			did, err := h.h.Reclaim(t.Context())
+			if err != nil || !did {
+				t.Fatalf("reclaim: %v %v\n%s", did, err, h.log)
+			}
+			if after := h.sim.State(); after != before {
+				t.Errorf("after reclaim:\n%s\nwant:\n%s", after, before)
+			}
+			if h.journal() {
+				t.Error("the journal is left")
+			}
+			if did, err := h.h.Reclaim(t.Context()); did || err != nil {
+				t.Errorf("a second reclaim: %v %v", did, err)
+			}
+		})
+	}
+}
+
+func TestPassthroughRefused(t *testing.T) {
+	for _, tc := range []struct{ fixture, addr, err string }{
+		{"no-iommu", "", "the IOMMU is off"},
+		{"shared-group", "", "also holds 0000:00:17.0"},
+		{"nvidia", "0000:01:00.0/../../x", "not a PCI address"},
+		{"nvidia", "01:00.0", "write 0000:01:00.0"},
+		{"nvidia", "0000:00:1f.3", "not a GPU's function"},
+		{"nvidia", "0000:09:00.0", "not a GPU's function"},
+	} {
+		t.Run(tc.fixture+tc.addr, func(t *testing.T) {
+			h := newHost(t, tc.fixture)
+			before := h.sim.State()
+			err := h.h.Passthrough(t.Context(), "win", tc.addr)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("passthrough %q: %v, want %q", tc.addr, err, tc.err)
+			}
+			if h.sim.Ops() != 0 || h.sim.State() != before || h.journal() {
+				t.Errorf("%d changes made, journal %v", h.sim.Ops(), h.journal())
+			}
+		})
+	}
+	t.Run("not root", func(t *testing.T) {
+		h := newHost(t, "nvidia")
+		h.h = gpu.New(gpu.Options{Host: simHost(h.sim), Kernel: h.sim, Units: h.sim, Dir: h.dir})
+		if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "needs root") || h.sim.Ops() != 0 {
+			t.Errorf("passthrough as a user: %v, %d changes", err, h.sim.Ops())
+		}
+	})
+}
+
+// changes counts the steps and the simulator's changes of a passthrough
+// that works.
+func changes(t *testing.T, fx string) (steps, ops int) {
+	h := newHost(t, fx)
+	if err := h.h.Passthrough(t.Context(), "win", ""); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(h.log.String(), "\n"), h.sim.Ops()
+}
+
+func TestFailureAtEveryStep(t *testing.T) {
+	for _, fx := range passable {
+		t.Run(fx, func(t *testing.T) {
+			k, ops := changes(t, fx)
+			for i := 1; i <= ops; i++ {
+				h := newHost(t, fx)
+				before := h.sim.State()
+				h.sim.FailAt = i
+				err := h.h.Passthrough(t.Context(), "win", "")
+				if !errors.Is(err, gpusim.ErrInjected) || !strings.Contains(err.Error(), "the host has its GPU and display back") {
+					t.Fatalf("failure at change %d: %v\n%s", i, err, h.log)
+				}
+				if after := h.sim.State(); after != before || h.journal() {
+					t.Fatalf("failure at change %d: journal left %v; state:\n%s\nwant:\n%s\n%s", i, h.journal(), after, before, h.log)
+				}
+			}
+			t.Logf("%s: a failure injected at each of the %d changes (%d of %d steps): each rolled back to the drivers found and the display manager running", fx, ops, k, k)
+		})
+	}
+}
+
+// crashEnv makes the test binary a passthrough that dies before the
+// simulator's change number N: TestMain runs it.
+const crashEnv = "GPUSIM_CRASH"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(crashEnv); v != "" {
+		os.Exit(crashChild(v))
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild runs a passthrough on the tree in $GPUSIM_ROOT and exits
+// with 3 before change n, as a crash of spirit would.
+func crashChild(v string) int {
+	n, _ := strconv.Atoi(v)
+	sim, err := gpusim.Open(os.Getenv("GPUSIM_ROOT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sim.Before = func(i int, what string) {
+		if i == n {
+			os.Exit(3)
+		}
+	}
+	h := gpu.New(gpu.Options{Host: simHost(sim), Kernel: sim, Units: sim,
+		VMs: gpusim.VMs{Sim: sim}, Dir: filepath.Join(sim.Root, ".run"), Root: true})
+	if err := h.Passthrough(context.Background(), "win", ""); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func TestCrashThenReclaim(t *testing.T) {
+	for _, fx := range passable {
+		t.Run(fx, func(t *testing.T) {
+			_, ops := changes(t, fx)
+			for i := 2; i <= ops; i++ {
+				h := newHost(t, fx)
+				before := h.sim.State()
+				cmd := exec.Command(os.Args[0])
+				cmd.Env = append(os.Environ(), crashEnv+"="+strconv.Itoa(i), "GPUSIM_ROOT="+h.sim.Root)
+				out, err := cmd.CombinedOutput()
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+					t.Fatalf("crash before change %d: %v %s", i, err, out)
+				}
+				if !h.journal() {
+					t.Fatalf("crash before change %d left no journal", i)
+				}
+				if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "did not finish") {
+					t.Fatalf("a passthrough after a crash: %v", err)
+				}
+				did, err := h.h.Reclaim(t.Context())
+				if err != nil || !did {
+					t.Fatalf("reclaim after a crash before change %d: %v %v\n%s", i, did, err, h.log)
+				}
+				if after := h.sim.State(); after != before || h.journal() {
+					t.Fatalf("reclaim after a crash before change %d: journal %v; state:\n%s\nwant:\n%s", i, h.journal(), after, before)
+				}
+			}
+		})
+	}
+}
+
+func TestVMExitGivesTheGPUBack(t *testing.T) {
+	h := newHost(t, "nvidia")
+	before := h.sim.State()
+	if err := h.h.Passthrough(t.Context(), "win", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.h.VMExited(t.Context(), "other"); err != nil || !h.journal() {
+		t.Fatalf("another VM's exit: %v, journal %v", err, h.journal())
+	}
+	// The VM crashed: QEMU is gone, its supervisor runs the hook.
+	if err := (gpusim.VMs{Sim: h.sim}).Stop(t.Context(), "win", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.h.VMExited(t.Context(), "win"); err != nil {
+		t.Fatal(err)
+	}
+	if after := h.sim.State(); after != before || h.journal() {
+		t.Errorf("after the VM's exit: journal %v\n%s\nwant:\n%s", h.journal(), after, before)
+	}
+}

@@ -1,0 +1,159 @@
+package gpu
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// The journal is a file of JSON lines in the GPU's runtime directory: a
+// header with what was found, then each step as it is about to be taken,
+// then "attached" once the VM runs. It lives in /run, so a reboot (which
+// gives the host its drivers back anyway) forgets it.
+type journalLine struct {
+	Begin    *header `json:"begin,omitempty"`
+	Step     *Step   `json:"step,omitempty"`
+	Attached bool    `json:"attached,omitempty"`
+}
+
+type header struct {
+	VM  string `json:"vm,omitempty"`
+	GPU string `json:"gpu"`
+	// Drivers are the functions' drivers when the passthrough began.
+	Drivers map[string]string `json:"drivers"`
+	At      time.Time         `json:"at"`
+}
+
+// journal is a transaction's record, as read back.
+type journal struct {
+	header
+	Steps    []Step
+	Attached bool
+}
+
+const (
+	journalFile = "journal"
+	lockFile    = "lock"
+)
+
+// readJournal reads the journal in dir; ok is false when there is none.
+// A torn last line (a crash while writing it) is dropped: its step was
+// never taken.
+func readJournal(dir string) (j journal, ok bool, err error) {
+	f, err := os.Open(filepath.Join(dir, journalFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return journal{}, false, nil
+	}
+	if err != nil {
+		return journal{}, false, fmt.Errorf("read the GPU journal: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l journalLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			break
+		}
+		switch {
+		case l.Begin != nil:
+			j.header = *l.Begin
+		case l.Step != nil:
+			if err := l.Step.check(); err != nil {
+				return journal{}, false, err
+			}
+			j.Steps = append(j.Steps, *l.Step)
+		case l.Attached:
+			j.Attached = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return journal{}, false, fmt.Errorf("read the GPU journal: %w", err)
+	}
+	for a := range j.Drivers {
+		if err := CheckAddr(a); err != nil {
+			return journal{}, false, fmt.Errorf("the GPU journal: %w", err)
+		}
+	}
+	return j, true, nil
+}
+
+// journalWriter appends lines, each on disk before the step it names is
+// taken.
+type journalWriter struct{ f *os.File }
+
+func createJournal(dir string, h header) (*journalWriter, error) {
+	f, err := os.OpenFile(filepath.Join(dir, journalFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create the GPU journal: %w", err)
+	}
+	w := &journalWriter{f}
+	if err := w.add(journalLine{Begin: &h}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *journalWriter) add(l journalLine) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if _, err := w.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write the GPU journal: %w", err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("write the GPU journal: %w", err)
+	}
+	return nil
+}
+
+func (w *journalWriter) Close() error { return w.f.Close() }
+
+func removeJournal(dir string) error {
+	err := os.Remove(filepath.Join(dir, journalFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the GPU journal: %w", err)
+	}
+	return nil
+}
+
+// lock takes the GPU lock in dir, waiting while another GPU operation
+// holds it. The kernel drops it with its holder, so a crash frees it.
+func lock(ctx context.Context, dir string, waiting func()) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("GPU runtime directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("GPU lock: %w", err)
+	}
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("GPU lock: %w", err)
+		}
+		if !told && waiting != nil {
+			waiting()
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another GPU operation: %w", context.Cause(ctx))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
