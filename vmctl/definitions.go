@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"spirit/gpu"
 )
 
 // Definition is one virtual machine: a [vm.NAME] table of spirit.toml.
@@ -161,9 +163,6 @@ var (
 	validName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	// validSize is a memory size: a whole number of MiB, GiB or TiB.
 	validSize = regexp.MustCompile(`^([1-9][0-9]{0,5})([MGT])$`)
-	// validPCI is a PCI function as sysfs names it: DDDD:BB:DD.F, with
-	// a device number below 0x20 and a function below 8.
-	validPCI = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$`)
 	// validWord is a value that goes into a QEMU option list as it is.
 	validWord = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	// validBridge is a Linux interface name.
@@ -361,8 +360,8 @@ func checkAgent(d Definition) ([]string, string) {
 func checkGPU(d Definition) ([]string, string) {
 	for i, addr := range d.GPU {
 		key := []string{"gpu", strconv.Itoa(i)}
-		if !validPCI.MatchString(addr) {
-			return key, fmt.Sprintf("%q is not a PCI function (DDDD:BB:DD.F in lower case, e.g. 0000:01:00.0, as lspci -D shows it)", addr)
+		if err := gpu.CheckAddr(addr); err != nil {
+			return key, err.Error()
 		}
 		if slices.Index(d.GPU, addr) != i {
 			return key, fmt.Sprintf("%s is given twice", addr)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"spirit/gpu/gpusim"
 )
 
 func TestPlacesFor(t *testing.T) {
@@ -638,5 +640,46 @@ func TestManagerPlanChecks(t *testing.T) {
 	m.o.Defs["t"] = d
 	if _, err := m.Plan(ctx, "t", StartOptions{}); err == nil || !strings.Contains(err.Error(), "vm t: cpu_pinning: core 4096") {
 		t.Errorf("Plan pinned to a core the host lacks: %v", err)
+	}
+}
+
+// TestManagerPlanGPU refuses a VM whose GPU functions the host still
+// drives, and takes the functions a passthrough gives over the
+// definition's.
+func TestManagerPlanGPU(t *testing.T) {
+	m, d := testManager(t)
+	ctx := testCtx(t)
+	sim, err := gpusim.Build(t.TempDir(), "../gpu/testdata/hosts/nvidia.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.o.SysfsRoot = sim.Root
+	d.GPU = []string{"0000:01:00.0", "0000:01:00.1"}
+	m.o.Defs["t"] = d
+	if _, err := m.Plan(ctx, "t", StartOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "its GPU function 0000:01:00.0 is on nvidia, not vfio-pci: spirit gpu passthrough --vm t") {
+		t.Errorf("Plan with the GPU on nvidia: %v", err)
+	}
+	if _, err := m.Plan(ctx, "t", StartOptions{GPU: []string{"0000:07:00.0"}}); err == nil || !strings.Contains(err.Error(), "no PCI device 0000:07:00.0") {
+		t.Errorf("Plan with a GPU the host lacks: %v", err)
+	}
+	for _, w := range [][2]string{
+		{"bus/pci/devices/0000:01:00.1/driver/unbind", "0000:01:00.1"},
+		{"bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci"},
+		{"bus/pci/drivers/vfio-pci/bind", "0000:01:00.1"},
+	} {
+		if err := sim.Load("vfio-pci"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Write(w[0], w[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := m.Plan(ctx, "t", StartOptions{GPU: []string{"0000:01:00.1"}})
+	if err != nil {
+		t.Fatalf("Plan with the function on vfio-pci: %v", err)
+	}
+	if !slices.Contains(b.Args, "vfio-pci,host=0000:01:00.1,bus=gpuport0,addr=00.0") || slices.ContainsFunc(b.Args, func(a string) bool { return strings.Contains(a, "0000:01:00.0") }) {
+		t.Errorf("Plan passes through %q", b.Args)
 	}
 }

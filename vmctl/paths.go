@@ -71,6 +71,12 @@ func PlacesFor(env []string, uid int, exe string) (Places, error) {
 }
 
 // Env is the environment Args needs for the VM name, KVM left unset.
+// GPUDir is where the GPU passthrough keeps its journal and lock.
+func (p Places) GPUDir() string { return filepath.Join(p.Run, "gpu") }
+
+// Places are where this manager keeps VMs.
+func (m *Manager) Places() Places { return m.o.Places }
+
 func (p Places) Env(name string) Env {
 	return Env{Dir: filepath.Join(p.Run, name), StateDir: filepath.Join(p.State, name), Base: p.Base}
 }

@@ -2,6 +2,7 @@ package vmctl
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"spirit/gpu"
 )
 
 // Bootstrap is what a supervisor runs, written by the starter into the
@@ -40,6 +43,9 @@ type StartOptions struct {
 	// Fresh boots anew even when the VM was suspended, dropping the
 	// saved state.
 	Fresh bool
+	// GPU, when set, are the PCI functions passed through instead of
+	// the definition's: spirit gpu passthrough's.
+	GPU []string
 }
 
 // Plan checks the VM name and the host for a start and returns what the
@@ -51,6 +57,9 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 	}
 	if m.o.Unusable != nil {
 		return Bootstrap{}, fmt.Errorf("vm %s: %w", name, m.o.Unusable)
+	}
+	if so.GPU != nil {
+		d.GPU = so.GPU
 	}
 	if problems := d.Check(m.o.Places.Base); len(problems) > 0 {
 		msgs := make([]string, len(problems))
@@ -69,6 +78,9 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 		if err := CheckPinning(name, d.CPUPinning); err != nil {
 			return Bootstrap{}, err // it names the VM
 		}
+	}
+	if err := m.checkVFIO(d); err != nil {
+		return Bootstrap{}, err
 	}
 	env := m.Env(name)
 	env.KVM, env.NoKVM = m.o.KVM(ctx)
@@ -350,6 +362,24 @@ func endOrphan(ctx context.Context, env Env) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// checkVFIO says which of the VM's GPU functions the host still drives:
+// QEMU can only take them from vfio-pci, which spirit gpu passthrough
+// binds them to.
+func (m *Manager) checkVFIO(d Definition) error {
+	sys := gpu.Sys{Root: m.o.SysfsRoot}
+	for _, addr := range d.GPU {
+		dev, err := sys.Device(addr)
+		if err != nil {
+			return fmt.Errorf("cannot start vm %s: gpu: %w", d.Name, err)
+		}
+		if dev.Driver != "vfio-pci" {
+			return fmt.Errorf("cannot start vm %s: its GPU function %s is on %s, not vfio-pci: spirit gpu passthrough --vm %s hands it over",
+				d.Name, addr, cmp.Or(dev.Driver, "no driver"), d.Name)
 		}
 	}
 	return nil
