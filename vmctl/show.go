@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"charm.land/lipgloss/v2"
-	"charm.land/lipgloss/v2/table"
+
+	"spirit/internal/tables"
 )
 
 // The colours of VM states in tables.
@@ -25,24 +26,9 @@ func styledState(state string) string {
 	return lipgloss.NewStyle().Foreground(c).Render(state)
 }
 
-// newTable is the look of spirit's tables: rounded borders, bold headers.
-func newTable(headers ...string) *table.Table {
-	return table.New().
-		Border(lipgloss.RoundedBorder()).
-		BorderStyle(lipgloss.NewStyle().Foreground(lipgloss.ANSIColor(8))).
-		StyleFunc(func(row, col int) lipgloss.Style {
-			s := lipgloss.NewStyle().Padding(0, 1)
-			if row == table.HeaderRow {
-				s = s.Bold(true)
-			}
-			return s
-		}).
-		Headers(headers...)
-}
-
 // WriteList writes the VMs as a table.
 func WriteList(w io.Writer, defs map[string]Definition, list []Status) error {
-	t := newTable("NAME", "STATE", "OS", "MEMORY", "VCPUS", "ACCEL", "AGENT", "PID", "UPTIME")
+	t := tables.New("NAME", "STATE", "OS", "MEMORY", "VCPUS", "ACCEL", "AGENT", "PID", "UPTIME")
 	for _, st := range list {
 		d := defs[st.Name]
 		t.Row(st.Name, styledState(st.State), d.OS, d.Memory, strconv.Itoa(d.Cores*d.Threads),
@@ -126,7 +112,7 @@ func WriteSnapshots(w io.Writer, snaps []Snapshot) error {
 		_, err := fmt.Fprintln(w, "no snapshots")
 		return err
 	}
-	t := newTable("NAME", "DATE", "VM STATE", "VM CLOCK")
+	t := tables.New("NAME", "DATE", "VM STATE", "VM CLOCK")
 	for _, s := range snaps {
 		t.Row(s.Name, s.Date.Local().Format("2006-01-02 15:04:05"), fmt.Sprintf("%d MiB", s.VMState>>20), s.VMClock.Round(time.Second).String())
 	}

@@ -30,6 +30,11 @@ func run() int {
 }
 
 func runArgs(ctx context.Context, argv []string) int {
+	return runWith(ctx, argv, realHost())
+}
+
+// runWith is runArgs on the host parts given: tests give a simulator's.
+func runWith(ctx context.Context, argv []string, parts hostParts) int {
 	opts := shell.Options{
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
@@ -43,7 +48,7 @@ func runArgs(ctx context.Context, argv []string) int {
 		Supervise: []string{"/proc/self/exe", argv[0], "vm", "supervise", "--detach"},
 	}
 	status := 0
-	root := rootCmd(ctx, &opts, &status)
+	root := rootCmd(ctx, &opts, &status, parts)
 	root.SetArgs(argv[1:])
 	if err := root.Execute(); err != nil {
 		// Only the command line itself fails here: status 2, as bash.
@@ -53,7 +58,7 @@ func runArgs(ctx context.Context, argv []string) int {
 	return status
 }
 
-func rootCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Command {
+func rootCmd(ctx context.Context, opts *shell.Options, status *int, parts hostParts) *cobra.Command {
 	var command string
 	var login bool
 	root := &cobra.Command{
@@ -83,7 +88,7 @@ func rootCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Comma
 	// Everything after FILE (or after -c LINE) belongs to the script.
 	root.Flags().SetInterspersed(false)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(versionCmd(), completionCmd(root), vmCmd(ctx, opts, status))
+	root.AddCommand(versionCmd(), completionCmd(root), vmCmd(ctx, opts, status), gpuCmd(ctx, opts, status, parts))
 	return root
 }
 

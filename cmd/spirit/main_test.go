@@ -23,6 +23,9 @@ import (
 var spiritBin, agentBin string
 
 func TestMain(m *testing.M) {
+	if root := os.Getenv(simEnv); root != "" {
+		os.Exit(simSpirit(root))
+	}
 	spiritbin.MainBins(m, spiritbin.Bins{Spirit: &spiritBin, Agent: &agentBin})
 }
 

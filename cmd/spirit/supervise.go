@@ -64,7 +64,21 @@ func runSupervisor(o shell.Options, name string) error {
 		Log:     log,
 		Ready:   ready,
 		Lock:    lock,
+		OnExit:  exitHooks(m, name, log),
 	})
+}
+
+// exitHooks run when the VM's QEMU has ended: a VM with a GPU gives it
+// back to the host, whether it powered off or crashed.
+func exitHooks(m *vmctl.Manager, name string, log *slog.Logger) []func(context.Context) error {
+	b, err := vmctl.ReadBootstrap(m.Env(name).BootstrapFile())
+	if err != nil || len(b.Def.GPU) == 0 {
+		return nil // the supervisor reports an unreadable bootstrap itself
+	}
+	return []func(context.Context) error{func(ctx context.Context) error {
+		log.Info("giving the GPU back to the host")
+		return realHost().handover(m, os.Stderr, 0).VMExited(ctx, name)
+	}}
 }
 
 // logLevel is $SPIRIT_LOG's level, info by default: the supervisor's log

@@ -93,10 +93,19 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.StopTimeout = vmctl.DefaultStopTimeout
 	}
 	s := &sup{o: o, log: o.Log, exited: make(chan struct{}), agentCh: make(chan struct{}), recheck: make(chan struct{}, 1)}
-	defer func() {
-		if err != nil && o.Ready != nil {
-			fmt.Fprintln(o.Ready, err)
+	// The starter learns how the start went before the exit hooks run:
+	// a GPU passthrough waiting for this start holds the lock that the
+	// GPU's exit hook takes.
+	ready := func(msg string) {
+		if o.Ready != nil {
+			fmt.Fprintln(o.Ready, msg)
 			o.Ready.Close()
+			o.Ready = nil
+		}
+	}
+	defer func() {
+		if err != nil {
+			ready(err.Error())
 		}
 	}()
 	b, err := vmctl.ReadBootstrap(vmctl.Env{Dir: o.Dir}.BootstrapFile())
@@ -111,12 +120,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer s.cleanup()
 	ln, err := s.boot(ctx)
 	if err != nil {
+		ready(err.Error())
 		return err
 	}
-	if o.Ready != nil {
-		fmt.Fprintln(o.Ready, "ok")
-		o.Ready.Close()
-	}
+	ready("ok")
 	s.serve(ctx, ln)
 	return nil
 }
