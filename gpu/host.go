@@ -129,7 +129,7 @@ func driverText(driver string) string {
 	return driver
 }
 
-var errIOMMUOff = fmt.Errorf("the IOMMU is off (no IOMMU groups): turn on VT-d or AMD-Vi in the firmware and add intel_iommu=on (Intel) or amd_iommu=on (AMD) and iommu=pt to the kernel command line")
+var errIOMMUOff = fmt.Errorf("the IOMMU is off (no IOMMU groups): turn on VT-d or AMD-Vi in the firmware setup, and add intel_iommu=on (Intel; AMD-Vi is on once the firmware enables it) and iommu=pt to the kernel command line")
 
 // VFIOAvailable says why vfio-pci cannot be used, or nil: it is loaded,
 // built in, or a module on disk.

@@ -128,12 +128,18 @@ const ProbeTimeout = 2 * time.Second
 // the halt with the byte stored. A probe that does not come back in time
 // counts as unusable.
 func KVMUsable(ctx context.Context) (bool, string) {
+	return KVMUsableAt(ctx, "/dev/kvm")
+}
+
+// KVMUsableAt is KVMUsable with the KVM device at path (spirit doctor's
+// tests point it elsewhere).
+func KVMUsableAt(ctx context.Context, path string) (bool, string) {
 	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
-	if err := probeKVM(ctx, "/dev/kvm"); err != nil {
+	if err := probeKVM(ctx, path); err != nil {
 		return false, err.Error()
 	}
-	return true, "/dev/kvm ran a test guest"
+	return true, path + " ran a test guest"
 }
 
 // probeKVM runs the probe's guest through the device at path.

@@ -65,6 +65,9 @@ func NewManager(o ManagerOptions) *Manager {
 	return &Manager{o: o}
 }
 
+// QEMU is the emulator the VMs run: a path, or a name looked up in PATH.
+func (m *Manager) QEMU() string { return m.o.QEMU }
+
 // Names lists the VMs defined, sorted.
 func (m *Manager) Names() []string { return slices.Sorted(maps.Keys(m.o.Defs)) }
 

@@ -330,14 +330,9 @@ func (b *builder) control() {
 // for size bytes of guest memory, and if not how to reserve them.
 // sysfsRoot is /sys but for tests.
 func CheckHugePages(sysfsRoot string, size int64) error {
-	dir := filepath.Join(sysfsRoot, "kernel", "mm", "hugepages", "hugepages-2048kB")
-	free, err := readCount(filepath.Join(dir, "free_hugepages"))
+	total, free, err := HugePages(sysfsRoot)
 	if err != nil {
-		return fmt.Errorf("huge pages: %w", err)
-	}
-	total, err := readCount(filepath.Join(dir, "nr_hugepages"))
-	if err != nil {
-		return fmt.Errorf("huge pages: %w", err)
+		return err
 	}
 	need := (size + hugePageSize - 1) / hugePageSize
 	if free >= need {
@@ -347,6 +342,19 @@ func CheckHugePages(sysfsRoot string, size int64) error {
 	return fmt.Errorf("huge pages: %d MiB of guest memory needs %d free 2 MiB pages, %d are free; "+
 		"reserve them as root with: echo %d > /proc/sys/vm/nr_hugepages (and vm.nr_hugepages = %d in /etc/sysctl.d/spirit.conf to keep them)",
 		size>>20, need, free, want, want)
+}
+
+// HugePages reads how many 2 MiB huge pages are reserved (total) and how
+// many of them are free. sysfsRoot is /sys but for tests.
+func HugePages(sysfsRoot string) (total, free int64, err error) {
+	dir := filepath.Join(sysfsRoot, "kernel", "mm", "hugepages", "hugepages-2048kB")
+	if free, err = readCount(filepath.Join(dir, "free_hugepages")); err != nil {
+		return 0, 0, fmt.Errorf("huge pages: %w", err)
+	}
+	if total, err = readCount(filepath.Join(dir, "nr_hugepages")); err != nil {
+		return 0, 0, fmt.Errorf("huge pages: %w", err)
+	}
+	return total, free, nil
 }
 
 func readCount(path string) (int64, error) {

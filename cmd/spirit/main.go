@@ -89,6 +89,7 @@ func rootCmd(ctx context.Context, opts *shell.Options, status *int, parts hostPa
 	root.Flags().SetInterspersed(false)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(versionCmd(), completionCmd(root), vmCmd(ctx, opts, status), gpuCmd(ctx, opts, status, parts))
+	root.AddCommand(doctorCmd(ctx, opts, status))
 	return root
 }
 
