@@ -273,3 +273,32 @@ func TestVMExitGivesTheGPUBack(t *testing.T) {
 		t.Errorf("after the VM's exit: journal %v\n%s\nwant:\n%s", h.journal(), after, before)
 	}
 }
+
+// TestOneOperationAtATime: two passthroughs at once, as from two
+// shells: the lock lets one through; the other then finds the GPU taken.
+func TestOneOperationAtATime(t *testing.T) {
+	a := newHost(t, "nvidia")
+	sim2, err := gpusim.Open(a.sim.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := openHost(t, sim2, a.dir)
+	errs := make(chan error, 2)
+	for _, h := range []host{a, b} {
+		go func() { errs <- h.h.Passthrough(context.Background(), "win", "") }()
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("two passthroughs at once: %v and %v, want one to work", e1, e2)
+	}
+	if err := cmpNil(e1, e2); !strings.Contains(err.Error(), "passed through to vm win already") {
+		t.Errorf("the second passthrough: %v", err)
+	}
+}
+
+func cmpNil(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
