@@ -27,6 +27,8 @@ GOOS=windows GOARCH=amd64 go vet ./cmd/spirit-agent ./agents/guest ./agents/wire
 GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o /dev/null ./cmd/spirit-agent
 echo "== go test -race"
 go test -race -count=1 -timeout 25m ./...
+echo "== GPU passthrough: a failure at each change rolls back (k of k)"
+go test -count=1 -v -run '^TestFailureAtEveryStep$' ./gpu/ | grep 'a failure injected'
 echo "== fuzz (short)"
 # Budgets are counts, not durations: Go 1.26's fuzz coordinator can fail
 # a run with a bare "context deadline exceeded" when a -fuzztime duration
@@ -37,3 +39,4 @@ for f in $(go test -list '^Fuzz' ./agents/wire/ | grep '^Fuzz'); do
 done
 go test -run '^$' -fuzz '^FuzzDecodeMessage$' -fuzztime 100000x ./vmctl/qmp/
 go test -run '^$' -fuzz '^FuzzCPUList$' -fuzztime 100000x ./vmctl/
+go test -run '^$' -fuzz '^FuzzReadJournal$' -fuzztime 50000x ./gpu/

@@ -1,0 +1,43 @@
+package gpu
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzReadJournal: whatever the journal holds, what it yields never
+// names a path outside sysfs: steps and addresses become paths.
+func FuzzReadJournal(f *testing.F) {
+	f.Add([]byte(`{"begin":{"vm":"win","gpu":"0000:01:00.0","drivers":{"0000:01:00.0":"nvidia"}}}
+{"step":{"kind":"stop-unit","name":"display-manager.service"}}
+{"step":{"kind":"bind-vfio","name":"0000:01:00.0","driver":"nvidia"}}
+{"step":{"kind":"start-vm","name":"win","functions":["0000:01:00.0"]}}
+{"attached":true}
+`))
+	f.Add([]byte(`{"step":{"kind":"unbind-platform","name":"../../x","driver":"efi-framebuffer"}}`))
+	f.Add([]byte(`{"begin":{"gpu":"x","drivers":{"../x":""}}}` + "\n{\"step\":"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, journalFile), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		j, ok, err := readJournal(dir)
+		if err != nil || !ok {
+			return
+		}
+		for _, s := range j.Steps {
+			for _, v := range append([]string{s.Name, s.Driver}, s.Functions...) {
+				if strings.Contains(v, "/") || strings.Contains(v, "..") && s.Kind != stepStopUnit {
+					t.Fatalf("step %+v names a path", s)
+				}
+			}
+		}
+		for a := range j.Drivers {
+			if CheckAddr(a) != nil {
+				t.Fatalf("driver of %q", a)
+			}
+		}
+	})
+}
