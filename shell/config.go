@@ -43,6 +43,10 @@ type DockerConfig struct {
 	// Default is the container that a bare "@docker" means. Empty means
 	// the only running container.
 	Default string `toml:"default"`
+	// Agent lists the containers whose commands go through a spirit
+	// agent started once inside them rather than an Engine exec each;
+	// "*" means every container.
+	Agent []string `toml:"agent"`
 }
 
 // goField is the Go side of go-toml's type errors.
@@ -64,6 +68,12 @@ func (c *Config) check(path string, data []byte) error {
 	if n := c.Docker.Default; n != "" && !validContainer.MatchString(n) {
 		return fmt.Errorf("%s:%d: docker.default: %q is not a container name (letters, digits, then also _ . -)",
 			path, tomlpos.Line(data, "docker", "default"), n)
+	}
+	for _, n := range c.Docker.Agent {
+		if n != "*" && !validContainer.MatchString(n) {
+			return fmt.Errorf("%s:%d: docker.agent: %q is not a container name (letters, digits, then also _ . -) nor \"*\"",
+				path, tomlpos.Line(data, "docker", "agent"), n)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Agents)) {
 		line := tomlpos.Line(data, "agents", name, "address")
@@ -151,7 +161,7 @@ func parseConfig(path string, data []byte) (*Config, error) {
 		msgs := make([]string, len(strict.Errors))
 		for i, e := range strict.Errors {
 			line, col := e.Position()
-			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown field %q (known: docker.default, agents.NAME.address, vm.NAME.%s)",
+			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown field %q (known: docker.default, docker.agent, agents.NAME.address, vm.NAME.%s)",
 				path, line, col, strings.Join(e.Key(), "."), vmctl.Fields())
 		}
 		return &Config{}, errors.New(strings.Join(msgs, "\n"))
@@ -184,3 +194,15 @@ func userDir(env []string, name, fallback string) string {
 
 // getenv looks a variable up in a NAME=value list.
 func getenv(env []string, name string) string { return envlist.Get(env, name) }
+
+// agentBinary is the spirit-agent that containers named in docker.agent
+// get: the one installed beside this spirit (bin/spirit-agent beside
+// bin/spirit). It is not checked here: a missing one only means the
+// Engine's exec is used.
+func agentBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(exe), "spirit-agent")
+}

@@ -26,6 +26,13 @@ func TestLoadConfig(t *testing.T) {
 			errHas: []string{":2:", "docker.default", "not a container name"}},
 		{name: "bad name in a dotted key", text: "# c\ndocker.default = \"a b\"\n",
 			errHas: []string{":2:", "docker.default", "not a container name"}},
+		{name: "agent containers", text: "[docker]\ndefault = \"c1\"\n# via an agent\nagent = [\"c1\", \"*\"]\n", want: "c1"},
+		{name: "bad agent container", text: "[docker]\ndefault = \"c1\"\n\nagent = [\"c1\", \"a b\"]\n",
+			errHas: []string{":4:", "docker.agent", `"a b" is not a container name`}},
+		{name: "agent not a list", text: "[docker]\nagent = \"c1\"\n",
+			errHas: []string{":2:", "agent"}},
+		{name: "misspelt agent", text: "[docker]\nagents = [\"c1\"]\n",
+			errHas: []string{":2:", `unknown field "docker.agents"`, "docker.agent,"}},
 		{name: "bad syntax", text: "[docker\n",
 			errHas: []string{":1:"}},
 		{name: "bad VM value", text: "[vm.windows]\nos = \"windows\"\n\nmemory = \"4X\"\n",
@@ -98,6 +105,21 @@ cache = "none"
 	}
 	if cfg.Docker.Default != "web" {
 		t.Errorf("docker.default = %q", cfg.Docker.Default)
+	}
+}
+
+func TestLoadConfigDockerAgent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spirit.toml")
+	text := "[docker]\ndefault = \"c1\"\n# containers whose commands go through a spirit agent started once inside them\nagent = [\"c1\"]      # container names; \"*\" means every container\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := LoadConfig([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Docker.Agent; len(got) != 1 || got[0] != "c1" {
+		t.Errorf("docker.agent = %q, want [c1]", got)
 	}
 }
 

@@ -60,7 +60,13 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 	} else if path != "" {
 		log.Debug("configuration", "path", path)
 	}
-	backend := docker.New(docker.Options{DefaultContainer: cfg.Docker.Default, Log: log})
+	backend := docker.New(docker.Options{
+		DefaultContainer: cfg.Docker.Default,
+		Agent:            cfg.Docker.Agent,
+		AgentBinary:      agentBinary(),
+		Version:          o.Version,
+		Log:              log,
+	})
 	targets := NewTargets(backend, AgentClients(cfg.Agents, o.Version, log), VMs(o, cfg, err))
 	sess, err := router.New(router.Options{
 		Resolver: targets,

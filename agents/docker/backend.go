@@ -3,6 +3,14 @@
 // and pauses or resumes them, all through the Docker Engine API with the moby
 // Go client. It never runs the docker CLI, and it does not create, start or
 // remove containers: that stays the job of the user's own Docker tooling.
+//
+// Each command is one Engine exec by default. For the containers that
+// Options.Agent names, the package copies spirit's agent into the
+// container and runs commands and file reads through it instead: started
+// once and shared through a unix socket in the container that the host
+// reaches under /proc/PID/root when it can, or one long-lived Engine exec
+// per Backend otherwise, with the Engine's exec as the fallback (agent.go
+// tells the whole story).
 package docker
 
 import (
@@ -29,6 +37,16 @@ type Options struct {
 	// DefaultContainer is the container that a bare "@docker" means. When
 	// it is empty, "@docker" means the only running container.
 	DefaultContainer string
+	// Agent names the containers whose commands and files go through a
+	// spirit-agent started in them (see agent.go) rather than an Engine
+	// exec each; "*" means every container.
+	Agent []string
+	// AgentBinary is the spirit-agent (static, Linux, this machine's
+	// architecture) copied into those containers. When it is missing,
+	// the Engine's exec is used.
+	AgentBinary string
+	// Version is spirit's, told to the agents at the handshake.
+	Version string
 	// Log receives debug records; nil discards them.
 	Log *slog.Logger
 }
@@ -42,6 +60,17 @@ type Backend struct {
 	mu     sync.Mutex
 	cli    *client.Client // guarded by mu; nil until first use
 	closed bool           // guarded by mu
+	// agents are the agent paths into containers, by container ID;
+	// guarded by mu.
+	agents map[string]*containerAgent
+
+	// noSocket leaves out the shared socket agent, so that tests can
+	// take the exec way into a container that could have it.
+	noSocket bool
+
+	binOnce sync.Once
+	bin     *agentBin // set by binOnce
+	binErr  error     // set by binOnce
 }
 
 // listTimeout bounds the calls that only feed messages and completion, so a
@@ -77,17 +106,26 @@ func (b *Backend) client() (*client.Client, error) {
 	return b.cli, nil
 }
 
-// Close releases the Engine client's idle connections. Targets fail after it.
+// Close ends the connections to the agents in containers (and so what
+// they run for this Backend) and releases the Engine client's idle
+// connections. Targets fail after it.
 func (b *Backend) Close() error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.closed = true
-	if b.cli == nil {
-		return nil
+	agents := b.agents
+	b.agents = nil
+	b.mu.Unlock()
+	var errs []error
+	for _, a := range agents {
+		errs = append(errs, a.close())
 	}
-	err := b.cli.Close()
-	b.cli = nil
-	return err
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cli != nil {
+		errs = append(errs, b.cli.Close())
+		b.cli = nil
+	}
+	return errors.Join(errs...)
 }
 
 // Target is one container, or the default one, as a router target. It

@@ -38,6 +38,14 @@ func (t *Target) Exec(ctx context.Context, c *router.Command) (int, error) {
 		}
 		return 1, err
 	}
+	if cl := t.b.agentClient(ctx, r); cl != nil {
+		return cl.Exec(ctx, c)
+	}
+	return r.engineExec(ctx, c)
+}
+
+// engineExec runs c with one Engine exec of its own.
+func (r *resolved) engineExec(ctx context.Context, c *router.Command) (int, error) {
 	tty := c.TTY != nil
 	tag := tagVar + "=" + rand.Text()
 	create := client.ExecCreateOptions{
@@ -60,8 +68,8 @@ func (t *Target) Exec(ctx context.Context, c *router.Command) (int, error) {
 		}
 		return 1, r.execErr(err)
 	}
-	run := &execRun{b: t.b, r: r, id: ex.ID, tag: tag, c: c}
-	t.b.log.Debug("docker exec", "container", r.name, "exec", ex.ID, "tag", tag, "tty", tty)
+	run := &execRun{b: r.b, r: r, id: ex.ID, tag: tag, c: c}
+	r.b.log.Debug("docker exec", "container", r.name, "exec", ex.ID, "tag", tag, "tty", tty)
 	att, err := r.cli.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{TTY: tty, ConsoleSize: size})
 	if err != nil {
 		if ctx.Err() != nil {

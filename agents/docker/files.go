@@ -38,6 +38,13 @@ func (t *Target) Open(ctx context.Context, p string, mode router.OpenMode) (io.R
 	p = r.abs(p)
 	switch mode {
 	case router.Read:
+		if cl := t.b.agentClient(ctx, r); cl != nil {
+			f, err := cl.Open(ctx, p, mode)
+			if err != nil {
+				return nil, fmt.Errorf("docker %s %s in %s: %w", mode, p, r.name, err)
+			}
+			return f, nil
+		}
 		return r.openRead(ctx, p)
 	case router.Write, router.Append:
 		return r.openWrite(ctx, p, mode)
@@ -253,23 +260,53 @@ func (f *fileWriter) store() error {
 		// Keep the file's mode and owner, as a shell's redirection does;
 		// the owner is only in the archive's header.
 		hdr.Mode = unixMode(st.Mode)
-		res, err := r.cli.CopyFromContainer(ctx, r.id, client.CopyFromContainerOptions{SourcePath: dest})
-		if err != nil {
-			return fmt.Errorf("reading the current file: %w", err)
-		}
-		defer closeQuietly(res.Content)
-		tr := tar.NewReader(res.Content)
-		cur, err := tr.Next()
+		cur, oldFile, err := r.current(ctx, dest, f.mode == router.Append)
 		if err != nil {
 			return fmt.Errorf("reading the current file: %w", err)
 		}
 		hdr.Uid, hdr.Gid, copyOwner = cur.Uid, cur.Gid, true
-		if f.mode == router.Append {
-			old = io.LimitReader(tr, cur.Size)
+		if oldFile != nil {
+			defer closeQuietly(oldFile)
+			old = io.LimitReader(oldFile, cur.Size)
 			hdr.Size += cur.Size
 		}
 	}
 	return r.putFile(ctx, path.Dir(dest), hdr, old, f.spool, copyOwner)
+}
+
+// current reads the header of the file at p and, to append to it, its
+// content into a private host file. The archive is closed before it
+// returns: the Engine holds the container's lock until then, so a copy
+// into the container made while it is open would wait for ever once the
+// file is larger than what the connection buffers.
+func (r *resolved) current(ctx context.Context, p string, content bool) (*tar.Header, *os.File, error) {
+	res, err := r.cli.CopyFromContainer(ctx, r.id, client.CopyFromContainerOptions{SourcePath: p})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer closeQuietly(res.Content)
+	tr := tar.NewReader(res.Content)
+	cur, err := tr.Next()
+	if err != nil || !content {
+		return cur, nil, err
+	}
+	spool, err := os.CreateTemp("", "spirit-docker-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool file: %w", err)
+	}
+	if err := os.Remove(spool.Name()); err != nil {
+		closeQuietly(spool)
+		return nil, nil, fmt.Errorf("spool file: %w", err)
+	}
+	if _, err := io.Copy(spool, tr); err != nil {
+		closeQuietly(spool)
+		return nil, nil, err
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		closeQuietly(spool)
+		return nil, nil, fmt.Errorf("spool file: %w", err)
+	}
+	return cur, spool, nil
 }
 
 // putFile streams a one-entry tar of hdr with the content of old then data

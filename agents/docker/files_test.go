@@ -228,4 +228,22 @@ func TestFilesLarge(t *testing.T) {
 	if got := mustRun(t, tgt, "wc -c </tmp/large"); strings.TrimSpace(got) != "67108864" {
 		t.Errorf("size in the container: %s", got)
 	}
+	// Replacing and appending to a file larger than a connection's
+	// buffers: the Engine holds the container's lock while the current
+	// file is read.
+	for _, mode := range []router.OpenMode{router.Write, router.Append} {
+		f, err := tgt.Open(testContext(t), "/tmp/large", mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatalf("%s over a large file: %v", mode, err)
+		}
+	}
+	if got := mustRun(t, tgt, "wc -c </tmp/large"); strings.TrimSpace(got) != "2097152" {
+		t.Errorf("size in the container after a write and an append: %s", got)
+	}
 }

@@ -1,0 +1,290 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// agentDirs are the directories, in the order tried, that may hold the
+// agent binary and its socket in a container: one of spirit's own, so that
+// nothing of the image's is touched. First in the root file system's
+// writable layer, which the archive API writes into and which is there in
+// any container without a read-only root (a tmpfs mounted on /tmp, as
+// often given to a busybox or distroless container, is not seen by the
+// archive API: what it writes there is hidden under the mount); then in
+// /tmp, for a container whose root is read-only and whose /tmp is a
+// volume. A container with neither uses the Engine's exec.
+var agentDirs = []string{"/.spirit", "/tmp/.spirit"}
+
+// agentBin is the agent binary on the host.
+type agentBin struct {
+	file string // on the host
+	size int64
+	// key names the socket of the agent started from this file: it is
+	// made from the file's size, modification time and inode, which a
+	// stat gives at once, where hashing it would cost each spirit -c
+	// some milliseconds.
+	key string
+
+	hashOnce sync.Once
+	hash     string // the start of its SHA-256, in hex; set by hashOnce
+	hashErr  error  // set by hashOnce
+}
+
+// socket is where the shared agent of a container listens when its binary
+// is in dir.
+func (a *agentBin) socket(dir string) string { return dir + "/agent-" + a.key + ".sock" }
+
+// path is where the binary is in dir in a container. Its name carries a
+// hash of its content, so that an identical binary is never copied twice.
+func (a *agentBin) path(dir string) (string, error) {
+	a.hashOnce.Do(func() {
+		f, err := os.Open(a.file)
+		if err != nil {
+			a.hashErr = fmt.Errorf("agent binary: %w", err)
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			a.hashErr = fmt.Errorf("agent binary: %w", err)
+			return
+		}
+		a.hash = hex.EncodeToString(h.Sum(nil)[:8])
+	})
+	return dir + "/spirit-agent-" + a.hash, a.hashErr
+}
+
+// agentBinary finds Options.AgentBinary, once.
+func (b *Backend) agentBinary() (*agentBin, error) {
+	b.binOnce.Do(func() {
+		file := b.opts.AgentBinary
+		if file == "" {
+			b.binErr = errors.New("no agent binary configured")
+			return
+		}
+		fi, err := os.Stat(file)
+		if err != nil {
+			b.binErr = fmt.Errorf("agent binary: %w", err)
+			return
+		}
+		if !fi.Mode().IsRegular() {
+			b.binErr = fmt.Errorf("agent binary %s: not a regular file", file)
+			return
+		}
+		var ino uint64
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		sum := sha256.Sum256(fmt.Appendf(nil, "%d %d %d", fi.Size(), fi.ModTime().UnixNano(), ino))
+		b.bin = &agentBin{file: file, size: fi.Size(), key: hex.EncodeToString(sum[:8])}
+	})
+	return b.bin, b.binErr
+}
+
+// installAgent copies the agent binary into the first of agentDirs that
+// takes it, unless the same one is there already, and returns its
+// directory and path there.
+func (r *resolved) installAgent(ctx context.Context, bin *agentBin) (dir, exe string, err error) {
+	var errs []error
+	for _, dir := range agentDirs {
+		exe, err := r.installIn(ctx, bin, dir)
+		if err == nil {
+			return dir, exe, nil
+		}
+		if ctx.Err() != nil {
+			return "", "", err
+		}
+		errs = append(errs, err)
+	}
+	return "", "", errors.Join(errs...)
+}
+
+// installIn copies the agent binary into dir, unless it is there.
+func (r *resolved) installIn(ctx context.Context, bin *agentBin, dir string) (string, error) {
+	exe, err := bin.path(dir)
+	if err != nil {
+		return "", err
+	}
+	st, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: exe})
+	if err == nil && st.Stat.Mode.IsRegular() && st.Stat.Size == bin.size {
+		return exe, nil
+	}
+	f, err := os.Open(bin.file)
+	if err != nil {
+		return "", fmt.Errorf("agent binary: %w", err)
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	tarDone := make(chan error, 1)
+	go func() {
+		err := writeAgentTar(pw, f, path.Base(dir), path.Base(exe), bin.size)
+		pw.CloseWithError(err)
+		tarDone <- err
+	}()
+	_, err = r.cli.CopyToContainer(ctx, r.id, client.CopyToContainerOptions{
+		DestinationPath: path.Dir(dir),
+		Content:         pr,
+	})
+	pr.CloseWithError(errors.New("request ended")) // unblocks the tar writer
+	tarErr := <-tarDone
+	if err != nil {
+		return "", fmt.Errorf("copy the agent to %s: %w", exe, r.b.engineErr(r.cli, err))
+	}
+	if tarErr != nil {
+		return "", fmt.Errorf("copy the agent to %s: %w", exe, tarErr)
+	}
+	r.b.log.Debug("docker agent copied", "container", r.name, "path", exe)
+	return exe, nil
+}
+
+// writeAgentTar writes the directory dir and the binary f in it, called
+// name, as a tar.
+func writeAgentTar(w io.Writer, f io.Reader, dir, name string, size int64) error {
+	tw := tar.NewWriter(w)
+	now := time.Now()
+	// 0755: a container whose user is not root runs the binary too.
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: now}); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dir + "/" + name, Mode: 0o755, Size: size, ModTime: now}); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, f); err != nil {
+		return err
+	}
+	return tw.Close() // fails if the file changed size meanwhile
+}
+
+// sharedAgentPid is the pid, as the host sees it, of the container's first
+// process when the shared socket agent can be used: the Engine is on this
+// machine, the container runs as root (the user the agent serves as), and
+// the pid is the container's own (not one of another pid namespace that
+// happens to exist here).
+func (r *resolved) sharedAgentPid() (int, error) {
+	if host := r.cli.DaemonHost(); !strings.HasPrefix(host, "unix://") {
+		return 0, fmt.Errorf("the Engine at %s is not on this machine", host)
+	}
+	if u := r.info.Config; u != nil && !rootUser(u.User) {
+		return 0, fmt.Errorf("the container's user is %s, not root", u.User)
+	}
+	pid := r.info.State.Pid
+	if pid <= 0 {
+		return 0, errors.New("the engine reported no pid")
+	}
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.Contains(cg, []byte(r.id)) {
+		return 0, fmt.Errorf("process %d is not in the container's cgroup", pid)
+	}
+	return pid, nil
+}
+
+// dialSocket connects to the container's shared agent, starting it if it
+// is not listening.
+func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, error) {
+	pid, err := r.sharedAgentPid()
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range agentDirs {
+		conn, err := dialInContainer(ctx, pid, bin.socket(dir))
+		if err == nil {
+			return conn, nil
+		}
+		if errors.Is(err, errUnreachable) {
+			return nil, err
+		}
+	}
+	dir, exe, err := r.installAgent(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	sock := bin.socket(dir)
+	ex, err := r.cli.ExecCreate(ctx, r.id, client.ExecCreateOptions{
+		Cmd: []string{exe, "--listen", "unix:" + sock},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, err))
+	}
+	if _, err := r.cli.ExecStart(ctx, ex.ID, client.ExecStartOptions{Detach: true}); err != nil {
+		return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, err))
+	}
+	r.b.log.Debug("docker agent started", "container", r.name, "exec", ex.ID, "socket", sock)
+	delay := time.Millisecond
+	for {
+		conn, err := dialInContainer(ctx, pid, sock)
+		if err == nil {
+			return conn, nil
+		}
+		ins, ierr := r.cli.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+		if ierr != nil {
+			return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, ierr))
+		}
+		if !ins.Running {
+			// Another spirit's agent may have won the socket.
+			if conn, err := dialInContainer(ctx, pid, sock); err == nil {
+				return conn, nil
+			}
+			return nil, fmt.Errorf("start the agent: it exited with status %d (%v)", ins.ExitCode, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("start the agent: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+// dialExec starts an agent of this Backend's own as an Engine exec and
+// returns its stdin and stdout as a stream.
+func (r *resolved) dialExec(ctx context.Context, bin *agentBin) (net.Conn, error) {
+	_, exe, err := r.installAgent(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := r.cli.ExecCreate(ctx, r.id, client.ExecCreateOptions{
+		Cmd:          []string{exe, "--stdio"},
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, err))
+	}
+	att, err := r.cli.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, err))
+	}
+	r.b.log.Debug("docker agent exec started", "container", r.name, "exec", ex.ID)
+	return newExecConn(att.HijackedResponse, &logWriter{r: r, exec: ex.ID}), nil
+}
+
+// logWriter passes what the agent writes on stderr to the debug log.
+type logWriter struct {
+	r    *resolved
+	exec string
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.r.b.log.Debug("docker agent", "container", w.r.name, "exec", w.exec, "log", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
