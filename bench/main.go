@@ -1,9 +1,14 @@
-// Command bench times pairs of commands, spirit's and a peer's, run in
-// turn in the same session, and prints for each pair the median wall times
-// and their ratio. Ratios are the result: absolute times on a shared
-// machine are noise. It also writes the table as JSON under bench/results.
+// Command bench is make bench: it times spirit against a peer doing the
+// same job, measured in turn in the same run (and for the guest rows on
+// the same VM), and prints one table with, for each row, spirit's figure,
+// the peer's, their ratio and the goal the ratio is checked against.
+// Ratios are the result: absolute figures on a shared machine are noise.
+// The table is also written as JSON under bench/results.
 //
-//	go run ./bench -n 30 -spirit bin/spirit
+// scripts/bench.sh builds what it needs (the bench variant of the demo
+// guest, a dockerd with a container c1) and runs it:
+//
+//	bin/bench -spirit bin/spirit -dir /tmp/spirit-bench.XXXX
 package main
 
 import (
@@ -13,106 +18,136 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
+// row is one line of the table. Ratio is Spirit/Peer; the goal holds when
+// it is at most Max, or at least Min.
 type row struct {
+	Group     string  `json:"group"`
 	Name      string  `json:"name"`
-	Spirit    string  `json:"spirit"`
-	Peer      string  `json:"peer"`
-	SpiritMs  float64 `json:"spirit_median_ms"`
-	PeerMs    float64 `json:"peer_median_ms"`
-	Ratio     float64 `json:"ratio"`
-	Runs      int     `json:"runs"`
+	Spirit    float64 `json:"spirit"`
+	Peer      float64 `json:"peer"`
+	Unit      string  `json:"unit"`
 	PeerLabel string  `json:"peer_label"`
+	Ratio     float64 `json:"ratio"`
+	Max       float64 `json:"goal_max,omitempty"`
+	Min       float64 `json:"goal_min,omitempty"`
+	Met       *bool   `json:"goal_met,omitempty"`
+	Runs      int     `json:"runs"`
+	SpiritHow string  `json:"spirit_how,omitempty"`
+	PeerHow   string  `json:"peer_how,omitempty"`
 	Note      string  `json:"note,omitempty"`
+	Skipped   string  `json:"skipped,omitempty"`
+}
+
+func (r *row) finish() {
+	if r.Skipped != "" || r.Peer == 0 {
+		return
+	}
+	r.Ratio = r.Spirit / r.Peer
+	if r.Max == 0 && r.Min == 0 {
+		return
+	}
+	met := (r.Max == 0 || r.Ratio <= r.Max) && (r.Min == 0 || r.Ratio >= r.Min)
+	r.Met = &met
+}
+
+type options struct {
+	n         int // runs of each command row
+	trips     int // round trips of each latency row
+	spirit    string
+	container string
+	dir       string
+	base      string
+	only      []string
+	parts     []string // of the guest rows
 }
 
 func main() {
-	n := flag.Int("n", 30, "runs of each command")
-	spirit := flag.String("spirit", "bin/spirit", "the spirit binary")
-	container := flag.String("container", "c1", "a running container")
+	var o options
+	flag.IntVar(&o.n, "n", 20, "runs of each command row")
+	flag.IntVar(&o.trips, "trips", 200, "round trips of each latency row")
+	flag.StringVar(&o.spirit, "spirit", "bin/spirit", "the spirit binary")
+	flag.StringVar(&o.container, "container", "c1", "a running container (the docker rows)")
+	flag.StringVar(&o.dir, "dir", "", "a private directory with a short path for the bench's VM (default: a new one under $TMPDIR)")
 	out := flag.String("out", "bench/results", "where the JSON goes")
-	agent := flag.String("agent", "bin/spirit-agent", "the agent binary")
-	peer := flag.String("peer", "", "run as a raw peer: echo, stream or read (internal)")
-	sock := flag.String("sock", "", "the peer's socket (internal)")
-	only := flag.String("only", "docker,host,agent", "the groups of rows to run")
+	only := flag.String("only", "vm,docker,host", "the groups of rows to run")
+	parts := flag.String("parts", "rtt,ttfb,throughput,files,footprint", "the guest rows to run (boot always is)")
 	flag.Parse()
-	if *peer != "" {
-		if err := runPeer(*peer, *sock); err != nil {
-			fmt.Fprintln(os.Stderr, "bench peer:", err)
-			os.Exit(1)
+	o.only, o.parts = strings.Split(*only, ","), strings.Split(*parts, ",")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rows, err := run(ctx, o)
+	if len(rows) > 0 {
+		printTable(os.Stdout, rows)
+		if werr := writeJSON(*out, rows); werr != nil && err == nil {
+			err = werr
 		}
-		return
 	}
-	if err := run(*n, *spirit, *agent, *container, *out, strings.Split(*only, ",")); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func runPeer(kind, sock string) error {
-	switch kind {
-	case peerEcho, peerStream:
-		return servePeer(kind, sock)
-	case "read":
-		return readPeer(sock)
-	}
-	return fmt.Errorf("%w: unknown peer %q", errUsage, kind)
+// progress says on stderr what the bench is at: a run takes minutes.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: %s: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-func run(n int, spirit, agent, container, outDir string, only []string) error {
-	var pairs []row
-	if slices.Contains(only, "docker") {
-		pairs = append(pairs, row{Name: "container round trip", PeerLabel: "docker exec",
-			Spirit: fmt.Sprintf("%s -c '@docker:%s true'", spirit, container),
-			Peer:   fmt.Sprintf("docker exec %s true", container)})
+func run(ctx context.Context, o options) ([]row, error) {
+	var err error
+	if o.spirit, err = filepath.Abs(o.spirit); err != nil {
+		return nil, err
 	}
-	if slices.Contains(only, "host") {
-		pairs = append(pairs, row{Name: "host pipeline", PeerLabel: "bash -c",
-			Spirit: spirit + " -c 'seq 1 1000000 | wc -l'",
-			Peer:   "bash -c 'seq 1 1000000 | wc -l'"},
-			row{Name: "start-up", PeerLabel: "bash -c",
-				Spirit: spirit + " -c true",
-				Peer:   "bash -c true"})
+	if o.base, err = os.Getwd(); err != nil {
+		return nil, err
 	}
-	ctx := context.Background()
-	for i := range pairs {
-		p := &pairs[i]
-		s, q, err := timePair(ctx, n, p.Spirit, p.Peer)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name, err)
+	if o.dir == "" {
+		if o.dir, err = os.MkdirTemp("", "sb"); err != nil {
+			return nil, err
 		}
-		p.SpiritMs, p.PeerMs, p.Runs = ms(s), ms(q), n
-		p.Ratio = p.SpiritMs / p.PeerMs
+		defer os.RemoveAll(o.dir)
 	}
-	if slices.Contains(only, "agent") {
-		dir, err := os.MkdirTemp("", "spirit-bench")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		agentPairs, err := agentRows(ctx, n, spirit, agent, dir)
-		if err != nil {
-			return fmt.Errorf("agent: %w", err)
-		}
-		pairs = append(pairs, agentPairs...)
+	vm, err := newBenchVM(o.spirit, o.dir, o.base)
+	if err != nil {
+		return nil, err
 	}
-	printTable(pairs)
-	return writeJSON(outDir, pairs)
+	var rows []row
+	if slices.Contains(o.only, "vm") {
+		r, err := guestRows(ctx, o, vm)
+		rows = append(rows, r...)
+		if err != nil {
+			return rows, fmt.Errorf("guest rows: %w", err)
+		}
+	}
+	if slices.Contains(o.only, "docker") {
+		r, err := dockerRows(ctx, o, vm)
+		rows = append(rows, r...)
+		if err != nil {
+			return rows, fmt.Errorf("docker rows: %w", err)
+		}
+	}
+	if slices.Contains(o.only, "host") {
+		r, err := hostRows(ctx, o, vm)
+		rows = append(rows, r...)
+		if err != nil {
+			return rows, fmt.Errorf("host rows: %w", err)
+		}
+	}
+	return rows, nil
 }
 
-// timePair runs the two commands in turn, n times each after one warm-up,
-// so that both see the same machine, and returns their medians.
-func timePair(ctx context.Context, n int, a, b string) (time.Duration, time.Duration, error) {
-	return timePairEnv(ctx, n, a, b, nil)
-}
-
-// timePairEnv is timePair with env added to the commands' environment.
-func timePairEnv(ctx context.Context, n int, a, b string, env []string) (time.Duration, time.Duration, error) {
+// timePair runs the two shell command lines in turn, n times each after
+// one warm-up, so that both see the same machine, and returns their
+// medians.
+func timePair(ctx context.Context, n int, a, b string, env []string) (time.Duration, time.Duration, error) {
 	var ta, tb []time.Duration
 	for i := -1; i < n; i++ {
 		da, err := timeOne(ctx, a, env)
@@ -130,15 +165,41 @@ func timePairEnv(ctx context.Context, n int, a, b string, env []string) (time.Du
 	return median(ta), median(tb), nil
 }
 
+// timeOne runs a shell command line, its output discarded, and returns
+// its wall time.
 func timeOne(ctx context.Context, command string, env []string) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", "exec "+command)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = nil, os.Stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		return 0, fmt.Errorf("%s: %w", command, err)
 	}
 	return time.Since(start), nil
+}
+
+// samples times f n times after a warm-up, sorted.
+func samples(n int, f func() error) ([]time.Duration, error) {
+	if err := f(); err != nil {
+		return nil, err
+	}
+	d := make([]time.Duration, n)
+	for i := range d {
+		start := time.Now()
+		if err := f(); err != nil {
+			return nil, err
+		}
+		d[i] = time.Since(start)
+	}
+	slices.Sort(d)
+	return d, nil
+}
+
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
 }
 
 func median(d []time.Duration) time.Duration {
@@ -148,11 +209,50 @@ func median(d []time.Duration) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func printTable(rows []row) {
-	fmt.Printf("%-22s %12s %12s %-12s %8s\n", "row", "spirit ms", "peer ms", "peer", "ratio")
+// rate is MiB/s for size bytes in d.
+func rate(size int64, d time.Duration) float64 { return float64(size) / (1 << 20) / d.Seconds() }
+
+func printTable(w *os.File, rows []row) {
+	fmt.Fprintf(w, "\n%-34s %13s %13s  %-30s %7s  %-7s %s\n", "row", "spirit", "peer", "(peer)", "ratio", "goal", "")
+	group := ""
 	for _, r := range rows {
-		fmt.Printf("%-22s %12.3f %12.3f %-12s %8.2f  %s\n", r.Name, r.SpiritMs, r.PeerMs, r.PeerLabel, r.Ratio, r.Note)
+		if r.Group != group {
+			group = r.Group
+			fmt.Fprintf(w, "%s\n", group)
+		}
+		if r.Skipped != "" {
+			fmt.Fprintf(w, "  %-32s skipped: %s\n", r.Name, r.Skipped)
+			continue
+		}
+		goal, mark := "", ""
+		switch {
+		case r.Max != 0:
+			goal = fmt.Sprintf("<= %g", r.Max)
+		case r.Min != 0:
+			goal = fmt.Sprintf(">= %g", r.Min)
+		}
+		if r.Met != nil {
+			mark = "met"
+			if !*r.Met {
+				mark = "BEHIND"
+			}
+		}
+		fmt.Fprintf(w, "  %-32s %13s %13s  %-30s %7.2f  %-7s %s\n", r.Name,
+			figure(r.Spirit, r.Unit), figure(r.Peer, r.Unit), r.PeerLabel, r.Ratio, goal, mark)
+		if r.Note != "" {
+			fmt.Fprintf(w, "  %-32s %s\n", "", r.Note)
+		}
 	}
+}
+
+func figure(v float64, unit string) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f %s", v, unit)
+	case v >= 10:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	}
+	return fmt.Sprintf("%.3g %s", v, unit)
 }
 
 func writeJSON(dir string, rows []row) error {

@@ -13,6 +13,15 @@
 #   linux.qcow2         a copy of it, the disk of the VM @linux
 #                       (vmctl/default.toml), made once and then kept
 #
+# With --bench (make bench only) it also makes the bench variant:
+#
+#   initramfs-bench.cpio.gz  initramfs.cpio.gz followed by a second
+#                       archive (the kernel unpacks both) with Debian's
+#                       qemu-guest-agent (qemu-ga, the shared libraries
+#                       ldd names and the dynamic loader) and spirit-echo
+#                       (bench/echo): the init starts them when the VM has
+#                       the ports org.qemu.guest_agent.0 and spirit.echo
+#
 # Boot it with internal/guesttest, or by hand (Ctrl-A x quits):
 #   qemu-system-x86_64 -accel tcg -machine q35 -m 256 -nodefaults \
 #     -nographic -serial mon:stdio -no-reboot \
@@ -34,12 +43,15 @@ out=build/guest
 script=scripts/guest.sh
 init=testdata/guest/init
 
-if [ "${1:-}" = --if-missing ]; then
+bench=
+if [ "${1:-}" = --bench ]; then
+	bench=1
+elif [ "${1:-}" = --if-missing ]; then
 	if [ -s $out/vmlinuz ] && [ -s $out/initramfs.cpio.gz ] && [ -s $out/scratch.qcow2 ] && [ -s $out/linux.qcow2 ]; then
 		exit 0
 	fi
 elif [ $# -gt 0 ]; then
-	echo "usage: scripts/guest.sh [--if-missing]" >&2
+	echo "usage: scripts/guest.sh [--if-missing | --bench]" >&2
 	exit 2
 fi
 
@@ -233,6 +245,56 @@ fi
 if [ ! -s $out/linux.qcow2 ]; then
 	cp $out/scratch.qcow2 "$tmp/linux.qcow2"
 	mv "$tmp/linux.qcow2" $out/linux.qcow2
+fi
+
+# bench_initramfs makes $out/initramfs-bench.cpio.gz: see the top.
+bench_initramfs() {
+	local qga=$out/qemu-ga stage=$tmp/bench lib
+	if [ ! -s $qga/bin/qemu-ga ] || stale $qga/bin/qemu-ga $script; then
+		echo "guest: fetching qemu-guest-agent" >&2
+		mkdir -p "$tmp/qga-deb"
+		if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
+			chown _apt "$tmp/qga-deb"
+		fi
+		(cd "$tmp/qga-deb" && apt_download qemu-guest-agent)
+		dpkg-deb -x "$tmp"/qga-deb/*.deb "$tmp/qga-root"
+		# The binary and what it loads, from the host (Debian 12 too):
+		# ldd names each library's path, and the loader.
+		rm -rf "$tmp/qga"
+		mkdir -p "$tmp/qga/bin"
+		cp "$tmp/qga-root/usr/sbin/qemu-ga" "$tmp/qga/bin/qemu-ga"
+		if ldd "$tmp/qga/bin/qemu-ga" | grep -q 'not found'; then
+			echo "guest: qemu-ga needs libraries this host lacks:" >&2
+			ldd "$tmp/qga/bin/qemu-ga" | grep 'not found' >&2
+			echo "guest: apt-get install libglib2.0-0 libnuma1 libudev1 liburing2" >&2
+			exit 1
+		fi
+		for lib in $(ldd "$tmp/qga/bin/qemu-ga" | grep -o '/[^ ]*'); do
+			mkdir -p "$tmp/qga$(dirname "$lib")"
+			cp -L "$lib" "$tmp/qga$lib"
+		done
+		touch "$tmp/qga/bin/qemu-ga" # newer than this script: kept until it changes
+		rm -rf "$qga"
+		mv "$tmp/qga" "$qga"
+		rm -rf "$tmp/qga-deb" "$tmp/qga-root"
+	fi
+	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/spirit-echo" ./bench/echo
+	if ! cmp -s "$tmp/spirit-echo" $out/spirit-echo; then
+		mv "$tmp/spirit-echo" $out/spirit-echo
+	fi
+	if ! stale $out/initramfs-bench.cpio.gz $script $out/initramfs.cpio.gz $out/spirit-echo $qga/bin/qemu-ga; then
+		return 0
+	fi
+	mkdir -p "$stage/bin"
+	cp -a $qga/. "$stage/"
+	install -m 0755 $out/spirit-echo "$stage/bin/spirit-echo"
+	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6n >"$tmp/extra.cpio.gz"
+	cat $out/initramfs.cpio.gz "$tmp/extra.cpio.gz" >"$tmp/initramfs-bench.cpio.gz"
+	mv "$tmp/initramfs-bench.cpio.gz" $out/initramfs-bench.cpio.gz
+}
+
+if [ -n "$bench" ]; then
+	bench_initramfs
 fi
 
 size() { numfmt --to=iec-i --suffix=B --format='%.1f' "$(stat -c %s "$1")"; }

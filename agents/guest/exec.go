@@ -219,7 +219,7 @@ func (r *run) copyStdin(w io.WriteCloser, src net.Conn) {
 // the client stops reading, what follows is drained so that the command
 // is not blocked forever on a full pipe the client asked to close.
 func (r *run) copyOutput(fd int, dst net.Conn, src io.Reader) {
-	if _, err := fdcopy.Copy(dst, src, make([]byte, outputBuf)); err != nil {
+	if _, err := fdcopy.Copy(dst, gathering(src), make([]byte, outputBuf)); err != nil {
 		r.log.Debug("exec output", "fd", fd, "err", err)
 		io.Copy(io.Discard, src)
 	}

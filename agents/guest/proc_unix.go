@@ -58,7 +58,13 @@ func startProcess(req *wire.Request) (process, error) {
 			return nil, err
 		}
 		// Best effort: above the user's pipe quota the default stays.
-		unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+		// Through SyscallConn, not Fd, which would put the file in
+		// blocking mode: each read of an output would then hold a
+		// thread, and the runtime hand its P to another at every wait
+		// (on a one-vCPU guest, CPU taken from the command).
+		if rc, err := r.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize) })
+		}
 		if write {
 			*ours = w
 			theirs = append(theirs, r)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -321,10 +322,147 @@ func handshakeErr(ctx context.Context, doing string, err error) error {
 }
 
 // bufConn reads first what the handshake's reader buffered: the peer may
-// have sent its first yamux frames right behind its last message.
+// have sent its first yamux frames right behind its last message. It also
+// writes yamux's frames in fewer writes (see Write).
 type bufConn struct {
 	net.Conn
 	r *bufio.Reader
+
+	wmu sync.Mutex
+	// held are frames not written yet: header-only frames, and last a
+	// data frame's header when bodyLeft (its body's length) is not 0.
+	held     []byte      // guarded by wmu
+	bodyLeft int         // guarded by wmu
+	timer    *time.Timer // guarded by wmu: writes held frames that wait too long
+	werr     error       // guarded by wmu: a failed write of the timer's
 }
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// yamux's frame header: version, type, flags (2 bytes), stream ID (4),
+// length (4). A data frame's body of that length follows it; the other
+// types (window update, ping, go away) are the header alone.
+const (
+	muxHeaderLen = 12
+	muxTypeData  = 0
+	muxFlagSYN   = 1
+	muxFlagACK   = 2
+	muxFlagFIN   = 4
+	muxFlagRST   = 8
+	// maxJoined bounds the copy Write makes of a body: a larger one is
+	// written after its header, as yamux would.
+	maxJoined = 16 << 10
+	// maxHeld bounds the header-only frames held.
+	maxHeld = 4 << 10
+	// holdFor is how long a stream's opening may wait for a frame to
+	// go with: it is never what a peer waits on (yamux's opener sends
+	// its request without waiting for the ACK).
+	holdFor = time.Millisecond
+)
+
+// Write passes on what yamux writes (one frame's header, then its body)
+// in fewer writes: a data frame's header waits for its body, and the
+// opening of a stream (SYN, or the ACK that accepts it) for the next
+// frame or holdFor, whichever comes first; then everything goes in one
+// write. On a virtio-serial port each write is a trip through the
+// hypervisor and an interrupt in the guest, which cost more than the
+// copy: a stat's request and its answer then take one write each instead
+// of two. A stream's end and a window update go at once. The bytes are
+// the same, in the same order.
+func (c *bufConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	if c.bodyLeft > 0 {
+		if len(p) == c.bodyLeft {
+			c.held = append(c.held, p...)
+			c.bodyLeft = 0
+			if err := c.flush(); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+		// Not its body (yamux dropped a body it timed out on): the
+		// header goes alone, as it would have.
+		c.bodyLeft = 0
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) == muxHeaderLen {
+		size := int(binary.BigEndian.Uint32(p[8:]))
+		flags := binary.BigEndian.Uint16(p[2:])
+		switch {
+		case p[1] != muxTypeData && (flags&(muxFlagFIN|muxFlagRST) != 0 || flags&(muxFlagSYN|muxFlagACK) == 0):
+			// A stream's end or a window update: at once, with
+			// whatever is held.
+			c.held = append(c.held, p...)
+			return len(p), c.flush()
+		case p[1] != muxTypeData || size == 0:
+			c.held = append(c.held, p...)
+			if len(c.held) >= maxHeld {
+				return len(p), c.flush()
+			}
+			if c.timer == nil {
+				c.timer = time.AfterFunc(holdFor, c.flushHeld)
+			} else {
+				c.timer.Reset(holdFor)
+			}
+			return len(p), nil
+		case size <= maxJoined:
+			c.held = append(c.held, p...)
+			c.bodyLeft = size
+			return len(p), nil
+		}
+	}
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// flush writes the frames held; wmu is held.
+func (c *bufConn) flush() error {
+	if len(c.held) == 0 {
+		return nil
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	_, err := c.Conn.Write(c.held)
+	c.held = c.held[:0]
+	if err != nil {
+		c.werr = err
+	}
+	return err
+}
+
+// flushHeld writes the header-only frames that waited holdFor, unless a
+// data frame's body is on its way (its write takes them along).
+func (c *bufConn) flushHeld() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.bodyLeft == 0 && c.werr == nil {
+		c.flush()
+	}
+}
+
+// Close writes what is held, then closes the connection. A write under
+// way may be blocked (a peer that does not read): Close does not wait
+// for it, and closing the connection ends it.
+func (c *bufConn) Close() error {
+	if c.wmu.TryLock() {
+		if c.werr == nil {
+			c.bodyLeft = 0
+			c.flush()
+		}
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		c.werr = net.ErrClosed
+		c.wmu.Unlock()
+	}
+	return c.Conn.Close()
+}
