@@ -3,15 +3,12 @@ package shell
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/moby/moby/client"
 
 	"spirit/internal/dockertest"
 )
@@ -58,7 +55,7 @@ func TestDockerAgentSetting(t *testing.T) {
 	if out := spirit("@docker:" + name + " echo again"); out != "again\n" {
 		t.Errorf("output %q, want again", out)
 	}
-	if n := engineExecs(t, name, since); n != 0 {
+	if n := dockertest.ExecsSince(t, name, since); n != 0 {
 		t.Errorf("a second spirit made %d Engine execs, want none", n)
 	}
 }
@@ -76,31 +73,4 @@ func TestDockerAgentCtrlC(t *testing.T) {
 	s.expect("[130]", 3*time.Second)
 	s.typeKeys("@docker:"+name+" ps -o args | grep -c '^sleep 432[1]'", enter)
 	s.expect("\r\n0\r\n", 10*time.Second)
-}
-
-// engineExecs counts the Engine execs made in the container since from.
-func engineExecs(t *testing.T, name string, from time.Time) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	stamp := func(tm time.Time) string { return fmt.Sprintf("%d.%09d", tm.Unix(), tm.Nanosecond()) }
-	res := dockertest.Client(t).Events(ctx, client.EventsListOptions{
-		Since:   stamp(from),
-		Until:   stamp(time.Now()),
-		Filters: make(client.Filters).Add("container", name).Add("type", "container"),
-	})
-	n := 0
-	for {
-		select {
-		case m := <-res.Messages:
-			if strings.HasPrefix(string(m.Action), "exec_create") {
-				n++
-			}
-		case err := <-res.Err:
-			if err != nil && err != io.EOF {
-				t.Fatalf("engine events: %v", err)
-			}
-			return n
-		}
-	}
 }

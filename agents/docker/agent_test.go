@@ -34,6 +34,20 @@ var ways = []struct {
 	noSocket bool
 }{{"socket", false}, {"exec", true}}
 
+// eachWay runs f in parallel subtests, one per way to the agent, each
+// with a container of its own and a backend that uses the agent in it.
+// noSocket says which way, for a test that makes more backends.
+func eachWay(t *testing.T, f func(t *testing.T, noSocket bool, name string, b *Backend, tgt router.Target)) {
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) {
+			t.Parallel()
+			name := dockertest.Container(t, "")
+			b := agentBackend(t, way.noSocket)
+			f(t, way.noSocket, name, b, b.Target(name))
+		})
+	}
+}
+
 // agentBackend returns a backend that uses the agent in every container.
 func agentBackend(t *testing.T, noSocket bool) *Backend {
 	t.Helper()
@@ -43,97 +57,63 @@ func agentBackend(t *testing.T, noSocket bool) *Backend {
 	return b
 }
 
-// execsSince lists the Engine execs created in the container since from,
-// from the Engine's events.
-func execsSince(t *testing.T, name string, from time.Time) []string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(testContext(t))
-	defer cancel()
-	stamp := func(tm time.Time) string { return fmt.Sprintf("%d.%09d", tm.Unix(), tm.Nanosecond()) }
-	res := dockertest.Client(t).Events(ctx, client.EventsListOptions{
-		Since:   stamp(from),
-		Until:   stamp(time.Now()),
-		Filters: make(client.Filters).Add("container", name).Add("type", "container"),
-	})
-	var execs []string
-	for {
-		select {
-		case m := <-res.Messages:
-			if strings.HasPrefix(string(m.Action), "exec_create") {
-				execs = append(execs, string(m.Action))
-			}
-		case err := <-res.Err:
-			if err != nil && err != io.EOF {
-				t.Fatalf("engine events: %v", err)
-			}
-			return execs
-		}
-	}
-}
-
 func TestAgentExec(t *testing.T) {
 	t.Parallel()
-	for _, way := range ways {
-		t.Run(way.name, func(t *testing.T) {
-			t.Parallel()
-			name := dockertest.Container(t, "")
-			b := agentBackend(t, way.noSocket)
-			tgt := b.Target(name)
-			ctx := testContext(t)
-			if got := mustRun(t, tgt, "echo first"); got != "first\n" {
-				t.Fatalf("first command: %q", got)
-			}
-			before := time.Now()
+	eachWay(t, func(t *testing.T, _ bool, name string, b *Backend, tgt router.Target) {
+		ctx := testContext(t)
+		if got := mustRun(t, tgt, "echo first"); got != "first\n" {
+			t.Fatalf("first command: %q", got)
+		}
+		before := time.Now()
 
-			res := run(ctx, tgt, "echo out; echo err >&2; exit 3", nil)
-			if res.err != nil || res.status != 3 || res.stdout != "out\n" || res.stderr != "err\n" {
-				t.Errorf("got %+v, want status 3, out\\n, err\\n", res)
-			}
-			res = run(ctx, tgt, "wc -c", &router.Command{Stdin: strings.NewReader(strings.Repeat("x", 300000))})
-			if res.err != nil || res.status != 0 || strings.TrimSpace(res.stdout) != "300000" {
-				t.Errorf("stdin: got %+v, want 300000", res)
-			}
-			res = run(ctx, tgt, `echo "$A $PWD"; kill -TERM $$`, &router.Command{Env: []string{"A=host value"}})
-			if res.err != nil || res.status != 128+15 || res.stdout != "host value /\n" {
-				t.Errorf("env and signal: got %+v, want status 143, %q", res, "host value /\n")
-			}
-			res = run(ctx, tgt, "tty; stty size", &router.Command{TTY: &router.TTY{Size: router.WinSize{Rows: 33, Cols: 101}}})
-			if res.err != nil || res.status != 0 || !strings.HasPrefix(res.stdout, "/dev/pts/") || !strings.HasSuffix(res.stdout, "33 101\r\n") {
-				t.Errorf("terminal: got %+v", res)
-			}
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			go func() {
-				pw.WriteString("from a pipe\n")
-				pw.Close()
-			}()
-			res = run(ctx, tgt, "cat", &router.Command{Stdin: pr})
-			pr.Close()
-			if res.err != nil || res.status != 0 || res.stdout != "from a pipe\n" {
-				t.Errorf("stdin from a pipe: got %+v", res)
-			}
-			if status := brokenPipe(t, tgt); status != 141 {
-				t.Errorf("a reader that goes away: status %d, want 141", status)
-			}
-			f, err := tgt.Open(ctx, "/etc/passwd", router.Read)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := io.ReadAll(f)
-			f.Close()
-			if err != nil || !strings.HasPrefix(string(data), "root:x:0:0:") {
-				t.Errorf("read /etc/passwd: %q, %v", data, err)
-			}
-			if _, err := tgt.Open(ctx, "/no/such/file", router.Read); err == nil || !strings.Contains(err.Error(), "/no/such/file") {
-				t.Errorf("read a missing file: %v", err)
-			}
-			if n := execsSince(t, name, before); len(n) > 0 {
-				t.Errorf("commands after the first made Engine execs %v, want none", n)
-			}
-		})
-	}
+		res := run(ctx, tgt, "echo out; echo err >&2; exit 3", nil)
+		if res.err != nil || res.status != 3 || res.stdout != "out\n" || res.stderr != "err\n" {
+			t.Errorf("got %+v, want status 3, out\\n, err\\n", res)
+		}
+		res = run(ctx, tgt, "wc -c", &router.Command{Stdin: strings.NewReader(strings.Repeat("x", 300000))})
+		if res.err != nil || res.status != 0 || strings.TrimSpace(res.stdout) != "300000" {
+			t.Errorf("stdin: got %+v, want 300000", res)
+		}
+		res = run(ctx, tgt, `echo "$A $PWD"; kill -TERM $$`, &router.Command{Env: []string{"A=host value"}})
+		if res.err != nil || res.status != 128+15 || res.stdout != "host value /\n" {
+			t.Errorf("env and signal: got %+v, want status 143, %q", res, "host value /\n")
+		}
+		res = run(ctx, tgt, "tty; stty size", &router.Command{TTY: &router.TTY{Size: router.WinSize{Rows: 33, Cols: 101}}})
+		if res.err != nil || res.status != 0 || !strings.HasPrefix(res.stdout, "/dev/pts/") || !strings.HasSuffix(res.stdout, "33 101\r\n") {
+			t.Errorf("terminal: got %+v", res)
+		}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			pw.WriteString("from a pipe\n")
+			pw.Close()
+		}()
+		res = run(ctx, tgt, "cat", &router.Command{Stdin: pr})
+		pr.Close()
+		if res.err != nil || res.status != 0 || res.stdout != "from a pipe\n" {
+			t.Errorf("stdin from a pipe: got %+v", res)
+		}
+		if status := brokenPipe(t, tgt); status != 141 {
+			t.Errorf("a reader that goes away: status %d, want 141", status)
+		}
+		f, err := tgt.Open(ctx, "/etc/passwd", router.Read)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || !strings.HasPrefix(string(data), "root:x:0:0:") {
+			t.Errorf("read /etc/passwd: %q, %v", data, err)
+		}
+		if _, err := tgt.Open(ctx, "/no/such/file", router.Read); err == nil || !strings.Contains(err.Error(), "/no/such/file") {
+			t.Errorf("read a missing file: %v", err)
+		}
+		if n := dockertest.ExecsSince(t, name, before); n > 0 {
+			t.Errorf("commands after the first made Engine execs %v, want none", n)
+		}
+	})
 }
 
 // brokenPipe runs "yes" into a pipe whose reader goes away, and returns
@@ -181,7 +161,7 @@ func TestAgentShared(t *testing.T) {
 		})
 	}
 	g.Wait()
-	if n := execsSince(t, name, before); len(n) > 0 {
+	if n := dockertest.ExecsSince(t, name, before); n > 0 {
 		t.Errorf("a second backend made Engine execs %v, want none", n)
 	}
 }
@@ -191,42 +171,35 @@ func TestAgentShared(t *testing.T) {
 // other Backend's command goes on.
 func TestAgentCancel(t *testing.T) {
 	t.Parallel()
-	for _, way := range ways {
-		t.Run(way.name, func(t *testing.T) {
-			t.Parallel()
-			name := dockertest.Container(t, "")
-			b := agentBackend(t, way.noSocket)
-			tgt := b.Target(name)
+	eachWay(t, func(t *testing.T, noSocket bool, name string, b *Backend, tgt router.Target) {
+		status := runUntilCancel(t, tgt, "sleep 101")
+		if status != 130 {
+			t.Errorf("cancelled: status %d, want 130", status)
+		}
+		if left := leftovers(t, tgt, "sleep 101"); len(left) > 0 {
+			t.Errorf("left in the container after a cancel: %q", left)
+		}
 
-			status := runUntilCancel(t, tgt, "sleep 101")
-			if status != 130 {
-				t.Errorf("cancelled: status %d, want 130", status)
-			}
-			if left := leftovers(t, tgt, "sleep 101"); len(left) > 0 {
-				t.Errorf("left in the container after a cancel: %q", left)
-			}
-
-			other := agentBackend(t, way.noSocket)
-			ctx := testContext(t)
-			otherDone := make(chan result, 1)
-			startAndWait(t, ctx, other.Target(name), "sleep 102", otherDone)
-			closed := make(chan result, 1)
-			startAndWait(t, ctx, tgt, "sleep 103", closed)
-			if err := b.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-			<-closed
-			check := New(Options{}) // the Engine's exec, to look
-			defer check.Close()
-			waitGone(t, check.Target(name), "sleep 103")
-			if left := leftovers(t, check.Target(name), "sleep 102"); len(left) != 1 {
-				t.Errorf("the other backend's command: %q, want it running", left)
-			}
-			other.Close()
-			<-otherDone
-			waitGone(t, check.Target(name), "sleep 102")
-		})
-	}
+		other := agentBackend(t, noSocket)
+		ctx := testContext(t)
+		otherDone := make(chan result, 1)
+		startAndWait(t, ctx, other.Target(name), "sleep 102", otherDone)
+		closed := make(chan result, 1)
+		startAndWait(t, ctx, tgt, "sleep 103", closed)
+		if err := b.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		<-closed
+		check := New(Options{}) // the Engine's exec, to look
+		defer check.Close()
+		waitGone(t, check.Target(name), "sleep 103")
+		if left := leftovers(t, check.Target(name), "sleep 102"); len(left) != 1 {
+			t.Errorf("the other backend's command: %q, want it running", left)
+		}
+		other.Close()
+		<-otherDone
+		waitGone(t, check.Target(name), "sleep 102")
+	})
 }
 
 // runUntilCancel runs "echo started; exec CMD" and cancels it once it has
@@ -304,7 +277,7 @@ func TestAgentFallback(t *testing.T) {
 			if res.err != nil || res.status != 4 || res.stdout != "out\n" || res.stderr != "err\n" {
 				t.Errorf("got %+v", res)
 			}
-			if n := execsSince(t, name, before); len(n) != 1 {
+			if n := dockertest.ExecsSince(t, name, before); n != 1 {
 				t.Errorf("a command made Engine execs %v, want one", n)
 			}
 		})
@@ -362,7 +335,7 @@ func TestAgentPlaces(t *testing.T) {
 			if tt.agent {
 				want = 0
 			}
-			if n := execsSince(t, name, since); len(n) != want {
+			if n := dockertest.ExecsSince(t, name, since); n != want {
 				t.Errorf("a command made Engine execs %v, want %d", n, want)
 			}
 		})
@@ -373,29 +346,23 @@ func TestAgentPlaces(t *testing.T) {
 // it), the next command starts a fresh agent, once.
 func TestAgentRestart(t *testing.T) {
 	t.Parallel()
-	for _, way := range ways {
-		t.Run(way.name, func(t *testing.T) {
-			t.Parallel()
-			name := dockertest.Container(t, "")
-			b := agentBackend(t, way.noSocket)
-			tgt := b.Target(name)
-			mustRun(t, tgt, "true")
-			cli := dockertest.Client(t)
-			zero := 0
-			if _, err := cli.ContainerRestart(testContext(t), name, client.ContainerRestartOptions{Timeout: &zero}); err != nil {
-				t.Fatal(err)
-			}
-			if got := mustRun(t, tgt, "echo again"); got != "again\n" {
-				t.Errorf("after the restart: %q", got)
-			}
-			before := time.Now()
-			mustRun(t, tgt, "true")
-			mustRun(t, tgt, "true")
-			if n := execsSince(t, name, before); len(n) > 0 {
-				t.Errorf("commands after the restart made Engine execs %v, want none", n)
-			}
-		})
-	}
+	eachWay(t, func(t *testing.T, _ bool, name string, b *Backend, tgt router.Target) {
+		mustRun(t, tgt, "true")
+		cli := dockertest.Client(t)
+		zero := 0
+		if _, err := cli.ContainerRestart(testContext(t), name, client.ContainerRestartOptions{Timeout: &zero}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustRun(t, tgt, "echo again"); got != "again\n" {
+			t.Errorf("after the restart: %q", got)
+		}
+		before := time.Now()
+		mustRun(t, tgt, "true")
+		mustRun(t, tgt, "true")
+		if n := dockertest.ExecsSince(t, name, before); n > 0 {
+			t.Errorf("commands after the restart made Engine execs %v, want none", n)
+		}
+	})
 }
 
 // TestAgentExecEnds: the exec way's agent exits when its Backend closes
