@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,7 +99,7 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 	}
 	defer l.Close()
 	if j, ok, err := readJournal(h.o.Dir); err != nil || ok {
-		return fmt.Errorf("gpu passthrough: %w", cmpErr(err, busy(j)))
+		return fmt.Errorf("gpu passthrough: %w", cmp.Or(err, busy(j)))
 	}
 	g, err := h.o.Host.Find(addr)
 	if err != nil {
@@ -112,13 +113,6 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 		return fmt.Errorf("gpu passthrough: %w", err)
 	}
 	return h.run(ctx, g, vm, steps)
-}
-
-func cmpErr(err, other error) error {
-	if err != nil {
-		return err
-	}
-	return other
 }
 
 func busy(j journal) error {

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -23,7 +24,7 @@ func WriteStatus(w io.Writer, gpus []GPU, iommuGroups int) error {
 		for i, f := range append(append([]Device{}, g.Functions...), g.Others...) {
 			name, held := "", ""
 			if i == 0 {
-				name, held = g.Addr, cmpText(g.HeldBy, "the host")
+				name, held = g.Addr, cmp.Or(g.HeldBy, "the host")
 			}
 			kind := f.ClassName()
 			if i >= len(g.Functions) {
@@ -50,13 +51,6 @@ func WriteStatus(w io.Writer, gpus []GPU, iommuGroups int) error {
 		}
 	}
 	return nil
-}
-
-func cmpText(s, none string) string {
-	if s == "" {
-		return none
-	}
-	return s
 }
 
 func deviceText(d Device) string {

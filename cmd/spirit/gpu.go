@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -59,16 +60,16 @@ func (v managerVMs) Running(ctx context.Context, vm string) (bool, error) {
 }
 
 // gpuCmd is `spirit gpu status|passthrough|reclaim`.
-func gpuCmd(ctx context.Context, opts *shell.Options, status *int, parts hostParts) *cobra.Command {
+func gpuCmd(ctx context.Context, opts *shell.Options, status *int, parts func() hostParts) *cobra.Command {
 	g := &cobra.Command{
 		Use:   "gpu",
 		Short: "Hand the host's GPU to a VM and back: status, passthrough, reclaim",
 	}
-	run := func(f func(cmd *cobra.Command, m *vmctl.Manager) error) func(*cobra.Command, []string) error {
+	run := func(f func(cmd *cobra.Command, m *vmctl.Manager, parts hostParts) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
 			m, err := shell.LoadVMs(*opts)
 			if err == nil {
-				err = f(cmd, m)
+				err = f(cmd, m, parts())
 			}
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "spirit: %v\n", err)
@@ -77,17 +78,17 @@ func gpuCmd(ctx context.Context, opts *shell.Options, status *int, parts hostPar
 			return nil
 		}
 	}
-	g.AddCommand(gpuStatusCmd(run, parts), gpuPassthroughCmd(ctx, run, parts), gpuReclaimCmd(ctx, run, parts))
+	g.AddCommand(gpuStatusCmd(run), gpuPassthroughCmd(ctx, run), gpuReclaimCmd(ctx, run))
 	return g
 }
 
-type gpuRunFunc = func(f func(cmd *cobra.Command, m *vmctl.Manager) error) func(*cobra.Command, []string) error
+type gpuRunFunc = func(f func(cmd *cobra.Command, m *vmctl.Manager, parts hostParts) error) func(*cobra.Command, []string) error
 
-func gpuStatusCmd(run gpuRunFunc, parts hostParts) *cobra.Command {
+func gpuStatusCmd(run gpuRunFunc) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use: "status", Short: "Each GPU, its functions, drivers, IOMMU group, who holds it, and whether it can be passed through", Args: cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager) error {
+		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, parts hostParts) error {
 			gpus, err := parts.handover(m, nil, 0).Status()
 			if err != nil {
 				return err
@@ -115,14 +116,14 @@ func gpuJSON(gpus []gpu.GPU) any {
 	return list
 }
 
-func gpuPassthroughCmd(ctx context.Context, run gpuRunFunc, parts hostParts) *cobra.Command {
+func gpuPassthroughCmd(ctx context.Context, run gpuRunFunc) *cobra.Command {
 	var vm, addr string
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "passthrough [--vm NAME] [--gpu DDDD:BB:DD.F]",
 		Short: "Give the GPU to a VM: stop the display, bind vfio-pci, start the VM; any failure gives it all back",
 		Args:  cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager) error {
+		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, parts hostParts) error {
 			if cmd.Flags().Changed("gpu") {
 				if err := gpu.CheckAddr(addr); err != nil {
 					return fmt.Errorf("gpu passthrough: %w", err)
@@ -133,7 +134,7 @@ func gpuPassthroughCmd(ctx context.Context, run gpuRunFunc, parts hostParts) *co
 				return err
 			}
 			if st, err := m.Status(ctx, name); err != nil || st.State != vmctl.StateStopped {
-				return fmt.Errorf("gpu passthrough: %w", cmpErr(err, notStopped(name, st.State)))
+				return fmt.Errorf("gpu passthrough: %w", cmp.Or(err, notStopped(name, st.State)))
 			}
 			h := parts.handover(m, cmd.ErrOrStderr(), timeout)
 			if err := h.Passthrough(ctx, name, addr); err != nil {
@@ -172,13 +173,13 @@ func gpuVM(m *vmctl.Manager, vm string) (string, error) {
 	return "", fmt.Errorf("gpu passthrough: several VMs pass a GPU through (%s): say which with --vm NAME", strings.Join(with, ", "))
 }
 
-func gpuReclaimCmd(ctx context.Context, run gpuRunFunc, parts hostParts) *cobra.Command {
+func gpuReclaimCmd(ctx context.Context, run gpuRunFunc) *cobra.Command {
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "reclaim",
 		Short: "Give the GPU back to the host: stop the VM, rebind the host's drivers, start the display manager",
 		Args:  cobra.NoArgs,
-		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager) error {
+		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, parts hostParts) error {
 			did, err := parts.handover(m, cmd.ErrOrStderr(), timeout).Reclaim(ctx)
 			if err != nil {
 				return err
@@ -193,13 +194,6 @@ func gpuReclaimCmd(ctx context.Context, run gpuRunFunc, parts hostParts) *cobra.
 	}
 	c.Flags().DurationVar(&timeout, "timeout", vmctl.DefaultStopTimeout, "how long the VM may take to power off before it is quit")
 	return c
-}
-
-func cmpErr(err, other error) error {
-	if err != nil {
-		return err
-	}
-	return other
 }
 
 // notStopped says why a VM in state cannot take the GPU now: QEMU gets

@@ -40,7 +40,7 @@ func simSpirit(root string) int {
 		Host:   gpu.Host{Sys: gpu.Sys{Root: root}, Modules: gpu.Modules{Dir: sim.ModulesDir()}, PCIIDs: []string{os.Getenv(simIDsEnv)}},
 		Kernel: sim, Units: sim, Root: true,
 	}
-	return runWith(context.Background(), append([]string{"spirit"}, os.Args[1:]...), parts)
+	return runWith(context.Background(), append([]string{"spirit"}, os.Args[1:]...), func() hostParts { return parts })
 }
 
 // simHost builds a fixture and returns the environment that makes the

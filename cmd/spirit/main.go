@@ -30,11 +30,12 @@ func run() int {
 }
 
 func runArgs(ctx context.Context, argv []string) int {
-	return runWith(ctx, argv, realHost())
+	return runWith(ctx, argv, realHost)
 }
 
 // runWith is runArgs on the host parts given: tests give a simulator's.
-func runWith(ctx context.Context, argv []string, parts hostParts) int {
+// They are made only for a command that uses them.
+func runWith(ctx context.Context, argv []string, parts func() hostParts) int {
 	opts := shell.Options{
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
@@ -58,7 +59,7 @@ func runWith(ctx context.Context, argv []string, parts hostParts) int {
 	return status
 }
 
-func rootCmd(ctx context.Context, opts *shell.Options, status *int, parts hostParts) *cobra.Command {
+func rootCmd(ctx context.Context, opts *shell.Options, status *int, parts func() hostParts) *cobra.Command {
 	var command string
 	var login bool
 	root := &cobra.Command{
