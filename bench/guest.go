@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"spirit/agents/client"
-	"spirit/router"
+	"spirit/target"
 )
 
 // Sizes the guest rows move.
@@ -124,7 +124,7 @@ type guest struct {
 // sh runs text in the guest through the client and returns its stdout.
 func (g *guest) sh(ctx context.Context, text string) (string, error) {
 	var out, errb bytes.Buffer
-	status, err := g.c.Exec(ctx, &router.Command{Text: text, Stdout: &out, Stderr: &errb})
+	status, err := g.c.Exec(ctx, &target.Command{Text: text, Stdout: &out, Stderr: &errb})
 	if err == nil && status != 0 {
 		err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(errb.String()))
 	}
@@ -280,7 +280,7 @@ func (g *guest) roundTrips(ctx context.Context) ([]row, error) {
 	rows = append(rows, latencyRows(group, "spirit -c '@linux true'", "qemu-ga guest-exec + status", st, qt, 0.5,
 		"spirit -c '@linux true' (a new process each time)", "guest-exec /bin/true, then guest-exec-status at once again until it exited")...)
 	ct, qt2, err := pairSamples(n/2, func() error {
-		status, err := g.c.Exec(ctx, &router.Command{Text: "true", Stdout: io.Discard, Stderr: io.Discard})
+		status, err := g.c.Exec(ctx, &target.Command{Text: "true", Stdout: io.Discard, Stderr: io.Discard})
 		if err == nil && status != 0 {
 			err = fmt.Errorf("status %d", status)
 		}

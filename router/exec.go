@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"spirit/target"
 	"strings"
 
 	"mvdan.cc/sh/v3/expand"
@@ -31,7 +32,7 @@ func (s *Session) runTarget(ctx context.Context, args []string, next interp.Exec
 	if name == "spirit" && len(args) > 1 {
 		return next(ctx, args[1:]) // an @spirit that came from an expansion
 	}
-	target, err := s.lookupOrReport(hc, name)
+	tg, err := s.lookupOrReport(hc, name)
 	if err != nil {
 		return err
 	}
@@ -50,22 +51,22 @@ func (s *Session) runTarget(ctx context.Context, args []string, next interp.Exec
 		seg = &segment{target: name, text: text}
 	}
 	if word, rest, ok := controlWord(seg.text); ok {
-		return s.control(ctx, hc, seg.target, target, word, rest)
+		return s.control(ctx, hc, seg.target, tg, word, rest)
 	}
-	cmd := &Command{
+	cmd := &target.Command{
 		Text:   seg.text,
 		Env:    envOf(hc, seg.envNames),
 		Stdin:  stdinOf(hc),
 		Stdout: hc.Stdout,
 		Stderr: hc.Stderr,
 	}
-	status, err := s.exec(ctx, target, cmd)
+	status, err := s.exec(ctx, tg, cmd)
 	if ctx.Err() != nil {
 		return interp.ExitStatus(130)
 	}
 	if err != nil {
 		fmt.Fprintf(hc.Stderr, "spirit: @%s: %v\n", seg.target, err)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, target.ErrNotFound) {
 			return interp.ExitStatus(127)
 		}
 		return interp.ExitStatus(125)
@@ -78,7 +79,7 @@ func (s *Session) runTarget(ctx context.Context, args []string, next interp.Exec
 
 // lookupOrReport resolves a target at run time; the planner has checked it,
 // but a dynamic @word ($t) was not seen then.
-func (s *Session) lookupOrReport(hc interp.HandlerContext, name string) (Target, error) {
+func (s *Session) lookupOrReport(hc interp.HandlerContext, name string) (target.Target, error) {
 	if name == "spirit" {
 		return nil, nil
 	}
@@ -92,18 +93,18 @@ func (s *Session) lookupOrReport(hc interp.HandlerContext, name string) (Target,
 
 // exec runs a command on a target, under a pseudo-terminal when the
 // segment is alone on the session's terminal.
-func (s *Session) exec(ctx context.Context, target Target, cmd *Command) (int, error) {
+func (s *Session) exec(ctx context.Context, tg target.Target, cmd *target.Command) (int, error) {
 	if !s.onTerminal(cmd.Stdin, cmd.Stdout) {
-		return target.Exec(ctx, cmd)
+		return tg.Exec(ctx, cmd)
 	}
 	tty, stop, err := rawTerminal(s.opts.Stdin, s.opts.Stdout)
 	if err != nil {
 		s.log.Debug("no pseudo-terminal for the command", "err", err)
-		return target.Exec(ctx, cmd)
+		return tg.Exec(ctx, cmd)
 	}
 	defer stop()
 	cmd.TTY = tty
-	return target.Exec(ctx, cmd)
+	return tg.Exec(ctx, cmd)
 }
 
 // onTerminal reports whether a segment's stdin and stdout are the session's
@@ -130,13 +131,13 @@ func controlWord(text string) (string, []string, bool) {
 	return fields[0], fields[1:], true
 }
 
-func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name string, target Target, word string, raw []string) error {
+func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name string, tg target.Target, word string, raw []string) error {
 	args, err := expandArgs(hc, raw)
 	if err != nil {
 		fmt.Fprintf(hc.Stderr, "spirit: @%s %s: %v\n", name, word, err)
 		return interp.ExitStatus(2)
 	}
-	c, ok := target.(Controller)
+	c, ok := tg.(target.Controller)
 	if !ok {
 		fmt.Fprintf(hc.Stderr, "spirit: @%s takes no control words\n", name)
 		return interp.ExitStatus(2)
@@ -151,7 +152,7 @@ func (s *Session) control(ctx context.Context, hc interp.HandlerContext, name st
 			return interp.ExitStatus(130)
 		}
 		fmt.Fprintf(hc.Stderr, "spirit: @%s %s: %v\n", name, word, err)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, target.ErrNotFound) {
 			return interp.ExitStatus(127)
 		}
 		return interp.ExitStatus(1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"spirit/target"
 	"strings"
 
 	"mvdan.cc/sh/v3/interp"
@@ -17,25 +18,25 @@ func (s *Session) open(ctx context.Context, path string, flag int, perm os.FileM
 		return interp.DefaultOpenHandler()(ctx, path, flag, perm)
 	}
 	name, file, _ := strings.Cut(path[len(redirMarker):], "\x1f")
-	target, err := s.lookup(name)
+	tg, err := s.lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	mode := Read
+	mode := target.Read
 	switch {
 	case flag&os.O_APPEND != 0:
-		mode = Append
+		mode = target.Append
 	case flag&(os.O_WRONLY|os.O_RDWR) != 0:
-		mode = Write
+		mode = target.Write
 	}
-	f, err := target.Open(ctx, file, mode)
+	f, err := tg.Open(ctx, file, mode)
 	if err != nil {
 		// A PathError is what the interpreter reports and goes on
 		// from, with status 1, as bash does for a failed redirection;
 		// any other error would end the whole script.
 		return nil, &os.PathError{Op: "spirit: " + mode.String(), Path: "@" + name + " " + file, Err: err}
 	}
-	if mode == Read {
+	if mode == target.Read {
 		return f, nil
 	}
 	return &reportingFile{ReadWriteCloser: f, stderr: interp.HandlerCtx(ctx).Stderr, what: fmt.Sprintf("%s @%s %s", mode, name, file)}, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"spirit/target"
 	"strings"
 	"testing"
 
@@ -15,22 +16,22 @@ import (
 // record nothing: the planner tests only look at the plan.
 type fakeResolver struct{}
 
-func (fakeResolver) Lookup(name string) (Target, error) {
+func (fakeResolver) Lookup(name string) (target.Target, error) {
 	switch {
 	case name == "linux", name == "docker", strings.HasPrefix(name, "docker:") && len(name) > len("docker:"):
 		return nopTarget{}, nil
 	case name == "docker:":
 		return nil, errors.New("@docker: needs a container name")
 	}
-	return nil, fmt.Errorf("%w @%s", ErrUnknownTarget, name)
+	return nil, fmt.Errorf("%w @%s", target.ErrUnknownTarget, name)
 }
 
 func (fakeResolver) Names() []string { return []string{"@docker", "@linux"} }
 
 type nopTarget struct{}
 
-func (nopTarget) Exec(context.Context, *Command) (int, error) { return 0, nil }
-func (nopTarget) Open(context.Context, string, OpenMode) (io.ReadWriteCloser, error) {
+func (nopTarget) Exec(context.Context, *target.Command) (int, error) { return 0, nil }
+func (nopTarget) Open(context.Context, string, target.OpenMode) (io.ReadWriteCloser, error) {
 	return nil, errors.New("nop")
 }
 

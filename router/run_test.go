@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"spirit/target"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,7 +22,7 @@ import (
 // own tests against real guests and containers.
 type shTarget struct{ root string }
 
-func (t shTarget) Exec(ctx context.Context, c *Command) (int, error) {
+func (t shTarget) Exec(ctx context.Context, c *target.Command) (int, error) {
 	cmd := exec.Command("/bin/sh", "-c", c.Text)
 	cmd.Dir = t.root
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.root}, c.Env...)
@@ -43,12 +44,12 @@ func (t shTarget) Exec(ctx context.Context, c *Command) (int, error) {
 	return 0, err
 }
 
-func (t shTarget) Open(_ context.Context, path string, mode OpenMode) (io.ReadWriteCloser, error) {
+func (t shTarget) Open(_ context.Context, path string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	p := filepath.Join(t.root, path)
 	switch mode {
-	case Write:
+	case target.Write:
 		return os.Create(p)
-	case Append:
+	case target.Append:
 		return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	}
 	return os.Open(p)
@@ -56,14 +57,14 @@ func (t shTarget) Open(_ context.Context, path string, mode OpenMode) (io.ReadWr
 
 type shResolver struct{ targets map[string]shTarget }
 
-func (r shResolver) Lookup(name string) (Target, error) {
+func (r shResolver) Lookup(name string) (target.Target, error) {
 	if name == "ctl" {
 		return echoController{}, nil
 	}
 	if t, ok := r.targets[name]; ok {
 		return t, nil
 	}
-	return nil, fmt.Errorf("%w @%s", ErrUnknownTarget, name)
+	return nil, fmt.Errorf("%w @%s", target.ErrUnknownTarget, name)
 }
 
 func (r shResolver) Names() []string { return []string{"@a", "@b"} }

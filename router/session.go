@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"spirit/target"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +23,7 @@ import (
 
 // Options configure a Session.
 type Options struct {
-	Resolver       Resolver
+	Resolver       target.Resolver
 	Stdin          *os.File // nil: commands read nothing
 	Stdout, Stderr *os.File
 	Env            []string // NAME=value, e.g. os.Environ()
@@ -251,13 +252,13 @@ func (s *Session) check(target string) error {
 	return err
 }
 
-func (s *Session) lookup(target string) (Target, error) {
-	if target == "" {
+func (s *Session) lookup(name string) (target.Target, error) {
+	if name == "" {
 		return nil, &planError{status: 127, msg: fmt.Sprintf("@ must be followed by a target name (targets: %s)", strings.Join(s.Targets(), " "))}
 	}
-	t, err := s.opts.Resolver.Lookup(target)
-	if errors.Is(err, ErrUnknownTarget) {
-		return nil, &planError{status: 127, msg: fmt.Sprintf("unknown target @%s (targets: %s)", target, strings.Join(s.Targets(), " "))}
+	t, err := s.opts.Resolver.Lookup(name)
+	if errors.Is(err, target.ErrUnknownTarget) {
+		return nil, &planError{status: 127, msg: fmt.Sprintf("unknown target @%s (targets: %s)", name, strings.Join(s.Targets(), " "))}
 	}
 	if err != nil {
 		return nil, &planError{status: 127, msg: err.Error()}

@@ -3,6 +3,7 @@ package router
 import (
 	"os"
 	"os/signal"
+	"spirit/target"
 	"sync"
 	"syscall"
 
@@ -14,7 +15,7 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 // rawTerminal puts the local terminal in raw mode for a command that runs
 // under a pseudo-terminal on its target and forwards window-size changes.
 // stop restores the terminal and ends the forwarding.
-func rawTerminal(in, out *os.File) (*TTY, func(), error) {
+func rawTerminal(in, out *os.File) (*target.TTY, func(), error) {
 	size, err := winSize(out)
 	if err != nil {
 		return nil, nil, err
@@ -23,7 +24,7 @@ func rawTerminal(in, out *os.File) (*TTY, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	resize := make(chan WinSize, 1)
+	resize := make(chan target.WinSize, 1)
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
 	done := make(chan struct{})
@@ -51,13 +52,13 @@ func rawTerminal(in, out *os.File) (*TTY, func(), error) {
 		wg.Wait()
 		_ = term.Restore(int(in.Fd()), state)
 	}
-	return &TTY{Size: size, Resize: resize}, stop, nil
+	return &target.TTY{Size: size, Resize: resize}, stop, nil
 }
 
-func winSize(f *os.File) (WinSize, error) {
+func winSize(f *os.File) (target.WinSize, error) {
 	cols, rows, err := term.GetSize(int(f.Fd()))
 	if err != nil {
-		return WinSize{}, err
+		return target.WinSize{}, err
 	}
-	return WinSize{Rows: uint16(rows), Cols: uint16(cols)}, nil
+	return target.WinSize{Rows: uint16(rows), Cols: uint16(cols)}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/c-bata/go-prompt"
 
 	"spirit/router"
+	"spirit/target"
 )
 
 // wordSeparators end the part of a word that a suggestion replaces. With
@@ -53,7 +54,7 @@ type completer struct {
 	ctx        context.Context
 	targets    func() []string                          // target words, "@spirit" first
 	dflt       func() string                            // the default target word
-	lookup     func(name string) (router.Target, error) // for control words
+	lookup     func(name string) (target.Target, error) // for control words
 	containers func(context.Context) ([]string, error)  // nil without Docker
 	dir        func() string                            // the shell's directory
 	env        []string                                 // PATH and HOME
@@ -152,7 +153,7 @@ func (c *completer) runningContainers() []string {
 }
 
 // controlWords lists what a target word takes ("--pause", ...), when its
-// target is a router.Controller.
+// target is a target.Controller.
 func (c *completer) controlWords(word string) []prompt.Suggest {
 	name := strings.TrimPrefix(word, "@")
 	if name == "" || word == router.Host {
@@ -162,7 +163,7 @@ func (c *completer) controlWords(word string) []prompt.Suggest {
 	if err != nil {
 		return nil
 	}
-	ctl, ok := t.(router.Controller)
+	ctl, ok := t.(target.Controller)
 	if !ok {
 		return nil
 	}

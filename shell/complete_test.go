@@ -14,26 +14,27 @@ import (
 	"github.com/c-bata/go-prompt"
 
 	"spirit/router"
+	"spirit/target"
 )
 
 // fakeTarget is a container target that takes control words.
 type fakeTarget struct{}
 
-func (fakeTarget) Exec(context.Context, *router.Command) (int, error) { return 0, nil }
-func (fakeTarget) Open(context.Context, string, router.OpenMode) (io.ReadWriteCloser, error) {
+func (fakeTarget) Exec(context.Context, *target.Command) (int, error) { return 0, nil }
+func (fakeTarget) Open(context.Context, string, target.OpenMode) (io.ReadWriteCloser, error) {
 	return nil, errors.New("no files")
 }
 func (fakeTarget) Control(context.Context, string, []string, io.Writer) error { return nil }
 func (fakeTarget) ControlWords() []string                                     { return []string{"--pause", "--resume", "--status"} }
 
-func fakeLookup(name string) (router.Target, error) {
+func fakeLookup(name string) (target.Target, error) {
 	switch {
 	case name == "docker" || strings.HasPrefix(name, "docker:"):
 		return fakeTarget{}, nil
 	case name == "linux":
-		return struct{ router.Target }{fakeTarget{}}, nil // no Controller
+		return struct{ target.Target }{fakeTarget{}}, nil // no Controller
 	}
-	return nil, fmt.Errorf("@%s: %w", name, router.ErrUnknownTarget)
+	return nil, fmt.Errorf("@%s: %w", name, target.ErrUnknownTarget)
 }
 
 func newFakeCompleter(t *testing.T, dflt string) (*completer, *int) {

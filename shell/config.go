@@ -16,6 +16,7 @@ import (
 
 	"spirit/internal/envlist"
 	"spirit/internal/tomlpos"
+	"spirit/target"
 	"spirit/vmctl"
 )
 
@@ -55,13 +56,6 @@ var goField = regexp.MustCompile(`into struct field \S+ of type (\S+)`)
 // validContainer is Docker's own rule for container names.
 var validContainer = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
-// validTarget is a name that an @word can carry and the planner reads as
-// one word.
-var validTarget = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
-
-// reservedTargets are the names spirit gives itself.
-var reservedTargets = []string{"spirit", "docker"}
-
 // check reports values that decode but cannot work, with their place in
 // data.
 func (c *Config) check(path string, data []byte) error {
@@ -77,12 +71,10 @@ func (c *Config) check(path string, data []byte) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Agents)) {
 		line := tomlpos.Line(data, "agents", name, "address")
-		switch addr := c.Agents[name].Address; {
-		case !validTarget.MatchString(name):
-			return fmt.Errorf("%s:%d: agents.%s: a target name is lower-case letters, digits, _ and -, starting with a letter", path, line, name)
-		case slices.Contains(reservedTargets, name):
-			return fmt.Errorf("%s:%d: agents.%s: @%s is spirit's own target", path, line, name, name)
-		case !strings.HasPrefix(addr, "unix:/"):
+		if err := target.CheckName("target", name); err != nil {
+			return fmt.Errorf("%s:%d: agents.%s: %w", path, line, name, err)
+		}
+		if addr := c.Agents[name].Address; !strings.HasPrefix(addr, "unix:/") {
 			return fmt.Errorf("%s:%d: agents.%s.address: %q: want unix:/ABSOLUTE/PATH", path, line, name, addr)
 		}
 	}

@@ -13,11 +13,11 @@ import (
 
 	"spirit/agents/client"
 	"spirit/agents/docker"
-	"spirit/router"
+	"spirit/target"
 	"spirit/vmctl"
 )
 
-// Targets is the router.Resolver the shell hands to the router: it knows
+// Targets is the target.Resolver the shell hands to the router: it knows
 // the kinds of target there are and turns an @word into one.
 type Targets struct {
 	docker *docker.Backend
@@ -30,7 +30,7 @@ type Targets struct {
 	vmTargets map[string]*vmctl.Target
 }
 
-var _ router.Resolver = (*Targets)(nil)
+var _ target.Resolver = (*Targets)(nil)
 
 // NewTargets returns the resolver over a Docker backend and the agents
 // that the configuration names.
@@ -73,7 +73,7 @@ func (t *Targets) Close() error {
 
 // Lookup turns "docker" or "docker:NAME" into a container target. It does
 // no I/O: the backend finds the container when the target is used.
-func (t *Targets) Lookup(name string) (router.Target, error) {
+func (t *Targets) Lookup(name string) (target.Target, error) {
 	if c, ok := t.agents[name]; ok {
 		return c, nil
 	}
@@ -91,7 +91,7 @@ func (t *Targets) Lookup(name string) (router.Target, error) {
 		}
 		return t.docker.Target(arg), nil
 	}
-	return nil, fmt.Errorf("@%s: %w", name, router.ErrUnknownTarget)
+	return nil, fmt.Errorf("@%s: %w", name, target.ErrUnknownTarget)
 }
 
 // Names lists the target words, for messages and completion.

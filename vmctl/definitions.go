@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"spirit/gpu"
+	"spirit/target"
 )
 
 // Definition is one virtual machine: a [vm.NAME] table of spirit.toml.
@@ -159,8 +160,6 @@ func (e *FieldError) Error() string {
 }
 
 var (
-	// validName is a VM name that an @word can carry.
-	validName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	// validSize is a memory size: a whole number of MiB, GiB or TiB.
 	validSize = regexp.MustCompile(`^([1-9][0-9]{0,5})([MGT])$`)
 	// validWord is a value that goes into a QEMU option list as it is.
@@ -168,9 +167,6 @@ var (
 	// validBridge is a Linux interface name.
 	validBridge = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
 )
-
-// reservedNames are targets that spirit gives itself.
-var reservedNames = []string{"spirit", "docker"}
 
 // ownedArgs are QEMU options that spirit sets and a supervisor relies on.
 var ownedArgs = []string{"-daemonize", "-qmp", "-pidfile", "-name", "-runas"}
@@ -190,11 +186,8 @@ func ParseSize(s string) (int64, error) {
 // first problem found is returned as a *FieldError.
 func (d Definition) Validate(name string) error {
 	d = d.WithDefaults()
-	if !validName.MatchString(name) {
-		return &FieldError{name, nil, "a VM name is lower-case letters, digits, _ and -, starting with a letter"}
-	}
-	if slices.Contains(reservedNames, name) {
-		return &FieldError{name, nil, "@" + name + " is spirit's own target"}
+	if err := target.CheckName("VM", name); err != nil {
+		return &FieldError{name, nil, err.Error()}
 	}
 	for _, check := range []func(Definition) (key []string, msg string){
 		checkOS, checkMemory, checkCPU, checkPinning, checkMachine, checkFirmware,

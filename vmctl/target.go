@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"spirit/agents/client"
-	"spirit/router"
+	"spirit/target"
 )
 
 // Target is the router's target @NAME for a VM: commands and files go to
@@ -22,8 +22,8 @@ type Target struct {
 }
 
 var (
-	_ router.Target     = (*Target)(nil)
-	_ router.Controller = (*Target)(nil)
+	_ target.Target     = (*Target)(nil)
+	_ target.Controller = (*Target)(nil)
 )
 
 // Target returns the target of the VM name; it connects on first use.
@@ -49,12 +49,12 @@ func (m *Manager) Target(name string) (*Target, error) {
 func (t *Target) Close() error { return t.c.Close() }
 
 // Exec runs a command in the guest.
-func (t *Target) Exec(ctx context.Context, c *router.Command) (int, error) {
+func (t *Target) Exec(ctx context.Context, c *target.Command) (int, error) {
 	return t.c.Exec(ctx, c)
 }
 
 // Open opens a file in the guest.
-func (t *Target) Open(ctx context.Context, path string, mode router.OpenMode) (io.ReadWriteCloser, error) {
+func (t *Target) Open(ctx context.Context, path string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	return t.c.Open(ctx, path, mode)
 }
 

@@ -1,5 +1,5 @@
 // Package client is the host's side of the agent protocol: a
-// router.Target that runs commands and moves files through a spirit-agent
+// target.Target that runs commands and moves files through a spirit-agent
 // over any byte stream.
 package client
 
@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
-	"spirit/router"
+	"spirit/target"
 )
 
 // Options configure a Client.
@@ -55,8 +55,8 @@ type Client struct {
 }
 
 var (
-	_ router.Target     = (*Client)(nil)
-	_ router.Controller = (*Client)(nil)
+	_ target.Target     = (*Client)(nil)
+	_ target.Controller = (*Client)(nil)
 )
 
 // New returns a client; it connects on first use.

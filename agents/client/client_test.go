@@ -24,7 +24,7 @@ import (
 	"spirit/internal/agenttest"
 	"spirit/internal/proctest"
 	"spirit/internal/spiritbin"
-	"spirit/router"
+	"spirit/target"
 )
 
 // These tests run a Client against the real spirit-agent, a process of its
@@ -50,10 +50,10 @@ func newClient(t *testing.T, sock string, o client.Options) *client.Client {
 }
 
 // execAsync runs text in the background; the agenttest.Result arrives on the channel.
-func execAsync(ctx context.Context, c *client.Client, text string, rc *router.Command) <-chan agenttest.Result {
+func execAsync(ctx context.Context, c *client.Client, text string, rc *target.Command) <-chan agenttest.Result {
 	ch := make(chan agenttest.Result, 1)
 	if rc == nil {
-		rc = &router.Command{Stdout: io.Discard, Stderr: io.Discard}
+		rc = &target.Command{Stdout: io.Discard, Stderr: io.Discard}
 	}
 	rc.Text = text
 	go func() {
@@ -109,7 +109,7 @@ func TestExecBuffers(t *testing.T) {
 		t.Errorf("F and G are set on the agent already: %q", r.Stdout)
 	}
 	var out bytes.Buffer
-	status, err := c.Exec(ctx, &router.Command{Text: `printf '%s|%s' "$F" "$G"`, Env: []string{"F=hello world", "G="}, Stdout: &out, Stderr: io.Discard})
+	status, err := c.Exec(ctx, &target.Command{Text: `printf '%s|%s' "$F" "$G"`, Env: []string{"F=hello world", "G="}, Stdout: &out, Stderr: io.Discard})
 	if err != nil || status != 0 || out.String() != "hello world|" {
 		t.Errorf("env: status %d err %v stdout %q", status, err, out.String())
 	}
@@ -131,7 +131,7 @@ func TestExecFiles(t *testing.T) {
 	var readers sync.WaitGroup
 	readers.Go(func() { out, _ = io.ReadAll(outR) })
 	readers.Go(func() { errOut, _ = io.ReadAll(errR) })
-	status, err := c.Exec(t.Context(), &router.Command{Text: "cat; echo err >&2; exit 5", Stdin: inR, Stdout: outW, Stderr: errW})
+	status, err := c.Exec(t.Context(), &target.Command{Text: "cat; echo err >&2; exit 5", Stdin: inR, Stdout: outW, Stderr: errW})
 	outW.Close()
 	errW.Close()
 	readers.Wait()
@@ -146,7 +146,7 @@ func TestExecFiles(t *testing.T) {
 	var out2 bytes.Buffer
 	ch := make(chan agenttest.Result, 1)
 	go func() {
-		status, err := c.Exec(t.Context(), &router.Command{Text: "echo hi", Stdin: inR2, Stdout: &out2, Stderr: io.Discard})
+		status, err := c.Exec(t.Context(), &target.Command{Text: "echo hi", Stdin: inR2, Stdout: &out2, Stderr: io.Discard})
 		ch <- agenttest.Result{Status: status, Err: err}
 	}()
 	if r := within(t, ch, 10*time.Second, "echo with an open stdin pipe"); r.Err != nil || r.Status != 0 || out2.String() != "hi\n" {
@@ -202,8 +202,8 @@ func TestControl(t *testing.T) {
 
 	// A missing directory or a file is refused and changes nothing.
 	_, err = control("--cd", "/nonexistent")
-	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, router.ErrNotFound) {
-		t.Errorf("--cd /nonexistent: %v, want fs.ErrNotExist and router.ErrNotFound", err)
+	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, target.ErrNotFound) {
+		t.Errorf("--cd /nonexistent: %v, want fs.ErrNotExist and target.ErrNotFound", err)
 	}
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o644)
@@ -463,7 +463,7 @@ func TestPersistentStream(t *testing.T) {
 
 	yes := fmt.Sprintf("yes flowing-%d", rand.IntN(1e9))
 	var out agenttest.LockedBuffer
-	ch := execAsync(t.Context(), c, yes, &router.Command{Stdout: &out, Stderr: io.Discard})
+	ch := execAsync(t.Context(), c, yes, &target.Command{Stdout: &out, Stderr: io.Discard})
 	deadline := time.Now().Add(10 * time.Second)
 	for out.Len() < 1<<20 {
 		if time.Now().After(deadline) {
@@ -529,7 +529,7 @@ func TestBrokenPipe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	w := &failAfter{limit: 1 << 20}
-	status, err := c.Exec(ctx, &router.Command{Text: "yes", Stdout: w, Stderr: io.Discard})
+	status, err := c.Exec(ctx, &target.Command{Text: "yes", Stdout: w, Stderr: io.Discard})
 	if status != 141 || err != nil {
 		t.Errorf("yes into a failing writer: status %d err %v, want 141 (SIGPIPE)", status, err)
 	}
@@ -548,7 +548,7 @@ func TestFiles(t *testing.T) {
 	path := filepath.Join(dir, "f")
 	data := randomBytes(3<<20 + 17)
 
-	write := func(mode router.OpenMode, b []byte) {
+	write := func(mode target.OpenMode, b []byte) {
 		t.Helper()
 		f, err := c.Open(ctx, path, mode)
 		if err != nil {
@@ -571,7 +571,7 @@ func TestFiles(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("on disk: %d bytes (%v), want %d", len(got), err, len(want))
 		}
-		f, err := c.Open(ctx, path, router.Read)
+		f, err := c.Open(ctx, path, target.Read)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -581,22 +581,22 @@ func TestFiles(t *testing.T) {
 			t.Fatalf("read back: %d bytes (%v), want %d", len(got), err, len(want))
 		}
 	}
-	write(router.Write, data)
+	write(target.Write, data)
 	check(data)
-	write(router.Append, []byte("tail"))
+	write(target.Append, []byte("tail"))
 	check(append(bytes.Clone(data), "tail"...))
-	write(router.Write, []byte("short"))
+	write(target.Write, []byte("short"))
 	check([]byte("short"))
 
-	_, err := c.Open(ctx, filepath.Join(dir, "missing"), router.Read)
+	_, err := c.Open(ctx, filepath.Join(dir, "missing"), target.Read)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("read of a missing file: %v, want fs.ErrNotExist", err)
 	}
-	_, err = c.Open(ctx, filepath.Join(dir, "nodir", "f"), router.Write)
+	_, err = c.Open(ctx, filepath.Join(dir, "nodir", "f"), target.Write)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("write into a missing directory: %v, want fs.ErrNotExist", err)
 	}
-	_, err = c.Open(ctx, dir, router.Read)
+	_, err = c.Open(ctx, dir, target.Read)
 	if err == nil {
 		t.Errorf("read of a directory: no error")
 	}
@@ -606,7 +606,7 @@ func TestFiles(t *testing.T) {
 // stays as it was, and nothing is left beside it.
 func TestFileWriteCut(t *testing.T) {
 	a := agenttest.Start(t, agentBin)
-	for _, mode := range []router.OpenMode{router.Write, router.Append} {
+	for _, mode := range []target.OpenMode{target.Write, target.Append} {
 		t.Run(mode.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "f")
@@ -683,7 +683,7 @@ func TestKeepalive(t *testing.T) {
 		sleep := proctest.UniqueSleep(1)
 		t.Cleanup(func() { proctest.KillAll(proctest.With(sleep, 0)) })
 		var out agenttest.LockedBuffer
-		ch := execAsync(t.Context(), c, sleep+"; echo done", &router.Command{Stdout: &out, Stderr: io.Discard})
+		ch := execAsync(t.Context(), c, sleep+"; echo done", &target.Command{Stdout: &out, Stderr: io.Discard})
 		proctest.Wait(t, sleep, pid, 1)
 		paused.Store(true)
 		stop(t)
@@ -721,7 +721,7 @@ func TestLimits(t *testing.T) {
 			var outs []*agenttest.LockedBuffer
 			for i := range wire.MaxSessions {
 				out := &agenttest.LockedBuffer{}
-				rc := &router.Command{Stdout: out, Stderr: out}
+				rc := &target.Command{Stdout: out, Stderr: out}
 				// With a stdin, an exec takes 4 streams; 63 of them
 				// and one without take 255 of the connection's 256,
 				// which leaves one for the (sequential) pings.

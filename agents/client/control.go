@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"spirit/agents/wire"
-	"spirit/router"
+	"spirit/target"
 )
 
 // ControlWords lists the control words of an agent target.
 func (c *Client) ControlWords() []string { return []string{"--status", "--cd"} }
 
-// Control carries out a control word; see router.Controller.
+// Control carries out a control word; see target.Controller.
 func (c *Client) Control(ctx context.Context, word string, args []string, stdout io.Writer) error {
 	switch word {
 	case "--status":
@@ -122,4 +122,4 @@ func joinPath(dir, p string) string {
 // notFound is a missing file that the router reports with status 127.
 type notFound struct{ error }
 
-func (e notFound) Unwrap() []error { return []error{e.error, router.ErrNotFound} }
+func (e notFound) Unwrap() []error { return []error{e.error, target.ErrNotFound} }

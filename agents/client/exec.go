@@ -14,7 +14,7 @@ import (
 
 	"spirit/agents/wire"
 	"spirit/internal/fdcopy"
-	"spirit/router"
+	"spirit/target"
 )
 
 // Statuses for runs that spirit ends itself, as a shell reports them.
@@ -24,8 +24,8 @@ const statusInterrupted = 130 // 128 + SIGINT: the context was cancelled
 // the command gone (it kills what is left after a second).
 const cancelWait = 3 * time.Second
 
-// Exec runs c.Text with the guest's shell; see router.Target.
-func (c *Client) Exec(ctx context.Context, rc *router.Command) (int, error) {
+// Exec runs c.Text with the guest's shell; see target.Target.
+func (c *Client) Exec(ctx context.Context, rc *target.Command) (int, error) {
 	c.mu.Lock()
 	dir := c.dir
 	c.mu.Unlock()
@@ -61,7 +61,7 @@ type execRun struct {
 	c   *Client
 	cn  *conn
 	ctl *yamux.Stream
-	rc  *router.Command
+	rc  *target.Command
 	// streams of fds 0, 1, 2; nil when the command has no such file.
 	fds [3]*yamux.Stream
 
@@ -230,7 +230,7 @@ func (e *execRun) copyStdin() {
 }
 
 // resize forwards the terminal's new sizes until the run is over.
-func (e *execRun) resize(tty *router.TTY) {
+func (e *execRun) resize(tty *target.TTY) {
 	for {
 		select {
 		case <-e.done:
@@ -256,7 +256,7 @@ func remoteErr(err error) error {
 		return err
 	}
 	if re.Code == wire.CodeNotFound {
-		return fmt.Errorf("%w: %s", router.ErrNotFound, re.Msg)
+		return fmt.Errorf("%w: %s", target.ErrNotFound, re.Msg)
 	}
 	return re
 }

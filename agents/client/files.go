@@ -9,15 +9,15 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
-	"spirit/router"
+	"spirit/target"
 )
 
-// Open opens a file on the guest; see router.Target. A file opened to
+// Open opens a file on the guest; see target.Target. A file opened to
 // write replaces the old one only when Close returns nil.
-func (c *Client) Open(ctx context.Context, path string, mode router.OpenMode) (io.ReadWriteCloser, error) {
+func (c *Client) Open(ctx context.Context, path string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	req := wire.Request{Op: wire.OpRead, Path: path}
-	if mode != router.Read {
-		req.Op, req.Append = wire.OpWrite, mode == router.Append
+	if mode != target.Read {
+		req.Op, req.Append = wire.OpWrite, mode == target.Append
 	}
 	cn, st, err := c.open(ctx, req)
 	if err != nil {
@@ -29,7 +29,7 @@ func (c *Client) Open(ctx context.Context, path string, mode router.OpenMode) (i
 		return nil, c.fileErr(cn, path, err)
 	}
 	f := &file{c: c, cn: cn, st: st, path: path}
-	if mode == router.Read {
+	if mode == target.Read {
 		f.r = &wire.ChunkReader{R: st}
 	} else {
 		f.w = &wire.ChunkWriter{W: st}

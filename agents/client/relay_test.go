@@ -27,7 +27,7 @@ import (
 	"spirit/agents/wire"
 	"spirit/internal/agenttest"
 	"spirit/internal/proctest"
-	"spirit/router"
+	"spirit/target"
 )
 
 // testRelay is a VM supervisor's socket in miniature: each connection to
@@ -172,21 +172,21 @@ func TestRelayExec(t *testing.T) {
 	t.Run("pty", func(t *testing.T) {
 		text := fmt.Sprintf("echo ready-$((%d+1)); read x; stty size", os.Getpid())
 		ready := fmt.Sprintf("ready-%d", os.Getpid()+1)
-		resize := make(chan router.WinSize, 1)
+		resize := make(chan target.WinSize, 1)
 		pr, pw := io.Pipe()
 		defer pw.Close()
 		var out agenttest.LockedBuffer
-		ch := execAsync(ctx, sh, text, &router.Command{
+		ch := execAsync(ctx, sh, text, &target.Command{
 			Stdin:  pr,
 			Stdout: &out,
-			TTY:    &router.TTY{Size: router.WinSize{Rows: 24, Cols: 80}, Resize: resize},
+			TTY:    &target.TTY{Size: target.WinSize{Rows: 24, Cols: 80}, Resize: resize},
 		})
 		waitFor(t, func() bool { return strings.Contains(out.String(), ready) }, "the pty's first line")
 		pid := proctest.Wait(t, "/bin/sh -c "+text, a.Pid(), 1)[0]
 		if rows, cols := termSize(t, pid); rows != 24 || cols != 80 {
 			t.Errorf("first size %dx%d, want 24x80", rows, cols)
 		}
-		resize <- router.WinSize{Rows: 30, Cols: 100}
+		resize <- target.WinSize{Rows: 30, Cols: 100}
 		waitFor(t, func() bool { r, c := termSize(t, pid); return r == 30 && c == 100 }, "the resize")
 		io.WriteString(pw, "x\n")
 		r := within(t, ch, 10*time.Second, "pty exec")
@@ -198,7 +198,7 @@ func TestRelayExec(t *testing.T) {
 	t.Run("broken pipe", func(t *testing.T) {
 		// The shell's writer fails: the agent closes that output and
 		// the command meets a broken pipe, as on the host.
-		status, err := sh.Exec(ctx, &router.Command{Text: "yes", Stdout: &failAfter{limit: 1 << 20}, Stderr: io.Discard})
+		status, err := sh.Exec(ctx, &target.Command{Text: "yes", Stdout: &failAfter{limit: 1 << 20}, Stderr: io.Discard})
 		if status != 141 || err != nil {
 			t.Errorf("yes into a failing writer: status %d err %v, want 141 (SIGPIPE)", status, err)
 		}
@@ -207,7 +207,7 @@ func TestRelayExec(t *testing.T) {
 	t.Run("files", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "f")
 		data := randomBytes(8 << 20)
-		f, err := sh.Open(ctx, path, router.Write)
+		f, err := sh.Open(ctx, path, target.Write)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestRelayExec(t *testing.T) {
 		if disk, err := os.ReadFile(path); err != nil || sha256.Sum256(disk) != sha256.Sum256(data) {
 			t.Fatalf("on disk: %d bytes (%v), want the %d written", len(disk), err, len(data))
 		}
-		f, err = sh.Open(ctx, path, router.Read)
+		f, err = sh.Open(ctx, path, target.Read)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestRelayExec(t *testing.T) {
 		if err != nil || n != int64(len(data)) || !bytes.Equal(h.Sum(nil), sumOf(data)) {
 			t.Fatalf("read back: %d bytes (%v), want the %d written with the same sha256", n, err, len(data))
 		}
-		if _, err := sh.Open(ctx, path+".missing", router.Read); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := sh.Open(ctx, path+".missing", target.Read); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("read of a missing file: %v, want fs.ErrNotExist", err)
 		}
 	})
@@ -352,7 +352,7 @@ func TestRelayThroughput(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 		var out counter
 		start := time.Now()
-		status, err := c.c.Exec(ctx, &router.Command{Text: "head -c " + strconv.Itoa(size) + " /dev/zero", Stdout: &out, Stderr: io.Discard})
+		status, err := c.c.Exec(ctx, &target.Command{Text: "head -c " + strconv.Itoa(size) + " /dev/zero", Stdout: &out, Stderr: io.Discard})
 		d := time.Since(start)
 		cancel()
 		if err != nil || status != 0 || out.n.Load() != size {
@@ -538,7 +538,7 @@ func TestRelayRefuse(t *testing.T) {
 	if r.Status == 0 || r.Err == nil || r.Err.Error() != paused.Error() {
 		t.Errorf("exec while refused: status %d err %v, want %q", r.Status, r.Err, paused)
 	}
-	if _, err := sh.Open(ctx, filepath.Join(t.TempDir(), "f"), router.Write); err == nil || err.Error() != paused.Error() {
+	if _, err := sh.Open(ctx, filepath.Join(t.TempDir(), "f"), target.Write); err == nil || err.Error() != paused.Error() {
 		t.Errorf("write while refused: %v, want %q", err, paused)
 	}
 	if _, err := sh.Ping(ctx); err != nil {

@@ -18,7 +18,7 @@ import (
 
 	"spirit/internal/dockertest"
 	"spirit/internal/spiritbin"
-	"spirit/router"
+	"spirit/target"
 )
 
 // testAgentBin is the spirit-agent built for these tests, static as it ships.
@@ -37,7 +37,7 @@ var ways = []struct {
 // eachWay runs f in parallel subtests, one per way to the agent, each
 // with a container of its own and a backend that uses the agent in it.
 // noSocket says which way, for a test that makes more backends.
-func eachWay(t *testing.T, f func(t *testing.T, noSocket bool, name string, b *Backend, tgt router.Target)) {
+func eachWay(t *testing.T, f func(t *testing.T, noSocket bool, name string, b *Backend, tgt target.Target)) {
 	for _, way := range ways {
 		t.Run(way.name, func(t *testing.T) {
 			t.Parallel()
@@ -59,7 +59,7 @@ func agentBackend(t *testing.T, noSocket bool) *Backend {
 
 func TestAgentExec(t *testing.T) {
 	t.Parallel()
-	eachWay(t, func(t *testing.T, _ bool, name string, b *Backend, tgt router.Target) {
+	eachWay(t, func(t *testing.T, _ bool, name string, b *Backend, tgt target.Target) {
 		ctx := testContext(t)
 		if got := mustRun(t, tgt, "echo first"); got != "first\n" {
 			t.Fatalf("first command: %q", got)
@@ -70,15 +70,15 @@ func TestAgentExec(t *testing.T) {
 		if res.err != nil || res.status != 3 || res.stdout != "out\n" || res.stderr != "err\n" {
 			t.Errorf("got %+v, want status 3, out\\n, err\\n", res)
 		}
-		res = run(ctx, tgt, "wc -c", &router.Command{Stdin: strings.NewReader(strings.Repeat("x", 300000))})
+		res = run(ctx, tgt, "wc -c", &target.Command{Stdin: strings.NewReader(strings.Repeat("x", 300000))})
 		if res.err != nil || res.status != 0 || strings.TrimSpace(res.stdout) != "300000" {
 			t.Errorf("stdin: got %+v, want 300000", res)
 		}
-		res = run(ctx, tgt, `echo "$A $PWD"; kill -TERM $$`, &router.Command{Env: []string{"A=host value"}})
+		res = run(ctx, tgt, `echo "$A $PWD"; kill -TERM $$`, &target.Command{Env: []string{"A=host value"}})
 		if res.err != nil || res.status != 128+15 || res.stdout != "host value /\n" {
 			t.Errorf("env and signal: got %+v, want status 143, %q", res, "host value /\n")
 		}
-		res = run(ctx, tgt, "tty; stty size", &router.Command{TTY: &router.TTY{Size: router.WinSize{Rows: 33, Cols: 101}}})
+		res = run(ctx, tgt, "tty; stty size", &target.Command{TTY: &target.TTY{Size: target.WinSize{Rows: 33, Cols: 101}}})
 		if res.err != nil || res.status != 0 || !strings.HasPrefix(res.stdout, "/dev/pts/") || !strings.HasSuffix(res.stdout, "33 101\r\n") {
 			t.Errorf("terminal: got %+v", res)
 		}
@@ -90,7 +90,7 @@ func TestAgentExec(t *testing.T) {
 			pw.WriteString("from a pipe\n")
 			pw.Close()
 		}()
-		res = run(ctx, tgt, "cat", &router.Command{Stdin: pr})
+		res = run(ctx, tgt, "cat", &target.Command{Stdin: pr})
 		pr.Close()
 		if res.err != nil || res.status != 0 || res.stdout != "from a pipe\n" {
 			t.Errorf("stdin from a pipe: got %+v", res)
@@ -98,7 +98,7 @@ func TestAgentExec(t *testing.T) {
 		if status := brokenPipe(t, tgt); status != 141 {
 			t.Errorf("a reader that goes away: status %d, want 141", status)
 		}
-		f, err := tgt.Open(ctx, "/etc/passwd", router.Read)
+		f, err := tgt.Open(ctx, "/etc/passwd", target.Read)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestAgentExec(t *testing.T) {
 		if err != nil || !strings.HasPrefix(string(data), "root:x:0:0:") {
 			t.Errorf("read /etc/passwd: %q, %v", data, err)
 		}
-		if _, err := tgt.Open(ctx, "/no/such/file", router.Read); err == nil || !strings.Contains(err.Error(), "/no/such/file") {
+		if _, err := tgt.Open(ctx, "/no/such/file", target.Read); err == nil || !strings.Contains(err.Error(), "/no/such/file") {
 			t.Errorf("read a missing file: %v", err)
 		}
 		if n := dockertest.ExecsSince(t, name, before); n > 0 {
@@ -118,7 +118,7 @@ func TestAgentExec(t *testing.T) {
 
 // brokenPipe runs "yes" into a pipe whose reader goes away, and returns
 // the status.
-func brokenPipe(t *testing.T, tgt router.Target) int {
+func brokenPipe(t *testing.T, tgt target.Target) int {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -130,7 +130,7 @@ func brokenPipe(t *testing.T, tgt router.Target) int {
 		_, _ = io.ReadFull(r, buf)
 		r.Close()
 	}()
-	status, err := tgt.Exec(testContext(t), &router.Command{Text: "yes spirit-yes", Stdout: w})
+	status, err := tgt.Exec(testContext(t), &target.Command{Text: "yes spirit-yes", Stdout: w})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestAgentShared(t *testing.T) {
 // other Backend's command goes on.
 func TestAgentCancel(t *testing.T) {
 	t.Parallel()
-	eachWay(t, func(t *testing.T, noSocket bool, name string, b *Backend, tgt router.Target) {
+	eachWay(t, func(t *testing.T, noSocket bool, name string, b *Backend, tgt target.Target) {
 		status := runUntilCancel(t, tgt, "sleep 101")
 		if status != 130 {
 			t.Errorf("cancelled: status %d, want 130", status)
@@ -204,7 +204,7 @@ func TestAgentCancel(t *testing.T) {
 
 // runUntilCancel runs "echo started; exec CMD" and cancels it once it has
 // started; it returns the status.
-func runUntilCancel(t *testing.T, tgt router.Target, cmd string) int {
+func runUntilCancel(t *testing.T, tgt target.Target, cmd string) int {
 	t.Helper()
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
@@ -220,13 +220,13 @@ func runUntilCancel(t *testing.T, tgt router.Target, cmd string) int {
 
 // startAndWait starts "echo started; exec cmd" in tgt and returns once it
 // has printed; the result is sent on done.
-func startAndWait(t *testing.T, ctx context.Context, tgt router.Target, cmd string, done chan<- result) {
+func startAndWait(t *testing.T, ctx context.Context, tgt target.Target, cmd string, done chan<- result) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ended := make(chan result, 1)
 	go func() {
 		var stderr strings.Builder
-		status, err := tgt.Exec(ctx, &router.Command{Text: "echo started; exec " + cmd, Stdout: pw, Stderr: &stderr})
+		status, err := tgt.Exec(ctx, &target.Command{Text: "echo started; exec " + cmd, Stdout: pw, Stderr: &stderr})
 		pw.Close()
 		res := result{status: status, err: err, stderr: stderr.String()}
 		ended <- res
@@ -240,7 +240,7 @@ func startAndWait(t *testing.T, ctx context.Context, tgt router.Target, cmd stri
 }
 
 // waitGone waits until no process in the container runs cmd.
-func waitGone(t *testing.T, tgt router.Target, cmd string) {
+func waitGone(t *testing.T, tgt target.Target, cmd string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(leftovers(t, tgt, cmd)) > 0 {
@@ -346,7 +346,7 @@ func TestAgentPlaces(t *testing.T) {
 // it), the next command starts a fresh agent, once.
 func TestAgentRestart(t *testing.T) {
 	t.Parallel()
-	eachWay(t, func(t *testing.T, _ bool, name string, b *Backend, tgt router.Target) {
+	eachWay(t, func(t *testing.T, _ bool, name string, b *Backend, tgt target.Target) {
 		mustRun(t, tgt, "true")
 		cli := dockertest.Client(t)
 		zero := 0

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"spirit/target"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +29,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
-
-	"spirit/router"
 )
 
 // Options configures a Backend.
@@ -137,8 +136,8 @@ type Target struct {
 }
 
 var (
-	_ router.Target     = (*Target)(nil)
-	_ router.Controller = (*Target)(nil)
+	_ target.Target     = (*Target)(nil)
+	_ target.Controller = (*Target)(nil)
 )
 
 // Target returns the target for the container with that name (or ID). The
@@ -221,11 +220,11 @@ func (e *unreachableError) Error() string {
 func (e *unreachableError) Unwrap() error { return e.err }
 
 // notFoundError reports a container that does not exist; it wraps
-// router.ErrNotFound so that the router gives status 127.
+// target.ErrNotFound so that the router gives status 127.
 type notFoundError struct{ msg string }
 
 func (e *notFoundError) Error() string { return e.msg }
-func (e *notFoundError) Unwrap() error { return router.ErrNotFound }
+func (e *notFoundError) Unwrap() error { return target.ErrNotFound }
 
 // need says what state a use of a container requires.
 type need int

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"spirit/internal/dockertest"
-	"spirit/router"
+	"spirit/target"
 )
 
 func TestNotFound(t *testing.T) {
@@ -23,7 +23,7 @@ func TestNotFound(t *testing.T) {
 	uses := map[string]func() error{
 		"exec": func() error { return run(ctx, tgt, "true", nil).err },
 		"open": func() error {
-			_, err := tgt.Open(ctx, "/etc/passwd", router.Read)
+			_, err := tgt.Open(ctx, "/etc/passwd", target.Read)
 			return err
 		},
 		"control": func() error {
@@ -33,8 +33,8 @@ func TestNotFound(t *testing.T) {
 	}
 	for name, use := range uses {
 		err := use()
-		if !errors.Is(err, router.ErrNotFound) {
-			t.Errorf("%s: %v does not wrap router.ErrNotFound", name, err)
+		if !errors.Is(err, target.ErrNotFound) {
+			t.Errorf("%s: %v does not wrap target.ErrNotFound", name, err)
 		}
 		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), running) {
 			t.Errorf("%s: error %q, want %q... naming %s", name, err, want, running)
@@ -55,7 +55,7 @@ func TestUnreachable(t *testing.T) {
 			return run(ctx, b.Target(""), "true", nil).err
 		},
 		"open": func() error {
-			_, err := b.Target("c1").Open(ctx, "/x", router.Write)
+			_, err := b.Target("c1").Open(ctx, "/x", target.Write)
 			return err
 		},
 		"containers": func() error {
@@ -77,7 +77,7 @@ func TestUnreachable(t *testing.T) {
 				t.Errorf("%s: error %q does not say %q", name, err, part)
 			}
 		}
-		if errors.Is(err, router.ErrNotFound) {
+		if errors.Is(err, target.ErrNotFound) {
 			t.Errorf("%s: an unreachable engine is not a missing container: %v", name, err)
 		}
 	}

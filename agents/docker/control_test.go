@@ -12,7 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"spirit/internal/dockertest"
-	"spirit/router"
+	"spirit/target"
 )
 
 func control(ctx context.Context, tgt *Target, word string, args ...string) (string, error) {
@@ -60,7 +60,7 @@ func TestControl(t *testing.T) {
 		}
 		if s.exec == paused {
 			// Files go through the engine, not the paused processes.
-			f, err := tgt.Open(ctx, "/etc/passwd", router.Read)
+			f, err := tgt.Open(ctx, "/etc/passwd", target.Read)
 			if err != nil {
 				t.Errorf("%s: read a file: %v", s.name, err)
 			} else {
@@ -92,7 +92,7 @@ func TestControl(t *testing.T) {
 	if res.err == nil || !strings.Contains(res.err.Error(), "container "+name+" is not running (exited (137))") {
 		t.Errorf("exec in exited: %v", res.err)
 	}
-	f, err := tgt.Open(ctx, "/etc/passwd", router.Read)
+	f, err := tgt.Open(ctx, "/etc/passwd", target.Read)
 	if err != nil {
 		t.Fatalf("read a file of a stopped container: %v", err)
 	}

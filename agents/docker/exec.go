@@ -8,13 +8,12 @@ import (
 	"io"
 	"os"
 	"slices"
+	"spirit/target"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
-
-	"spirit/router"
 )
 
 // tagVar is the environment variable that marks every process of one exec,
@@ -29,8 +28,8 @@ const (
 	statusBrokenPipe  = 141 // 128 + SIGPIPE: nobody reads the output any more
 )
 
-// Exec runs c.Text with /bin/sh -c in the container; see router.Target.
-func (t *Target) Exec(ctx context.Context, c *router.Command) (int, error) {
+// Exec runs c.Text with /bin/sh -c in the container; see target.Target.
+func (t *Target) Exec(ctx context.Context, c *target.Command) (int, error) {
 	r, err := t.resolve(ctx, needRunning, func(name string) string { return "exec in " + name })
 	if err != nil {
 		if ctx.Err() != nil {
@@ -45,7 +44,7 @@ func (t *Target) Exec(ctx context.Context, c *router.Command) (int, error) {
 }
 
 // engineExec runs c with one Engine exec of its own.
-func (r *resolved) engineExec(ctx context.Context, c *router.Command) (int, error) {
+func (r *resolved) engineExec(ctx context.Context, c *target.Command) (int, error) {
 	tty := c.TTY != nil
 	tag := tagVar + "=" + rand.Text()
 	create := client.ExecCreateOptions{
@@ -92,7 +91,7 @@ type execRun struct {
 	r   *resolved
 	id  string // exec ID
 	tag string // tagVar=value in the exec's environment
-	c   *router.Command
+	c   *target.Command
 	att client.HijackedResponse
 }
 
@@ -253,7 +252,7 @@ func (e *execRun) copyStdin() {
 
 // resize sets the exec's terminal size, then follows tty.Resize until the
 // run is over.
-func (e *execRun) resize(ctx context.Context, tty *router.TTY, done <-chan struct{}) {
+func (e *execRun) resize(ctx context.Context, tty *target.TTY, done <-chan struct{}) {
 	// Engines before API 1.42 ignore the size given at creation, and the
 	// exec may not have started yet when the attach returns: retry a
 	// little, as the docker CLI does.
@@ -284,7 +283,7 @@ func (e *execRun) resize(ctx context.Context, tty *router.TTY, done <-chan struc
 	}
 }
 
-func (e *execRun) setSize(ctx context.Context, s router.WinSize) error {
+func (e *execRun) setSize(ctx context.Context, s target.WinSize) error {
 	// Bounded: the run waits for the resizer before it returns.
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -292,7 +291,7 @@ func (e *execRun) setSize(ctx context.Context, s router.WinSize) error {
 	return err
 }
 
-func consoleSize(s router.WinSize) client.ConsoleSize {
+func consoleSize(s target.WinSize) client.ConsoleSize {
 	return client.ConsoleSize{Height: uint(s.Rows), Width: uint(s.Cols)}
 }
 

@@ -7,14 +7,13 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"spirit/target"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"spirit/router"
 )
 
 // seqInput is what "seq 1 100000" prints.
@@ -70,7 +69,7 @@ func TestExec(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &router.Command{Env: tt.env}
+			c := &target.Command{Env: tt.env}
 			if tt.stdin != nil {
 				c.Stdin = tt.stdin(t)
 			}
@@ -103,7 +102,7 @@ func TestExecLargeOutput(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	status, err := tgt.Exec(testContext(t), &router.Command{
+	status, err := tgt.Exec(testContext(t), &target.Command{
 		Text:   fmt.Sprintf("head -c %d /dev/zero", size),
 		Stdout: &out,
 		Stderr: os.Stderr,
@@ -153,7 +152,7 @@ func TestExecCancel(t *testing.T) {
 			defer cancel()
 			pr, pw := io.Pipe()
 			defer pw.Close()
-			c := &router.Command{Stdin: pr}
+			c := &target.Command{Stdin: pr}
 			var res result
 			var g errgroup.Group
 			g.Go(func() error {
@@ -191,7 +190,7 @@ func TestExecStdinNotRead(t *testing.T) {
 		defer r.Close()
 		defer w.Close()
 		start := time.Now()
-		res := run(testContext(t), tgt, "echo hi", &router.Command{Stdin: r})
+		res := run(testContext(t), tgt, "echo hi", &target.Command{Stdin: r})
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("took %v", d)
 		}
@@ -217,7 +216,7 @@ func TestExecStdinNotRead(t *testing.T) {
 		pr, pw := io.Pipe()
 		defer pw.Close()
 		start := time.Now()
-		res := run(testContext(t), tgt, "echo hi", &router.Command{Stdin: pr})
+		res := run(testContext(t), tgt, "echo hi", &target.Command{Stdin: pr})
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("took %v", d)
 		}
@@ -233,21 +232,21 @@ func TestExecTTY(t *testing.T) {
 	tests := []struct {
 		name   string
 		text   string
-		resize []router.WinSize
+		resize []target.WinSize
 		want   string
 	}{
 		{name: "is a terminal", text: "tty", want: "/dev/pts/"},
 		{name: "initial size", text: "sleep 0.3; stty size", want: "24 80"},
-		{name: "resize", text: "sleep 0.5; stty size", resize: []router.WinSize{{Rows: 33, Cols: 101}}, want: "33 101"},
+		{name: "resize", text: "sleep 0.5; stty size", resize: []target.WinSize{{Rows: 33, Cols: 101}}, want: "33 101"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch := make(chan router.WinSize, len(tt.resize))
+			ch := make(chan target.WinSize, len(tt.resize))
 			for _, s := range tt.resize {
 				ch <- s
 			}
 			defer close(ch)
-			c := &router.Command{TTY: &router.TTY{Size: router.WinSize{Rows: 24, Cols: 80}, Resize: ch}}
+			c := &target.Command{TTY: &target.TTY{Size: target.WinSize{Rows: 24, Cols: 80}, Resize: ch}}
 			res := run(testContext(t), tgt, tt.text, c)
 			if res.err != nil || res.status != 0 {
 				t.Fatalf("status %d, err %v", res.status, res.err)

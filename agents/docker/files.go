@@ -9,14 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"spirit/target"
 	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
-
-	"spirit/router"
 )
 
 // maxLinks bounds the symbolic links followed to reach a file.
@@ -26,18 +25,18 @@ const maxLinks = 16
 const newFileMode = 0o644
 
 // Open opens a file of the container through the Engine's archive API; see
-// router.Target. A relative path is taken from the container's working
+// target.Target. A relative path is taken from the container's working
 // directory. Reads stream the file; writes are spooled to a private host
 // file and stored in the container by Close, since a tar entry needs its
 // size up front.
-func (t *Target) Open(ctx context.Context, p string, mode router.OpenMode) (io.ReadWriteCloser, error) {
+func (t *Target) Open(ctx context.Context, p string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	r, err := t.resolve(ctx, needExists, func(name string) string { return fmt.Sprintf("%s %s in %s", mode, p, name) })
 	if err != nil {
 		return nil, err
 	}
 	p = r.abs(p)
 	switch mode {
-	case router.Read:
+	case target.Read:
 		if cl := t.b.agentClient(ctx, r); cl != nil {
 			f, err := cl.Open(ctx, p, mode)
 			if err != nil {
@@ -46,7 +45,7 @@ func (t *Target) Open(ctx context.Context, p string, mode router.OpenMode) (io.R
 			return f, nil
 		}
 		return r.openRead(ctx, p)
-	case router.Write, router.Append:
+	case target.Write, target.Append:
 		return r.openWrite(ctx, p, mode)
 	}
 	return nil, fmt.Errorf("docker open %s in %s: unknown mode %d", p, r.name, int(mode))
@@ -65,7 +64,7 @@ func (r *resolved) abs(p string) string {
 }
 
 // fileErr wraps an error about the file p.
-func (r *resolved) fileErr(op router.OpenMode, p string, err error) error {
+func (r *resolved) fileErr(op target.OpenMode, p string, err error) error {
 	return fmt.Errorf("docker %s %s in %s: %w", op, p, r.name, r.b.engineErr(r.cli, err))
 }
 
@@ -77,9 +76,9 @@ func (r *resolved) openRead(ctx context.Context, p string) (io.ReadWriteCloser, 
 		res, err := r.cli.CopyFromContainer(ctx, r.id, client.CopyFromContainerOptions{SourcePath: p})
 		if err != nil {
 			if cerrdefs.IsNotFound(err) {
-				return nil, r.fileErr(router.Read, want, fs.ErrNotExist)
+				return nil, r.fileErr(target.Read, want, fs.ErrNotExist)
 			}
-			return nil, r.fileErr(router.Read, want, err)
+			return nil, r.fileErr(target.Read, want, err)
 		}
 		st := res.Stat
 		if st.Mode&fs.ModeSymlink != 0 && st.LinkTarget != "" && st.LinkTarget != p {
@@ -91,21 +90,21 @@ func (r *resolved) openRead(ctx context.Context, p string) (io.ReadWriteCloser, 
 		}
 		if st.Mode.IsDir() {
 			closeQuietly(res.Content)
-			return nil, r.fileErr(router.Read, want, syscall.EISDIR)
+			return nil, r.fileErr(target.Read, want, syscall.EISDIR)
 		}
 		tr := tar.NewReader(res.Content)
 		hdr, err := tr.Next()
 		if err != nil {
 			closeQuietly(res.Content)
-			return nil, r.fileErr(router.Read, want, fmt.Errorf("reading the archive: %w", err))
+			return nil, r.fileErr(target.Read, want, fmt.Errorf("reading the archive: %w", err))
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			closeQuietly(res.Content)
-			return nil, r.fileErr(router.Read, want, errors.New("not a regular file"))
+			return nil, r.fileErr(target.Read, want, errors.New("not a regular file"))
 		}
 		return &fileReader{tr: tr, body: res.Content}, nil
 	}
-	return nil, r.fileErr(router.Read, want, syscall.ELOOP)
+	return nil, r.fileErr(target.Read, want, syscall.ELOOP)
 }
 
 // fileReader reads one file out of a tar stream.
@@ -125,7 +124,7 @@ func (f *fileReader) Close() error { return f.body.Close() }
 // openWrite checks that p can be written, then returns a writer that spools
 // to a host file until Close. The check at Open is for an early, clear error
 // before a command runs; Close checks again.
-func (r *resolved) openWrite(ctx context.Context, p string, mode router.OpenMode) (io.ReadWriteCloser, error) {
+func (r *resolved) openWrite(ctx context.Context, p string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	if _, _, err := r.destination(ctx, p); err != nil {
 		return nil, r.fileErr(mode, p, err)
 	}
@@ -194,7 +193,7 @@ type fileWriter struct {
 	r     *resolved
 	ctx   context.Context
 	path  string
-	mode  router.OpenMode
+	mode  target.OpenMode
 	spool *os.File // nil once closed
 	err   error    // the first write error
 }
@@ -260,7 +259,7 @@ func (f *fileWriter) store() error {
 		// Keep the file's mode and owner, as a shell's redirection does;
 		// the owner is only in the archive's header.
 		hdr.Mode = unixMode(st.Mode)
-		cur, oldFile, err := r.current(ctx, dest, f.mode == router.Append)
+		cur, oldFile, err := r.current(ctx, dest, f.mode == target.Append)
 		if err != nil {
 			return fmt.Errorf("reading the current file: %w", err)
 		}

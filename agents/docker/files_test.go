@@ -6,11 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
+	"spirit/target"
 	"strings"
 	"syscall"
 	"testing"
-
-	"spirit/router"
 )
 
 // binaryData is n bytes that hold every byte value.
@@ -22,7 +21,7 @@ func binaryData(n int) []byte {
 	return b
 }
 
-func writeFile(t *testing.T, tgt *Target, p string, mode router.OpenMode, data []byte) {
+func writeFile(t *testing.T, tgt *Target, p string, mode target.OpenMode, data []byte) {
 	t.Helper()
 	f, err := tgt.Open(testContext(t), p, mode)
 	if err != nil {
@@ -53,7 +52,7 @@ func slicesChunk(b []byte, n int) func(func([]byte) bool) {
 
 func readFile(t *testing.T, tgt *Target, p string) []byte {
 	t.Helper()
-	f, err := tgt.Open(testContext(t), p, router.Read)
+	f, err := tgt.Open(testContext(t), p, target.Read)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func TestFiles(t *testing.T) {
 
 	t.Run("binary round trip", func(t *testing.T) {
 		data := binaryData(3<<20 + 123)
-		writeFile(t, tgt, "/tmp/bin", router.Write, data)
+		writeFile(t, tgt, "/tmp/bin", target.Write, data)
 		if got := readFile(t, tgt, "/tmp/bin"); !bytes.Equal(got, data) {
 			t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data))
 		}
@@ -81,10 +80,10 @@ func TestFiles(t *testing.T) {
 	})
 
 	t.Run("truncate and append", func(t *testing.T) {
-		writeFile(t, tgt, "/tmp/log", router.Write, []byte("one\ntwo\n"))
-		writeFile(t, tgt, "/tmp/log", router.Write, []byte("a\n"))
-		writeFile(t, tgt, "/tmp/log", router.Append, []byte("b\n"))
-		writeFile(t, tgt, "/tmp/new-by-append", router.Append, []byte("c\n"))
+		writeFile(t, tgt, "/tmp/log", target.Write, []byte("one\ntwo\n"))
+		writeFile(t, tgt, "/tmp/log", target.Write, []byte("a\n"))
+		writeFile(t, tgt, "/tmp/log", target.Append, []byte("b\n"))
+		writeFile(t, tgt, "/tmp/new-by-append", target.Append, []byte("c\n"))
 		if got := mustRun(t, tgt, "cat /tmp/log /tmp/new-by-append"); got != "a\nb\nc\n" {
 			t.Errorf("got %q", got)
 		}
@@ -92,9 +91,9 @@ func TestFiles(t *testing.T) {
 
 	t.Run("mode and owner kept", func(t *testing.T) {
 		mustRun(t, tgt, "echo x >/tmp/script && chmod 750 /tmp/script && chown 1000:1001 /tmp/script")
-		writeFile(t, tgt, "/tmp/script", router.Write, []byte("#!/bin/sh\necho hi\n"))
-		writeFile(t, tgt, "/tmp/script", router.Append, []byte("echo more\n"))
-		writeFile(t, tgt, "/tmp/fresh", router.Write, []byte("x"))
+		writeFile(t, tgt, "/tmp/script", target.Write, []byte("#!/bin/sh\necho hi\n"))
+		writeFile(t, tgt, "/tmp/script", target.Append, []byte("echo more\n"))
+		writeFile(t, tgt, "/tmp/fresh", target.Write, []byte("x"))
 		got := mustRun(t, tgt, `stat -c '%a %u:%g' /tmp/script /tmp/fresh; /tmp/script`)
 		if want := "750 1000:1001\n644 0:0\nhi\nmore\n"; got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -106,21 +105,21 @@ func TestFiles(t *testing.T) {
 		if got := string(readFile(t, tgt, "/tmp/link")); got != "target\n" {
 			t.Errorf("read through the link: %q", got)
 		}
-		writeFile(t, tgt, "/tmp/rel-link", router.Append, []byte("more\n"))
+		writeFile(t, tgt, "/tmp/rel-link", target.Append, []byte("more\n"))
 		if got := mustRun(t, tgt, "cat /tmp/real; [ -L /tmp/rel-link ] && echo still a link"); got != "target\nmore\nstill a link\n" {
 			t.Errorf("write through the link: %q", got)
 		}
 	})
 
 	t.Run("relative path from the working directory", func(t *testing.T) {
-		writeFile(t, tgt, "rel.txt", router.Write, []byte("rel\n"))
+		writeFile(t, tgt, "rel.txt", target.Write, []byte("rel\n"))
 		if got := mustRun(t, tgt, "cat /rel.txt"); got != "rel\n" {
 			t.Errorf("got %q", got)
 		}
 	})
 
 	t.Run("empty file", func(t *testing.T) {
-		writeFile(t, tgt, "/tmp/empty", router.Write, nil)
+		writeFile(t, tgt, "/tmp/empty", target.Write, nil)
 		if got := readFile(t, tgt, "/tmp/empty"); len(got) != 0 {
 			t.Errorf("got %q", got)
 		}
@@ -129,19 +128,19 @@ func TestFiles(t *testing.T) {
 	errTests := []struct {
 		name  string
 		path  string
-		mode  router.OpenMode
+		mode  target.OpenMode
 		is    error
 		parts []string
 	}{
-		{name: "read missing", path: "/tmp/nope", mode: router.Read, is: fs.ErrNotExist,
+		{name: "read missing", path: "/tmp/nope", mode: target.Read, is: fs.ErrNotExist,
 			parts: []string{"docker read /tmp/nope in " + name, "does not exist"}},
-		{name: "read directory", path: "/etc", mode: router.Read, is: syscall.EISDIR,
+		{name: "read directory", path: "/etc", mode: target.Read, is: syscall.EISDIR,
 			parts: []string{"docker read /etc in " + name, "is a directory"}},
-		{name: "write directory", path: "/tmp", mode: router.Write, is: syscall.EISDIR,
+		{name: "write directory", path: "/tmp", mode: target.Write, is: syscall.EISDIR,
 			parts: []string{"docker write /tmp in " + name, "is a directory"}},
-		{name: "write missing directory", path: "/nodir/x", mode: router.Write,
+		{name: "write missing directory", path: "/nodir/x", mode: target.Write,
 			parts: []string{"docker write /nodir/x in " + name, "directory /nodir does not exist"}},
-		{name: "append under a file", path: "/etc/passwd/x", mode: router.Append,
+		{name: "append under a file", path: "/etc/passwd/x", mode: target.Append,
 			parts: []string{"docker append /etc/passwd/x in " + name, "/etc/passwd is not a directory"}},
 	}
 	for _, tt := range errTests {
@@ -164,7 +163,7 @@ func TestFiles(t *testing.T) {
 
 	t.Run("directory gone before close", func(t *testing.T) {
 		mustRun(t, tgt, "mkdir -p /tmp/gone")
-		f, err := tgt.Open(testContext(t), "/tmp/gone/x", router.Write)
+		f, err := tgt.Open(testContext(t), "/tmp/gone/x", target.Write)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +181,7 @@ func TestFiles(t *testing.T) {
 	})
 
 	t.Run("wrong direction", func(t *testing.T) {
-		r, err := tgt.Open(testContext(t), "/etc/passwd", router.Read)
+		r, err := tgt.Open(testContext(t), "/etc/passwd", target.Read)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +189,7 @@ func TestFiles(t *testing.T) {
 		if _, err := r.Write([]byte("x")); err == nil {
 			t.Error("write to a file opened for reading")
 		}
-		w, err := tgt.Open(testContext(t), "/tmp/w", router.Write)
+		w, err := tgt.Open(testContext(t), "/tmp/w", target.Write)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +208,7 @@ func TestFilesLarge(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	f, err := tgt.Open(testContext(t), "/tmp/large", router.Write)
+	f, err := tgt.Open(testContext(t), "/tmp/large", target.Write)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +230,7 @@ func TestFilesLarge(t *testing.T) {
 	// Replacing and appending to a file larger than a connection's
 	// buffers: the Engine holds the container's lock while the current
 	// file is read.
-	for _, mode := range []router.OpenMode{router.Write, router.Append} {
+	for _, mode := range []target.OpenMode{target.Write, target.Append} {
 		f, err := tgt.Open(testContext(t), "/tmp/large", mode)
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"spirit/internal/dockertest"
-	"spirit/router"
+	"spirit/target"
 )
 
 // testTimeout bounds every call a test makes.
@@ -39,10 +39,10 @@ type result struct {
 }
 
 // run runs text in tgt, with c's other fields when c is not nil.
-func run(ctx context.Context, tgt router.Target, text string, c *router.Command) result {
+func run(ctx context.Context, tgt target.Target, text string, c *target.Command) result {
 	var stdout, stderr bytes.Buffer
 	if c == nil {
-		c = &router.Command{}
+		c = &target.Command{}
 	}
 	c.Text = text
 	c.Stdout, c.Stderr = &stdout, &stderr
@@ -51,7 +51,7 @@ func run(ctx context.Context, tgt router.Target, text string, c *router.Command)
 }
 
 // mustRun runs text and fails the test unless it exits 0.
-func mustRun(t *testing.T, tgt router.Target, text string) string {
+func mustRun(t *testing.T, tgt target.Target, text string) string {
 	t.Helper()
 	res := run(testContext(t), tgt, text, nil)
 	if res.err != nil || res.status != 0 {
@@ -62,7 +62,7 @@ func mustRun(t *testing.T, tgt router.Target, text string) string {
 
 // leftovers lists the processes in the container whose command line is
 // one of cmds.
-func leftovers(t *testing.T, tgt router.Target, cmds ...string) []string {
+func leftovers(t *testing.T, tgt target.Target, cmds ...string) []string {
 	t.Helper()
 	var found []string
 	for line := range strings.Lines(mustRun(t, tgt, "ps -o pid,args")) {

@@ -1,9 +1,8 @@
 package docker
 
 import (
+	"spirit/target"
 	"testing"
-
-	"spirit/router"
 )
 
 // TestKillScript runs the kill script on tagged processes, with a grep that
@@ -27,7 +26,7 @@ func TestKillScript(t *testing.T) {
 			// Two tagged processes that ignore SIGINT, and one untagged.
 			mustRun(t, tgt, "trap '' INT; "+tag+" "+tt.sleep+" >/dev/null 2>&1 & "+
 				tag+" "+tt.sleep+" >/dev/null 2>&1 & "+tt.sleep+"0 >/dev/null 2>&1 &")
-			res := run(testContext(t), tgt, `PATH=$P sh -c "$KS" spirit-kill INT "$T" 3`, &router.Command{
+			res := run(testContext(t), tgt, `PATH=$P sh -c "$KS" spirit-kill INT "$T" 3`, &target.Command{
 				Env: []string{"P=" + tt.path, "KS=" + killScript, "T=" + tag},
 			})
 			if res.err != nil || res.status != 0 {

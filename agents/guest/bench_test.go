@@ -13,7 +13,7 @@ import (
 
 	"spirit/agents/client"
 	"spirit/agents/guest"
-	"spirit/router"
+	"spirit/target"
 )
 
 // serve runs a Server on one end of a socket pair, in this process, and
@@ -62,7 +62,7 @@ func BenchmarkExecTrue(b *testing.B) {
 	c := serve(b)
 	ctx := context.Background()
 	for b.Loop() {
-		status, err := c.Exec(ctx, &router.Command{Text: "true", Stdout: io.Discard, Stderr: io.Discard})
+		status, err := c.Exec(ctx, &target.Command{Text: "true", Stdout: io.Discard, Stderr: io.Discard})
 		if err != nil || status != 0 {
 			b.Fatal(status, err)
 		}
@@ -76,7 +76,7 @@ func BenchmarkExecStream(b *testing.B) {
 	ctx := context.Background()
 	b.SetBytes(64 << 20)
 	for b.Loop() {
-		status, err := c.Exec(ctx, &router.Command{Text: "dd if=/dev/zero bs=262144 count=256 2>/dev/null", Stdout: io.Discard, Stderr: io.Discard})
+		status, err := c.Exec(ctx, &target.Command{Text: "dd if=/dev/zero bs=262144 count=256 2>/dev/null", Stdout: io.Discard, Stderr: io.Discard})
 		if err != nil || status != 0 {
 			b.Fatal(status, err)
 		}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"spirit/agents/client"
-	"spirit/router"
+	"spirit/target"
 )
 
 // Agent is a spirit-agent process serving a unix socket.
@@ -174,7 +174,7 @@ type Result struct {
 // output.
 func Run(ctx context.Context, c *client.Client, text string, stdin io.Reader) Result {
 	var out, errb LockedBuffer
-	status, err := c.Exec(ctx, &router.Command{Text: text, Stdin: stdin, Stdout: &out, Stderr: &errb})
+	status, err := c.Exec(ctx, &target.Command{Text: text, Stdin: stdin, Stdout: &out, Stderr: &errb})
 	return Result{status, out.String(), errb.String(), err}
 }
 

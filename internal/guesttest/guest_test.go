@@ -21,7 +21,7 @@ import (
 	"spirit/internal/agenttest"
 	"spirit/internal/guesttest"
 	"spirit/internal/spiritbin"
-	"spirit/router"
+	"spirit/target"
 )
 
 // The agent and spirit of this tree, built once: the guest runs this
@@ -86,7 +86,7 @@ func TestDemoGuestAgent(t *testing.T) {
 		data := make([]byte, 1<<20)
 		rand.Read(data)
 		const path = "/data/roundtrip.bin"
-		f, err := c.Open(t.Context(), path, router.Write)
+		f, err := c.Open(t.Context(), path, target.Write)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestDemoGuestAgent(t *testing.T) {
 			t.Fatalf("close after write: %v", err)
 		}
 		agenttest.MustRun(t, c, "wc -c < "+path, fmt.Sprintf("%d\n", len(data)))
-		f, err = c.Open(t.Context(), path, router.Read)
+		f, err = c.Open(t.Context(), path, target.Read)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,9 @@
-package router
+// Package target is the contract every kind of target implements: a place
+// other than the host where a command runs (a VM guest, a container, an
+// agent at an address). It is a leaf: it imports nothing of spirit's, so the
+// agent, the supervisor and every backend can depend on it without the
+// shell or its interpreter.
+package target
 
 import (
 	"context"
