@@ -29,7 +29,7 @@ func (s *Session) middleware(next interp.ExecHandlerFunc) interp.ExecHandlerFunc
 func (s *Session) runTarget(ctx context.Context, args []string, next interp.ExecHandlerFunc) error {
 	hc := interp.HandlerCtx(ctx)
 	name := args[0][1:]
-	if name == "spirit" && len(args) > 1 {
+	if s.opts.Targets.IsLocal(name) && len(args) > 1 {
 		return next(ctx, args[1:]) // an @spirit that came from an expansion
 	}
 	tg, err := s.lookupOrReport(hc, name)
@@ -80,7 +80,7 @@ func (s *Session) runTarget(ctx context.Context, args []string, next interp.Exec
 // lookupOrReport resolves a target at run time; the planner has checked it,
 // but a dynamic @word ($t) was not seen then.
 func (s *Session) lookupOrReport(hc interp.HandlerContext, name string) (target.Target, error) {
-	if name == "spirit" {
+	if s.opts.Targets.IsLocal(name) {
 		return nil, nil
 	}
 	t, err := s.lookup(name)

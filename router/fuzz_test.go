@@ -43,7 +43,7 @@ func FuzzPlan(f *testing.F) {
 
 // checkPlan plans src and checks what the planner accepted.
 func checkPlan(src string) error {
-	s, err := New(Options{Resolver: fakeResolver{}})
+	s, err := New(Options{Targets: fakeResolver{}.targets()})
 	if err != nil {
 		return err
 	}

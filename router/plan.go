@@ -9,9 +9,6 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// Host is the target word of the host itself.
-const Host = "@spirit"
-
 // segKeyPrefix starts the argument that names a planned segment in the side
 // table. The control character keeps it from meaning anything a user would
 // type.
@@ -31,9 +28,10 @@ type segment struct {
 // recognises. The interpreter then does the pipes, control flow and $?.
 type planner struct {
 	src   string
-	dflt  string // default target without @, "" for the host
+	dflt  string // default target without @
 	segs  *segTable
 	check func(target string) error
+	local func(target string) bool // the host's name
 	// pipeAll holds the pipeline elements followed by |&.
 	pipeAll map[*syntax.Stmt]bool
 }
@@ -176,12 +174,12 @@ func (p *planner) stmt(st *syntax.Stmt) error {
 func (p *planner) single(st *syntax.Stmt) error {
 	target, call, ok := headTarget(st)
 	if !ok {
-		if p.dflt != "" && toDefault(st) {
+		if !p.local(p.dflt) && toDefault(st) {
 			return p.remote(st, []*syntax.Stmt{st}, p.dflt, nil)
 		}
 		return p.host(st, false)
 	}
-	if target == "spirit" {
+	if p.local(target) {
 		return p.host(st, true)
 	}
 	if err := p.check(target); err != nil {
@@ -220,7 +218,7 @@ func (p *planner) pipeline(list []*syntax.Stmt, ops []syntax.BinCmdOperator) ([]
 		}
 		seg := run
 		run = nil
-		if current == "" {
+		if p.local(current) {
 			for _, st := range seg {
 				if err := p.host(st, head != nil && st == seg[0]); err != nil {
 					return err
@@ -246,14 +244,12 @@ func (p *planner) pipeline(list []*syntax.Stmt, ops []syntax.BinCmdOperator) ([]
 			head = nil
 		}
 		if isHead {
-			if target == "spirit" {
-				target = ""
-			} else if err := p.check(target); err != nil {
+			if err := p.check(target); err != nil {
 				return nil, p.errAt(call.Args[0].Pos(), err)
 			}
 			current, head = target, call
 		}
-		if current == "" {
+		if p.local(current) {
 			// Host commands are not merged: each stays a pipeline element.
 			run = append(run, st)
 			if err := flush(); err != nil {
@@ -284,6 +280,7 @@ func hasTargetedRedirect(st *syntax.Stmt) bool {
 // and plans the statements nested in it.
 func (p *planner) host(st *syntax.Stmt, dropHead bool) error {
 	if call, ok := st.Cmd.(*syntax.CallExpr); ok && dropHead {
+		head := call.Args[0]
 		call.Args = call.Args[1:]
 		switch {
 		case len(call.Args) > 0:
@@ -291,7 +288,7 @@ func (p *planner) host(st *syntax.Stmt, dropHead bool) error {
 			return &planError{pos: st.Pos(), status: 2, msg: "@spirit needs a command after its assignments"}
 		case len(st.Redirs) == 0:
 			// A lone @spirit: the exec handler makes the host the default.
-			call.Args = []*syntax.Word{litWord(Host)}
+			call.Args = []*syntax.Word{head}
 		default:
 			st.Cmd = nil // only redirections: `@spirit > f` truncates f
 		}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,19 @@ func (fakeResolver) Lookup(name string) (target.Target, error) {
 	return nil, fmt.Errorf("%w @%s", target.ErrUnknownTarget, name)
 }
 
-func (fakeResolver) Names() []string { return []string{"@docker", "@linux"} }
+func (r fakeResolver) targets() *target.Registry {
+	return withHost(r.Lookup, "@docker", "@linux")
+}
+
+// withHost makes a registry of the host and one kind that looks names up
+// with lookup and lists names.
+func withHost(lookup func(string) (target.Target, error), names ...string) *target.Registry {
+	r := &target.Registry{}
+	r.Register(target.Kind{Name: "the host", Prefix: target.Host, Local: true,
+		Names: func() []string { return []string{"@" + target.Host} }})
+	r.Register(target.Kind{Name: "test", Lookup: lookup, Names: func() []string { return names }})
+	return r
+}
 
 type nopTarget struct{}
 
@@ -39,11 +52,11 @@ func (nopTarget) Open(context.Context, string, target.OpenMode) (io.ReadWriteClo
 // table: "#N" stands for a segment key, "<@T>PATH" for a target file.
 func planString(t *testing.T, src, dflt string) (string, error) {
 	t.Helper()
-	s, err := New(Options{Resolver: fakeResolver{}})
+	s, err := New(Options{Targets: fakeResolver{}.targets()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.setDefault(dflt)
+	s.setDefault(cmp.Or(dflt, target.Host)) // "" in the tables is the host
 	f, err := s.plan(src, "test")
 	if err != nil {
 		return "", err

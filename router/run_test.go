@@ -67,7 +67,7 @@ func (r shResolver) Lookup(name string) (target.Target, error) {
 	return nil, fmt.Errorf("%w @%s", target.ErrUnknownTarget, name)
 }
 
-func (r shResolver) Names() []string { return []string{"@a", "@b"} }
+func (r shResolver) registry() *target.Registry { return withHost(r.Lookup, "@a", "@b") }
 
 // echoController prints the arguments its control word gets, one a line.
 type echoController struct{ shTarget }
@@ -121,7 +121,7 @@ func newRunEnv(t *testing.T) *runEnv {
 	}
 	t.Cleanup(func() { e.out.Close(); e.er.Close() })
 	res := shResolver{targets: map[string]shTarget{"a": {e.a}, "b": {e.b}}}
-	e.s, err = New(Options{Resolver: res, Stdout: e.out, Stderr: e.er, Dir: e.host,
+	e.s, err = New(Options{Targets: res.registry(), Stdout: e.out, Stderr: e.er, Dir: e.host,
 		Env: []string{"PATH=/usr/bin:/bin", "HOME=" + e.host}})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestDefaultTarget(t *testing.T) {
 		t.Errorf("whole statement on the default target: %q", out)
 	}
 	e.run(t, "@spirit")
-	if e.s.Default() != Host {
+	if e.s.Default() != "@"+target.Host {
 		t.Errorf("@spirit did not reset the default: %s", e.s.Default())
 	}
 	if _, out, _ := e.run(t, "pwd"); out != e.host+"\n" {

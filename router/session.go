@@ -1,7 +1,8 @@
 // Package router parses spirit's line language, plans each pipeline into
 // segments by target, and runs them: host parts with the mvdan.cc/sh
-// interpreter in process, the others through a Target. It knows no target
-// implementation; a Resolver supplies them.
+// interpreter in process, the others through a target.Target. It knows no
+// kind of target: the registry of kinds (Targets) says which @word is the
+// host and supplies the others.
 package router
 
 import (
@@ -21,9 +22,21 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
+// Targets is the registry of target kinds (a *target.Registry), as the
+// router uses it.
+type Targets interface {
+	// Lookup turns the @word name of a target other than the host into
+	// that target.
+	Lookup(name string) (target.Target, error)
+	// IsLocal reports whether the name is the host's.
+	IsLocal(name string) bool
+	// Names lists every target word, the host's among them.
+	Names() []string
+}
+
 // Options configure a Session.
 type Options struct {
-	Resolver       target.Resolver
+	Targets        Targets
 	Stdin          *os.File // nil: commands read nothing
 	Stdout, Stderr *os.File
 	Env            []string // NAME=value, e.g. os.Environ()
@@ -44,7 +57,7 @@ type Session struct {
 	last   int // the status of the last Run, for $?
 
 	mu   sync.Mutex // guards dflt: exec handlers run in pipeline goroutines
-	dflt string     // default target without @, "" for the host
+	dflt string     // default target without @
 }
 
 // killTimeout is how long a host command has after SIGINT before SIGKILL.
@@ -52,10 +65,10 @@ const killTimeout = 2 * time.Second
 
 // New makes a session.
 func New(o Options) (*Session, error) {
-	if o.Resolver == nil {
-		return nil, errors.New("router: no resolver")
+	if o.Targets == nil {
+		return nil, errors.New("router: no targets")
 	}
-	s := &Session{opts: o, log: o.Log}
+	s := &Session{opts: o, log: o.Log, dflt: target.Host}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -194,11 +207,8 @@ func (s *Session) plan(src, name string) (*syntax.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &planner{src: src, dflt: s.Default()[1:], segs: &s.segs, check: s.check}
-	if p.dflt == "spirit" {
-		p.dflt = ""
-	}
-	if p.dflt != "" && len(f.Stmts) > 0 && !hasTargets(f) {
+	p := &planner{src: src, dflt: s.Default()[1:], segs: &s.segs, check: s.check, local: s.opts.Targets.IsLocal}
+	if !p.local(p.dflt) && len(f.Stmts) > 0 && !hasTargets(f) {
 		// The whole line goes to the default target, as if typed in its
 		// own shell: `cd /tmp; ls` and loops behave there as there.
 		return p.wholeFile(f)
@@ -233,30 +243,24 @@ func loneTarget(st *syntax.Stmt) (string, bool) {
 	if !ok || len(call.Args) != 1 || len(call.Assigns) > 0 || len(st.Redirs) > 0 {
 		return "", false
 	}
-	t, ok := targetWord(call.Args[0])
-	if !ok {
-		return "", false
-	}
-	if t == "spirit" {
-		t = ""
-	}
-	return t, true
+	return targetWord(call.Args[0])
 }
 
 // check reports whether a target word names a target.
-func (s *Session) check(target string) error {
-	if target == "spirit" {
+func (s *Session) check(name string) error {
+	if s.opts.Targets.IsLocal(name) {
 		return nil
 	}
-	_, err := s.lookup(target)
+	_, err := s.lookup(name)
 	return err
 }
 
+// lookup resolves the @word name of a target that is not the host.
 func (s *Session) lookup(name string) (target.Target, error) {
 	if name == "" {
 		return nil, &planError{status: 127, msg: fmt.Sprintf("@ must be followed by a target name (targets: %s)", strings.Join(s.Targets(), " "))}
 	}
-	t, err := s.opts.Resolver.Lookup(name)
+	t, err := s.opts.Targets.Lookup(name)
 	if errors.Is(err, target.ErrUnknownTarget) {
 		return nil, &planError{status: 127, msg: fmt.Sprintf("unknown target @%s (targets: %s)", name, strings.Join(s.Targets(), " "))}
 	}
@@ -273,24 +277,18 @@ func (s *Session) Exited() bool { return s.exited }
 func (s *Session) Default() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dflt == "" {
-		return Host
-	}
 	return "@" + s.dflt
 }
 
 func (s *Session) setDefault(target string) {
-	if target == "spirit" {
-		target = ""
-	}
 	s.mu.Lock()
 	s.dflt = target
 	s.mu.Unlock()
 }
 
-// Targets lists the target words: @spirit, then the resolver's.
+// Targets lists the target words, the host's first.
 func (s *Session) Targets() []string {
-	return append([]string{Host}, s.opts.Resolver.Names()...)
+	return s.opts.Targets.Names()
 }
 
 // Dir is the interpreter's current directory.

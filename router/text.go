@@ -178,7 +178,7 @@ func (p *planner) redirectPath(st *syntax.Stmt, rd *syntax.Redirect, target stri
 
 // markedWord is the word the open handler receives for a file on target.
 func (p *planner) markedWord(target string, path *syntax.Word, pos syntax.Pos) (*syntax.Word, error) {
-	if target == "spirit" {
+	if p.local(target) {
 		return path, nil
 	}
 	if err := p.check(target); err != nil {

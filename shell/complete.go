@@ -19,18 +19,12 @@ import (
 // "/usr/lo" the last path element.
 const wordSeparators = " \t|;&<>()/:="
 
-// tokenBreaks end a whole shell word; segmentBreaks start a new command.
-const (
-	tokenBreaks   = " \t\n|;&()<>"
-	segmentBreaks = "\n|;&("
-)
-
 // Cache lifetimes: go-prompt asks for completions at every key.
 const (
-	commandsTTL   = 10 * time.Second
-	containersTTL = 3 * time.Second
-	// containersWait bounds a call to the Docker Engine made while typing.
-	containersWait = 500 * time.Millisecond
+	commandsTTL = 10 * time.Second
+	membersTTL  = 3 * time.Second
+	// membersWait bounds a call to the Docker Engine made while typing.
+	membersWait    = 500 * time.Millisecond
 	maxSuggestions = 500
 )
 
@@ -44,27 +38,35 @@ func builtins() []string {
 	}
 }
 
-// completer makes go-prompt's suggestions: target words after "@",
-// container names after "@docker:", control words after a target word,
-// commands from PATH for the first word on the host, paths otherwise.
-// Commands and paths are the host's, so none are offered in a segment that
-// runs elsewhere.
+// completer makes go-prompt's suggestions: target words after "@", the
+// members of a kind after "@KIND:" (container names after "@docker:"),
+// control words after a target word, commands from PATH for the first
+// word on the host, paths otherwise. Commands and paths are the host's,
+// so none are offered in a segment that runs elsewhere. Which word is
+// where, and which target it goes to, is the router's to say (router.At).
 type completer struct {
 	// ctx is the shell's: go-prompt's Completer has no context of its own.
-	ctx        context.Context
-	targets    func() []string                          // target words, "@spirit" first
-	dflt       func() string                            // the default target word
-	lookup     func(name string) (target.Target, error) // for control words
-	containers func(context.Context) ([]string, error)  // nil without Docker
-	dir        func() string                            // the shell's directory
-	env        []string                                 // PATH and HOME
+	ctx     context.Context
+	targets targetSource
+	dflt    func() string // the default target word
+	dir     func() string // the shell's directory
+	env     []string      // PATH and HOME
 
 	// Caches; the completer runs on the prompt's goroutine only.
-	cmds     []string
-	cmdsPath string
-	cmdsAt   time.Time
-	ctrs     []string
-	ctrsAt   time.Time
+	cmds        []string
+	cmdsPath    string
+	cmdsAt      time.Time
+	members     []string
+	membersKind string // the prefix of the kind they are of
+	membersAt   time.Time
+}
+
+// targetSource is what completion asks of the registry of target kinds.
+type targetSource interface {
+	Names() []string
+	Lookup(name string) (target.Target, error)
+	IsLocal(name string) bool
+	Owner(prefix string) (target.Kind, bool)
 }
 
 // complete is the prompt.Completer.
@@ -78,29 +80,22 @@ func (c *completer) complete(d prompt.Document) []prompt.Suggest {
 // the whole directory.
 func (c *completer) suggest(before string, tabbed bool) []prompt.Suggest {
 	word := before[strings.LastIndexAny(before, wordSeparators)+1:]
-	tok := before[strings.LastIndexAny(before, tokenBreaks)+1:]
-	seg := before[strings.LastIndexAny(before, segmentBreaks)+1 : len(before)-len(tok)]
-	fields := strings.Fields(seg)
-	for len(fields) > 0 && isAssignment(fields[0]) {
-		fields = fields[1:]
+	cur, ok := router.At(before, strings.TrimPrefix(c.dflt(), "@"))
+	if !ok {
+		return nil // an open quote: nothing offered could be inserted as it is
 	}
-	explicit := len(fields) > 0 && strings.HasPrefix(fields[0], "@")
-	target := c.dflt()
-	if explicit {
-		target, fields = fields[0], fields[1:]
-	}
-	remote := target != router.Host
-	first := len(fields) == 0
+	tok := cur.Word
+	remote := !c.targets.IsLocal(cur.Target)
 
 	var list []prompt.Suggest
 	switch {
-	case strings.HasPrefix(tok, "@"):
+	case cur.AtTarget:
 		list = c.targetWords(tok)
-	case first && strings.HasPrefix(tok, "-"), first && explicit && tok == "" && remote:
-		list = c.controlWords(target)
+	case cur.First && strings.HasPrefix(tok, "-"), cur.First && cur.Explicit && tok == "" && remote:
+		list = c.controlWords(cur.Target)
 	case remote:
 		// The target's commands and files are not known here.
-	case first && !strings.Contains(tok, "/"):
+	case cur.First && !strings.Contains(tok, "/"):
 		if tok != "" {
 			list = c.commands()
 		}
@@ -113,53 +108,53 @@ func (c *completer) suggest(before string, tabbed bool) []prompt.Suggest {
 // targetWords completes "@do" to "@docker" and "@docker:w" to a running
 // container's name.
 func (c *completer) targetWords(tok string) []prompt.Suggest {
-	kind, _, named := strings.Cut(tok[1:], ":")
+	prefix, _, named := strings.Cut(tok[1:], ":")
 	if !named {
 		var list []prompt.Suggest
-		for _, t := range c.targets() {
+		for _, t := range c.targets.Names() {
 			desc := ""
-			if t == router.Host {
+			if c.targets.IsLocal(t[1:]) {
 				desc = "the host"
 			}
 			list = append(list, prompt.Suggest{Text: t, Description: desc})
 		}
 		return list
 	}
-	if kind != "docker" || c.containers == nil {
+	k, ok := c.targets.Owner(prefix)
+	if !ok || k.Members == nil {
 		return nil
 	}
 	var list []prompt.Suggest
-	for _, n := range c.runningContainers() {
-		list = append(list, prompt.Suggest{Text: n, Description: "container"})
+	for _, n := range c.membersOf(k) {
+		list = append(list, prompt.Suggest{Text: n, Description: k.Name})
 	}
 	return list
 }
 
-// runningContainers asks the Docker Engine at most every containersTTL,
-// and not for longer than containersWait, so that typing never stalls on
-// a slow or absent engine. A failure is cached as an empty list.
-func (c *completer) runningContainers() []string {
-	if !c.ctrsAt.IsZero() && time.Since(c.ctrsAt) < containersTTL {
-		return c.ctrs
+// membersOf asks the kind (the Docker Engine) at most every
+// membersTTL, and not for longer than membersWait, so that typing never
+// stalls on a slow or absent engine. A failure is cached as an empty list.
+func (c *completer) membersOf(k target.Kind) []string {
+	if c.membersKind == k.Prefix && time.Since(c.membersAt) < membersTTL {
+		return c.members
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, containersWait)
+	ctx, cancel := context.WithTimeout(c.ctx, membersWait)
 	defer cancel()
-	names, err := c.containers(ctx)
+	names, err := k.Members(ctx)
 	if err != nil {
 		names = nil
 	}
-	c.ctrs, c.ctrsAt = names, time.Now()
+	c.members, c.membersKind, c.membersAt = names, k.Prefix, time.Now()
 	return names
 }
 
-// controlWords lists what a target word takes ("--pause", ...), when its
-// target is a target.Controller.
-func (c *completer) controlWords(word string) []prompt.Suggest {
-	name := strings.TrimPrefix(word, "@")
-	if name == "" || word == router.Host {
+// controlWords lists what the target name takes ("--pause", ...), when
+// it is a target.Controller.
+func (c *completer) controlWords(name string) []prompt.Suggest {
+	if name == "" || c.targets.IsLocal(name) {
 		return nil
 	}
-	t, err := c.lookup(name)
+	t, err := c.targets.Lookup(name)
 	if err != nil {
 		return nil
 	}
@@ -169,7 +164,7 @@ func (c *completer) controlWords(word string) []prompt.Suggest {
 	}
 	var list []prompt.Suggest
 	for _, w := range ctl.ControlWords() {
-		list = append(list, prompt.Suggest{Text: w, Description: word})
+		list = append(list, prompt.Suggest{Text: w, Description: "@" + name})
 	}
 	return list
 }
@@ -243,18 +238,4 @@ func (c *completer) paths(tok, word string) []prompt.Suggest {
 // form that runs something else.
 func plainName(name string) bool {
 	return !strings.ContainsAny(name, wordSeparators+"\n'\"\\$`*?[]{}!#~")
-}
-
-// isAssignment reports whether a word is a NAME=value prefix.
-func isAssignment(w string) bool {
-	name, _, ok := strings.Cut(w, "=")
-	if !ok || name == "" {
-		return false
-	}
-	for i, r := range name {
-		if r != '_' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (i == 0 || r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }

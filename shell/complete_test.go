@@ -8,12 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/c-bata/go-prompt"
 
-	"spirit/router"
+	"spirit/kinds"
 	"spirit/target"
 )
 
@@ -27,14 +26,29 @@ func (fakeTarget) Open(context.Context, string, target.OpenMode) (io.ReadWriteCl
 func (fakeTarget) Control(context.Context, string, []string, io.Writer) error { return nil }
 func (fakeTarget) ControlWords() []string                                     { return []string{"--pause", "--resume", "--status"} }
 
-func fakeLookup(name string) (target.Target, error) {
-	switch {
-	case name == "docker" || strings.HasPrefix(name, "docker:"):
-		return fakeTarget{}, nil
-	case name == "linux":
-		return struct{ target.Target }{fakeTarget{}}, nil // no Controller
-	}
-	return nil, fmt.Errorf("@%s: %w", name, target.ErrUnknownTarget)
+// fakeTargets is the host, @docker (whose containers are db, web and
+// web2) and @linux, which takes no control words.
+func fakeTargets(calls *int) *target.Registry {
+	r := &target.Registry{}
+	r.Register(kinds.Host())
+	r.Register(target.Kind{Name: "container", Prefix: "docker",
+		Lookup: func(string) (target.Target, error) { return fakeTarget{}, nil },
+		Names:  func() []string { return []string{"@docker"} },
+		Members: func(context.Context) ([]string, error) {
+			*calls++
+			return []string{"db", "web", "web2"}, nil
+		},
+	})
+	r.Register(target.Kind{Name: "vm",
+		Lookup: func(name string) (target.Target, error) {
+			if name == "linux" {
+				return struct{ target.Target }{fakeTarget{}}, nil // no Controller
+			}
+			return nil, fmt.Errorf("@%s: %w", name, target.ErrUnknownTarget)
+		},
+		Names: func() []string { return []string{"@linux"} },
+	})
+	return r
 }
 
 func newFakeCompleter(t *testing.T, dflt string) (*completer, *int) {
@@ -52,15 +66,10 @@ func newFakeCompleter(t *testing.T, dflt string) (*completer, *int) {
 	calls := 0
 	return &completer{
 		ctx:     t.Context(),
-		targets: func() []string { return []string{router.Host, "@docker", "@linux"} },
+		targets: fakeTargets(&calls),
 		dflt:    func() string { return dflt },
-		lookup:  fakeLookup,
-		containers: func(context.Context) ([]string, error) {
-			calls++
-			return []string{"db", "web", "web2"}, nil
-		},
-		dir: func() string { return filepath.Join(dir, "work") },
-		env: []string{"PATH=" + bin, "HOME=" + filepath.Join(dir, "home")},
+		dir:     func() string { return filepath.Join(dir, "work") },
+		env:     []string{"PATH=" + bin, "HOME=" + filepath.Join(dir, "home")},
 	}, &calls
 }
 
@@ -106,7 +115,7 @@ func TestComplete(t *testing.T) {
 		t.Run(tt.line, func(t *testing.T) {
 			dflt := tt.dflt
 			if dflt == "" {
-				dflt = router.Host
+				dflt = "@" + target.Host
 			}
 			c, _ := newFakeCompleter(t, dflt)
 			var got []string
@@ -121,7 +130,7 @@ func TestComplete(t *testing.T) {
 }
 
 func TestContainersCached(t *testing.T) {
-	c, calls := newFakeCompleter(t, router.Host)
+	c, calls := newFakeCompleter(t, "@"+target.Host)
 	for _, line := range []string{"@docker:", "@docker:w", "@docker:we"} {
 		buf := prompt.NewBuffer()
 		buf.InsertText(line, false, true)

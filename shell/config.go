@@ -33,6 +33,15 @@ type Config struct {
 	VM map[string]vmctl.Definition `toml:"vm"`
 }
 
+// AgentAddresses maps each [agents.NAME] to its address.
+func (c *Config) AgentAddresses() map[string]string {
+	out := make(map[string]string, len(c.Agents))
+	for name, a := range c.Agents {
+		out[name] = a.Address
+	}
+	return out
+}
+
 // AgentConfig is an [agents.NAME] table.
 type AgentConfig struct {
 	// Address is where the agent listens: "unix:PATH".

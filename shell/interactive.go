@@ -80,7 +80,7 @@ func (s *shell) promptLoop(ctx context.Context, guard *terminalGuard, in, ui *os
 	status := 0
 	for {
 		w.plain, w.styled = promptLine(promptInfo{
-			target: s.sess.Default(), dir: s.sess.Dir(), home: home, status: status, root: root,
+			remote: s.remoteDefault(), dir: s.sess.Dir(), home: home, status: status, root: root,
 			vms: s.vmStates(ctx),
 		}, color)
 		st.entered = false
@@ -135,13 +135,11 @@ type lineState struct {
 // prompt or "> " while a command continues, and the shell's completion.
 func (s *shell) newPrompt(ctx context.Context, keys *keyReader, w *styledWriter, st *lineState, past []string) (*prompt.Prompt, error) {
 	comp := &completer{
-		ctx:        ctx,
-		targets:    s.sess.Targets,
-		dflt:       s.sess.Default,
-		lookup:     s.targets.Lookup,
-		containers: s.targets.Containers,
-		dir:        s.sess.Dir,
-		env:        s.opts.Env,
+		ctx:     ctx,
+		targets: s.targets,
+		dflt:    s.sess.Default,
+		dir:     s.sess.Dir,
+		env:     s.opts.Env,
 	}
 	setEntered := func(*prompt.Buffer) { st.entered = true }
 	return newPrompt(comp.complete,

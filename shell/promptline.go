@@ -12,7 +12,7 @@ import (
 
 // promptInfo is what the prompt shows.
 type promptInfo struct {
-	target string // the default target word, e.g. "@docker:web" or "@spirit"
+	remote string // the default target word when it is not the host, e.g. "@docker:web"
 	dir    string // the host directory
 	home   string
 	status int // the last status, shown when it is not 0
@@ -39,12 +39,12 @@ func promptLine(in promptInfo, color bool) (plain, styled string) {
 	dirStyle := lipgloss.NewStyle().Foreground(lipgloss.Blue)
 	statusStyle := lipgloss.NewStyle().Foreground(lipgloss.Red)
 	name, style := "spirit", targetStyle
-	if in.target != "" && in.target != "@spirit" {
-		name, style = "spirit"+in.target, remoteStyle
+	if in.remote != "" {
+		name, style = "spirit"+in.remote, remoteStyle
 	}
 	parts := []string{name}
 	styles := []lipgloss.Style{style}
-	if name == "spirit" {
+	if in.remote == "" {
 		parts = append(parts, tildePath(in.dir, in.home))
 		styles = append(styles, dirStyle)
 	}

@@ -12,12 +12,12 @@ func TestPromptLine(t *testing.T) {
 		in   promptInfo
 		want string
 	}{
-		{promptInfo{target: "@spirit", dir: "/home/u/src", home: "/home/u"}, "spirit ~/src $ "},
-		{promptInfo{target: "@spirit", dir: "/home/u", home: "/home/u"}, "spirit ~ $ "},
-		{promptInfo{target: "@spirit", dir: "/home/user2", home: "/home/u"}, "spirit /home/user2 $ "},
-		{promptInfo{target: "@spirit", dir: "/tmp", home: "/home/u", status: 130, root: true}, "spirit /tmp [130] # "},
-		{promptInfo{target: "@docker:c1", dir: "/tmp", home: "/home/u"}, "spirit@docker:c1 $ "},
-		{promptInfo{target: "@spirit", dir: "/tmp", vms: []vmState{{"linux", "running"}, {"windows", "paused"}}}, "spirit /tmp linux:running windows:paused $ "},
+		{promptInfo{dir: "/home/u/src", home: "/home/u"}, "spirit ~/src $ "},
+		{promptInfo{dir: "/home/u", home: "/home/u"}, "spirit ~ $ "},
+		{promptInfo{dir: "/home/user2", home: "/home/u"}, "spirit /home/user2 $ "},
+		{promptInfo{dir: "/tmp", home: "/home/u", status: 130, root: true}, "spirit /tmp [130] # "},
+		{promptInfo{remote: "@docker:c1", dir: "/tmp", home: "/home/u"}, "spirit@docker:c1 $ "},
+		{promptInfo{dir: "/tmp", vms: []vmState{{"linux", "running"}, {"windows", "paused"}}}, "spirit /tmp linux:running windows:paused $ "},
 	}
 	for _, tt := range tests {
 		plain, styled := promptLine(tt.in, false)

@@ -19,7 +19,10 @@ import (
 	"golang.org/x/term"
 
 	"spirit/agents/docker"
+	"spirit/kinds"
 	"spirit/router"
+	"spirit/target"
+	"spirit/vmctl"
 )
 
 // Options are what a shell runs with; cmd/spirit passes the process's own.
@@ -42,8 +45,8 @@ type shell struct {
 	opts    Options
 	log     *slog.Logger
 	sess    *router.Session
-	targets *Targets
-	backend *docker.Backend
+	targets *target.Registry
+	vms     *vmctl.Manager // for the prompt's VM states
 }
 
 // newShell reads the configuration and makes the session. A bad
@@ -60,39 +63,40 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 	} else if path != "" {
 		log.Debug("configuration", "path", path)
 	}
-	backend := docker.New(docker.Options{
-		DefaultContainer: cfg.Docker.Default,
-		Agent:            cfg.Docker.Agent,
-		AgentBinary:      agentBinary(),
-		Version:          o.Version,
-		Log:              log,
+	vms := VMs(o, cfg, err)
+	targets := kinds.New(kinds.Deps{
+		Agents: cfg.AgentAddresses(),
+		Docker: docker.Options{
+			DefaultContainer: cfg.Docker.Default,
+			Agent:            cfg.Docker.Agent,
+			AgentBinary:      agentBinary(),
+		},
+		VMs:     vms,
+		Version: o.Version,
+		Log:     log,
 	})
-	targets := NewTargets(backend, AgentClients(cfg.Agents, o.Version, log), VMs(o, cfg, err))
 	sess, err := router.New(router.Options{
-		Resolver: targets,
-		Stdin:    o.Stdin,
-		Stdout:   o.Stdout,
-		Stderr:   o.Stderr,
-		Env:      o.Env,
-		Name:     name,
-		Params:   params,
-		Log:      log,
+		Targets: targets,
+		Stdin:   o.Stdin,
+		Stdout:  o.Stdout,
+		Stderr:  o.Stderr,
+		Env:     o.Env,
+		Name:    name,
+		Params:  params,
+		Log:     log,
 	})
 	if err != nil {
-		_ = backend.Close()
+		_ = targets.Close()
 		return nil, err
 	}
-	return &shell{opts: o, log: log, sess: sess, targets: targets, backend: backend}, nil
+	return &shell{opts: o, log: log, sess: sess, targets: targets, vms: vms}, nil
 }
 
 func (s *shell) close() {
 	// bash runs the EXIT trap when the shell ends, however it ends.
 	s.sess.Finish(context.Background())
-	if err := s.backend.Close(); err != nil {
-		s.log.Debug("close docker backend", "err", err)
-	}
 	if err := s.targets.Close(); err != nil {
-		s.log.Debug("close agent connections", "err", err)
+		s.log.Debug("close the targets' connections", "err", err)
 	}
 }
 

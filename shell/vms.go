@@ -46,14 +46,19 @@ func LoadVMs(o Options) (*vmctl.Manager, error) {
 	return VMs(o, cfg, nil), nil
 }
 
+// remoteDefault is the default target's word, or "" when it is the host.
+func (s *shell) remoteDefault() string {
+	if w := s.sess.Default(); !s.targets.IsLocal(w[1:]) {
+		return w
+	}
+	return ""
+}
+
 // vmStates are the VMs that are not stopped, for the prompt. A VM whose
 // supervisor does not answer at once is left out: the prompt must not
 // wait.
 func (s *shell) vmStates(ctx context.Context) []vmState {
-	vms := s.targets.VMs()
-	if vms == nil {
-		return nil
-	}
+	vms := s.vms
 	ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	var out []vmState

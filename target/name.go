@@ -6,9 +6,10 @@ import (
 	"slices"
 )
 
-// Host is the name of the host's own target, as in "@spirit". Other
-// spellings (the empty default, "@spirit") are turned into it where a line
-// is read, so that the code after that compares with this one word.
+// Host is the name of the host's own target, as in "@spirit": the word
+// of the host's kind (kinds.Host). Code that meets an @word asks the
+// registry whether it is the host (Registry.IsLocal) rather than
+// comparing it with this.
 const Host = "spirit"
 
 // reserved are the names that kinds of target with a fixed word claim;

@@ -95,19 +95,8 @@ func (m OpenMode) String() string {
 	return "unknown"
 }
 
-// Resolver turns the name in an @word (without the @: "docker",
-// "docker:web", "linux") into a Target.
-type Resolver interface {
-	// Lookup must not block on the network: a target that needs a
-	// connection makes it on first use. An error that wraps
-	// ErrUnknownTarget means no such kind of target exists.
-	Lookup(name string) (Target, error)
-	// Names lists the target words ("@docker", "@linux") for messages and
-	// completion; "@spirit" is the router's own and is not included.
-	Names() []string
-}
-
-// ErrUnknownTarget is wrapped by Resolver.Lookup for names it does not know.
+// ErrUnknownTarget is wrapped by Registry.Resolve (and Kind.Lookup) for
+// names it does not know.
 var ErrUnknownTarget = errors.New("unknown target")
 
 // ErrNotFound is wrapped by targets when the thing named does not exist
