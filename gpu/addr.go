@@ -12,26 +12,54 @@ import (
 	"strings"
 )
 
-// addrRE is a PCI function as sysfs names it: domain, bus, device (0-1f)
-// and function (0-7), in lower case. Nothing else may become part of a
-// sysfs path: an address comes from users, definitions and the journal.
-var addrRE = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$`)
+var (
+	// addrRE is a PCI function as sysfs names it: domain, bus, device
+	// (0-1f) and function (0-7), in lower case. Nothing else may become
+	// part of a sysfs path: an address comes from users, definitions and
+	// the journal.
+	addrRE = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$`)
+	// noDomainRE is an address as lspci prints it without -D.
+	noDomainRE = regexp.MustCompile(`^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
+)
 
-// CheckAddr says why s is not a PCI function address (DDDD:BB:DD.F).
+const addrHint = "DDDD:BB:DD.F in lower case, as lspci -D prints it, e.g. 0000:01:00.0"
+
+// AddressError is an address that is not a PCI function address
+// (DDDD:BB:DD.F).
+type AddressError struct {
+	Addr string // as given
+	// Meant is the address Addr is taken to mean (the domain added, or
+	// in lower case), "" when it cannot be told: the error shows it, so
+	// that the fix is to copy it.
+	Meant string
+}
+
+func (e *AddressError) Error() string {
+	switch {
+	case e.Addr == "":
+		return "an empty PCI address: give " + addrHint
+	case e.Meant != "" && e.Meant == strings.ToLower(e.Addr):
+		return fmt.Sprintf("PCI address %q: write it in lower case, %s", e.Addr, e.Meant)
+	case e.Meant != "":
+		return fmt.Sprintf("PCI address %q has no domain: write %s (%s)", e.Addr, e.Meant, addrHint)
+	}
+	return fmt.Sprintf("%q is not a PCI address: give %s", e.Addr, addrHint)
+}
+
+// CheckAddr says why s is not a PCI function address (DDDD:BB:DD.F): a
+// *AddressError.
 func CheckAddr(s string) error {
 	if addrRE.MatchString(s) {
 		return nil
 	}
-	hint := "DDDD:BB:DD.F in lower case, as lspci -D prints it, e.g. 0000:01:00.0"
-	switch {
-	case s == "":
-		return fmt.Errorf("an empty PCI address: give %s", hint)
-	case regexp.MustCompile(`^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`).MatchString(s):
-		return fmt.Errorf("PCI address %q has no domain: write 0000:%s (%s)", s, strings.ToLower(s), hint)
-	case strings.ToLower(s) != s && addrRE.MatchString(strings.ToLower(s)):
-		return fmt.Errorf("PCI address %q: write it in lower case, %s", s, strings.ToLower(s))
+	e := &AddressError{Addr: s}
+	switch lower := strings.ToLower(s); {
+	case noDomainRE.MatchString(s):
+		e.Meant = "0000:" + lower
+	case addrRE.MatchString(lower):
+		e.Meant = lower
 	}
-	return fmt.Errorf("%q is not a PCI address: give %s", s, hint)
+	return e
 }
 
 // slot is the address without its function: the functions of one card

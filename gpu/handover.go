@@ -106,7 +106,7 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 		return fmt.Errorf("gpu passthrough: %w", err)
 	}
 	if !g.Passable() {
-		return fmt.Errorf("gpu passthrough: %s cannot be passed through:\n  %s", g.Addr, strings.Join(g.Problems, "\n  "))
+		return fmt.Errorf("gpu passthrough: %s %w:\n  %s", g.Addr, ErrNotPassable, strings.Join(g.Problems, "\n  "))
 	}
 	steps, err := h.plan(ctx, g, vm)
 	if err != nil {
@@ -115,11 +115,40 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 	return h.run(ctx, g, vm, steps)
 }
 
+// The errors of a passthrough refused before it changes anything, for
+// callers to tell apart with errors.Is (the messages around them say
+// what to do).
+var (
+	// ErrNeedsRoot is the refusal to a user who is not root: only root
+	// may rebind drivers and stop units.
+	ErrNeedsRoot = errors.New("needs root")
+	// ErrUnfinished is the refusal while the journal of a passthrough
+	// that neither finished nor rolled back (spirit crashed) is in the
+	// way: a reclaim clears it.
+	ErrUnfinished = errors.New("did not finish")
+	// ErrNotPassable is the refusal of a GPU whose Problems keep it
+	// from being passed through.
+	ErrNotPassable = errors.New("cannot be passed through")
+)
+
+// HeldError is the refusal of a passthrough while the GPU is passed
+// through to a VM already: it names the VM, which the caller may stop.
+type HeldError struct {
+	GPU string // the GPU's address
+	VM  string // the VM that holds it
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("the GPU %s is passed through to vm %s already: spirit gpu reclaim gives it back", e.GPU, e.VM)
+}
+
+// busy says why a journal left by another operation keeps a passthrough
+// from starting.
 func busy(j journal) error {
 	if j.Attached {
-		return fmt.Errorf("the GPU %s is passed through to vm %s already: spirit gpu reclaim gives it back", j.GPU, j.VM)
+		return &HeldError{GPU: j.GPU, VM: j.VM}
 	}
-	return fmt.Errorf("a passthrough of %s did not finish (spirit crashed?): spirit gpu reclaim gives it back first", j.GPU)
+	return fmt.Errorf("a passthrough of %s %w (spirit crashed?): spirit gpu reclaim gives it back first", j.GPU, ErrUnfinished)
 }
 
 // precheck is what is checked before anything else is read: the
@@ -131,10 +160,10 @@ func (h *Handover) precheck(addr string) error {
 		}
 	}
 	if !h.o.Root {
-		return errors.New("it needs root: it rebinds drivers and stops the display manager (run it with sudo)")
+		return fmt.Errorf("it %w: it rebinds drivers and stops the display manager (run it with sudo)", ErrNeedsRoot)
 	}
 	if h.o.Host.Sys.IOMMUGroups() == 0 {
-		return errIOMMUOff
+		return ErrIOMMUOff
 	}
 	return h.o.Host.VFIOAvailable()
 }

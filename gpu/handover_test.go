@@ -107,8 +107,8 @@ func TestPassthroughThenReclaim(t *testing.T) {
 			if on, _ := (gpusim.VMs{Sim: h.sim}).Running(t.Context(), "win"); !on {
 				t.Error("the VM does not run")
 			}
-			if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "passed through to vm win already") {
-				t.Errorf("a second passthrough: %v", err)
+			if err := h.h.Passthrough(t.Context(), "win", ""); !heldBy(err, "win") {
+				t.Errorf("a second passthrough: %v, want a *gpu.HeldError naming vm win", err)
 			}
 			did, err := h.h.Reclaim(t.Context())
 			if err != nil || !did {
@@ -128,20 +128,28 @@ func TestPassthroughThenReclaim(t *testing.T) {
 }
 
 func TestPassthroughRefused(t *testing.T) {
-	for _, tc := range []struct{ fixture, addr, err string }{
-		{"no-iommu", "", "the IOMMU is off"},
-		{"shared-group", "", "also holds 0000:00:17.0"},
-		{"nvidia", "0000:01:00.0/../../x", "not a PCI address"},
-		{"nvidia", "01:00.0", "write 0000:01:00.0"},
-		{"nvidia", "0000:00:1f.3", "not a GPU's function"},
-		{"nvidia", "0000:09:00.0", "not a GPU's function"},
+	for _, tc := range []struct {
+		fixture, addr string
+		err           any    // an error for errors.Is, or a pointer for errors.As
+		problem       string // a problem of the GPU that the refusal lists
+	}{
+		{"no-iommu", "", gpu.ErrIOMMUOff, ""},
+		{"shared-group", "", gpu.ErrNotPassable, "also holds 0000:00:17.0"},
+		{"nvidia", "0000:01:00.0/../../x", new(*gpu.AddressError), ""},
+		{"nvidia", "01:00.0", new(*gpu.AddressError), ""},
+		{"nvidia", "0000:00:1f.3", gpu.ErrNotGPU, ""},
+		{"nvidia", "0000:09:00.0", gpu.ErrNotGPU, ""},
 	} {
 		t.Run(tc.fixture+tc.addr, func(t *testing.T) {
 			h := newHost(t, tc.fixture)
 			before := h.sim.State()
 			err := h.h.Passthrough(t.Context(), "win", tc.addr)
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("passthrough %q: %v, want %q", tc.addr, err, tc.err)
+			if !matches(err, tc.err) {
+				t.Fatalf("passthrough %q: %v, not the refusal wanted", tc.addr, err)
+			}
+			// The user reads in it what to fix.
+			if !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("passthrough %q: %v, want it to say %q", tc.addr, err, tc.problem)
 			}
 			if h.sim.Ops() != 0 || h.sim.State() != before || h.journal() {
 				t.Errorf("%d changes made, journal %v", h.sim.Ops(), h.journal())
@@ -151,7 +159,7 @@ func TestPassthroughRefused(t *testing.T) {
 	t.Run("not root", func(t *testing.T) {
 		h := newHost(t, "nvidia")
 		h.h = gpu.New(gpu.Options{Host: simHost(h.sim), Kernel: h.sim, Units: h.sim, Dir: h.dir})
-		if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "needs root") || h.sim.Ops() != 0 {
+		if err := h.h.Passthrough(t.Context(), "win", ""); !errors.Is(err, gpu.ErrNeedsRoot) || h.sim.Ops() != 0 {
 			t.Errorf("passthrough as a user: %v, %d changes", err, h.sim.Ops())
 		}
 	})
@@ -238,7 +246,7 @@ func TestCrashThenReclaim(t *testing.T) {
 				if !h.journal() {
 					t.Fatalf("crash before change %d left no journal", i)
 				}
-				if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "did not finish") {
+				if err := h.h.Passthrough(t.Context(), "win", ""); !errors.Is(err, gpu.ErrUnfinished) {
 					t.Fatalf("a passthrough after a crash: %v", err)
 				}
 				did, err := h.h.Reclaim(t.Context())
@@ -291,9 +299,24 @@ func TestOneOperationAtATime(t *testing.T) {
 	if (e1 == nil) == (e2 == nil) {
 		t.Fatalf("two passthroughs at once: %v and %v, want one to work", e1, e2)
 	}
-	if err := cmpNil(e1, e2); !strings.Contains(err.Error(), "passed through to vm win already") {
-		t.Errorf("the second passthrough: %v", err)
+	if err := cmpNil(e1, e2); !heldBy(err, "win") {
+		t.Errorf("the second passthrough: %v, want a *gpu.HeldError naming vm win", err)
 	}
+}
+
+// matches is errors.Is when want is an error, errors.As when it is a
+// pointer to an error type.
+func matches(err error, want any) bool {
+	if target, ok := want.(error); ok {
+		return errors.Is(err, target)
+	}
+	return errors.As(err, want)
+}
+
+// heldBy says whether err refuses a passthrough because vm holds the GPU.
+func heldBy(err error, vm string) bool {
+	var held *gpu.HeldError
+	return errors.As(err, &held) && held.VM == vm
 }
 
 func cmpNil(a, b error) error {

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -95,7 +96,7 @@ func (h Host) gpu(d Device, devs []Device, byAddr map[string]Device) (GPU, error
 		}
 	}
 	if d.Group < 0 {
-		g.Problems = append(g.Problems, errIOMMUOff.Error())
+		g.Problems = append(g.Problems, ErrIOMMUOff.Error())
 		return g, nil
 	}
 	members, err := h.Sys.Group(d.Group)
@@ -129,7 +130,9 @@ func driverText(driver string) string {
 	return driver
 }
 
-var errIOMMUOff = fmt.Errorf("the IOMMU is off (no IOMMU groups): turn on VT-d or AMD-Vi in the firmware setup, and add intel_iommu=on (Intel; AMD-Vi is on once the firmware enables it) and iommu=pt to the kernel command line")
+// ErrIOMMUOff is the refusal, and a problem of every GPU, on a host whose
+// IOMMU is off: without IOMMU groups no device can be given to a VM.
+var ErrIOMMUOff = errors.New("the IOMMU is off (no IOMMU groups): turn on VT-d or AMD-Vi in the firmware setup, and add intel_iommu=on (Intel; AMD-Vi is on once the firmware enables it) and iommu=pt to the kernel command line")
 
 // VFIOAvailable says why vfio-pci cannot be used, or nil: it is loaded,
 // built in, or a module on disk.
@@ -142,6 +145,10 @@ func (h Host) VFIOAvailable() error {
 	}
 	return fmt.Errorf("vfio-pci is not loaded and %s has no such module: install the kernel's modules (linux-image-%s) or build the kernel with CONFIG_VFIO_PCI", h.Modules.Dir, h.Modules.release())
 }
+
+// ErrNotGPU is wrapped by Find when the address given is no function of a
+// GPU's card.
+var ErrNotGPU = errors.New("not a GPU's function")
 
 // Find picks the GPU at addr, or the one GPU when addr is empty (a host
 // with several must say which).
@@ -158,7 +165,7 @@ func (h Host) Find(addr string) (GPU, error) {
 	if addr != "" {
 		i := slices.IndexFunc(gpus, func(g GPU) bool { return slices.Contains(g.Addrs(), addr) })
 		if i < 0 {
-			return GPU{}, fmt.Errorf("%s is not a GPU's function (spirit gpu status lists them)", addr)
+			return GPU{}, fmt.Errorf("%s is %w (spirit gpu status lists them)", addr, ErrNotGPU)
 		}
 		return gpus[i], nil
 	}

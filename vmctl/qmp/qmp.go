@@ -52,6 +52,18 @@ type Error struct {
 
 func (e *Error) Error() string { return "qmp " + e.Command + ": " + e.Desc }
 
+// JobError is the error a job (such as snapshot-load) concluded with: QEMU
+// accepted the command, and the work failed later. QEMU gives a job's error
+// no class. SnapshotSave, SnapshotLoad and SnapshotDelete return it wrapped.
+type JobError struct {
+	Command string // the command that started the job, such as "snapshot-load"
+	Desc    string // QEMU's description
+}
+
+// Error is QEMU's description alone: the caller's wrapping names the command
+// and what it was given.
+func (e *JobError) Error() string { return e.Desc }
+
 // Event is an asynchronous QMP event, such as STOP or JOB_STATUS_CHANGE.
 type Event struct {
 	Name string

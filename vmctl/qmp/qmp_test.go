@@ -217,8 +217,9 @@ func TestErrorReply(t *testing.T) {
 	if !errors.As(err, &qerr) || qerr.Class != "CommandNotFound" || qerr.Command != "no-such-command" {
 		t.Fatalf("got %v (%#v), want a CommandNotFound *Error", err, qerr)
 	}
-	if !strings.HasPrefix(err.Error(), "qmp no-such-command: ") {
-		t.Errorf("message %q", err)
+	// The message names the command before QEMU's words.
+	if want := "qmp no-such-command: " + qerr.Desc; err.Error() != want || qerr.Desc == "" {
+		t.Errorf("message %q, want %q", err, want)
 	}
 	// Arguments that QEMU rejects.
 	err = m.Run(ctx, "query-status", map[string]int{"bogus": 1}, nil)
@@ -336,8 +337,13 @@ func TestSnapshots(t *testing.T) {
 	wantStatus(t, ctx, m, "running")
 
 	err = m.SnapshotLoad(ctx, "nope", node, devices)
-	if err == nil || !strings.Contains(err.Error(), "nope") {
-		t.Fatalf("loading a missing snapshot: %v, want an error naming it", err)
+	var jerr *JobError
+	if !errors.As(err, &jerr) || jerr.Command != "snapshot-load" || jerr.Desc == "" {
+		t.Fatalf("loading a missing snapshot: %v (%#v), want a snapshot-load *JobError", err, jerr)
+	}
+	// The user reads which snapshot is missing.
+	if !strings.Contains(err.Error(), "nope") {
+		t.Errorf("loading a missing snapshot: %v, want an error naming it", err)
 	}
 	t.Logf("missing snapshot: %v", err)
 

@@ -2,7 +2,6 @@ package qmp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
@@ -55,9 +54,9 @@ func nonNil(s []string) []string {
 }
 
 // runJob starts the job cmd with a unique job-id, waits until it has
-// concluded, dismisses it and returns the error it concluded with. If ctx
-// ends first it cancels the job, still dismisses it (within cleanupTimeout),
-// and returns ctx's error.
+// concluded, dismisses it and returns the error it concluded with (a
+// *JobError). If ctx ends first it cancels the job, still dismisses it
+// (within cleanupTimeout), and returns ctx's error.
 func (m *Monitor) runJob(ctx context.Context, cmd string, args map[string]any) error {
 	id := m.uniqueName("job")
 	args["job-id"] = id
@@ -90,7 +89,7 @@ func (m *Monitor) runJob(ctx context.Context, cmd string, args map[string]any) e
 		return err
 	}
 	if jobErr != "" {
-		return errors.New(jobErr)
+		return &JobError{Command: cmd, Desc: jobErr}
 	}
 	return nil
 }
