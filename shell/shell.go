@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"spirit/config"
+	"spirit/internal/envlist"
 
 	"golang.org/x/term"
 
@@ -54,7 +56,7 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg, path, err := LoadConfig(ConfigPaths(o.Env))
+	cfg, path, err := config.Load(config.Paths(o.Env))
 	if err != nil {
 		fmt.Fprintf(errOut(o), "spirit: %v\nspirit: going on without this configuration file\n", err)
 	} else if path != "" {
@@ -67,7 +69,14 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 		Version:          o.Version,
 		Log:              log,
 	})
-	targets := NewTargets(backend, AgentClients(cfg.Agents, o.Version, log), VMs(o, cfg, err))
+	vms := config.VMs(config.VMOptions{
+		Env:       o.Env,
+		Supervise: o.Supervise,
+		Version:   o.Version,
+		Progress:  errOut(o),
+		Log:       o.Log,
+	}, cfg, err)
+	targets := NewTargets(backend, AgentClients(cfg.Agents, o.Version, log), vms)
 	sess, err := router.New(router.Options{
 		Resolver: targets,
 		Stdin:    o.Stdin,
@@ -214,4 +223,19 @@ func isInteractive(o Options) bool {
 
 func isTerminal(f *os.File) bool {
 	return f != nil && term.IsTerminal(int(f.Fd()))
+}
+
+// getenv looks a variable up in a NAME=value list.
+func getenv(env []string, name string) string { return envlist.Get(env, name) }
+
+// agentBinary is the spirit-agent that containers named in docker.agent
+// get: the one installed beside this spirit (bin/spirit-agent beside
+// bin/spirit). It is not checked here: a missing one only means the
+// Engine's exec is used.
+func agentBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(exe), "spirit-agent")
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"spirit/config"
 	"strings"
 	"sync"
 
@@ -40,7 +41,7 @@ func NewTargets(d *docker.Backend, agents map[string]*client.Client, vms *vmctl.
 
 // AgentClients makes a client for each [agents.NAME] of the
 // configuration; none connects before its first use.
-func AgentClients(cfg map[string]AgentConfig, version string, log *slog.Logger) map[string]*client.Client {
+func AgentClients(cfg map[string]config.Agent, version string, log *slog.Logger) map[string]*client.Client {
 	clients := map[string]*client.Client{}
 	for name, a := range cfg {
 		path := strings.TrimPrefix(a.Address, "unix:")
