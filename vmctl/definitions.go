@@ -145,7 +145,7 @@ func (d Definition) hyperV() bool {
 
 // FieldError is a value of a definition that cannot work. Key is the
 // field's path inside [vm.VM], with array indexes as decimal numbers, so
-// that whoever holds the TOML text can point at its line.
+// that Definition.Line can point at its line.
 type FieldError struct {
 	VM  string
 	Key []string
