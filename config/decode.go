@@ -45,8 +45,8 @@ func decodeError(path string, schema reflect.Type, de *toml.DecodeError) *Error 
 	msg := strings.TrimPrefix(de.Error(), "toml: ")
 	switch {
 	case msg == "unknown field" || msg == "missing table":
-		// Strict mode's complaint; an array table's field and an empty
-		// table are reported by the decoder itself, in fewer words.
+		// Strict mode's complaints: a key, or an empty table, that no
+		// field claims.
 		e.Msg = fmt.Sprintf("unknown field %q (known: %s)", e.Key, known(schema, key))
 	case len(key) == 0:
 		e.Msg = msg // a mistake of syntax

@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -89,3 +92,27 @@ func TestTypeMessages(t *testing.T) {
 // vmFields are the fields of [vm.NAME].
 const vmFields = "os, memory, cores, threads, machine, firmware, ovmf_code, ovmf_vars, disks[].{path, format, interface, cache}, " +
 	"network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, extra_args, autostart, kernel, initrd, append"
+
+// TestUnknownFields checks that every unknown field is reported, each a
+// *Error with its place, one a line.
+func TestUnknownFields(t *testing.T) {
+	_, err := Parse("spirit.toml", []byte("[docker]\ndefualt = \"web\"\n[vm.w]\nos = \"linux\"\nmemroy = \"1G\"\n"))
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		t.Fatalf("error %v (%T), want several", err, err)
+	}
+	var got []string
+	for _, e := range joined.Unwrap() {
+		var ce *Error
+		if !errors.As(e, &ce) {
+			t.Fatalf("error %v (%T), want a *Error", e, e)
+		}
+		got = append(got, fmt.Sprintf("%d:%d %s", ce.Line, ce.Column, ce.Key))
+	}
+	if want := []string{"2:1 docker.defualt", "5:1 vm.w.memroy"}; !slices.Equal(got, want) {
+		t.Errorf("unknown fields at %q, want %q", got, want)
+	}
+	if n := strings.Count(err.Error(), "\n"); n != 1 {
+		t.Errorf("message of %d lines, want 2:\n%v", n+1, err)
+	}
+}

@@ -134,6 +134,9 @@ func deref(t reflect.Type) reflect.Type {
 // the named table ([vm.NAME]) that key is in, or else every key of the
 // file. It reads the struct tags, so it cannot fall behind.
 func known(schema reflect.Type, key []string) string {
+	if len(key) == 0 {
+		return everyKey(schema)
+	}
 	t := schema
 	for i, k := range key[:len(key)-1] {
 		switch t = deref(t); t.Kind() {

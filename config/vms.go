@@ -19,6 +19,10 @@ func Defaults() (map[string]vmctl.Definition, error) {
 	return cfg.VM, nil
 }
 
+// ErrBadConfig is why no VM is usable in a shell that went on without
+// its configuration file.
+var ErrBadConfig = errors.New("the configuration file has errors (reported when the shell started): fix it to use VMs")
+
 // VMOptions are what the VMs' manager needs besides the configuration.
 type VMOptions struct {
 	Env []string // NAME=value: where this user keeps VMs
@@ -46,7 +50,7 @@ func VMs(o VMOptions, cfg *Config, cfgErr error) *vmctl.Manager {
 	exe, _ := os.Executable()
 	places, perr := vmctl.PlacesFor(o.Env, os.Getuid(), exe)
 	if cfgErr != nil {
-		perr = errors.New("the configuration file has errors (reported when the shell started): fix it to use VMs")
+		perr = ErrBadConfig
 	}
 	return vmctl.NewManager(vmctl.ManagerOptions{
 		Defs:      vmctl.Merge(defaults, cfg.VM),
