@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"spirit/config"
 	"spirit/gpu"
 	"spirit/vmctl"
 )
@@ -125,7 +126,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.PCIIDs = gpu.PCIIDs
 	}
 	if o.VMs == nil {
-		defs, err := vmctl.Defaults()
+		defs, err := config.Defaults()
 		if err != nil {
 			return o, err
 		}

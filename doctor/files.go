@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"spirit/config"
 	"spirit/vmctl"
 )
 
@@ -112,7 +113,7 @@ func checkOVMF(_ context.Context, o Options) Result {
 // checkGuest checks that the files of the built-in demo guest are built.
 // Only the demo needs them: a warning.
 func checkGuest(_ context.Context, o Options) Result {
-	defs, err := vmctl.Defaults()
+	defs, err := config.Defaults()
 	if err != nil {
 		return Result{Status: Fail, Found: err.Error(), Fix: "rebuild spirit: its built-in definitions do not parse"}
 	}

@@ -17,8 +17,8 @@ import (
 // fixed address. None connects before its first use.
 func agentKind(d Deps) target.Kind {
 	clients := map[string]*client.Client{}
-	for name, addr := range d.Agents {
-		path := strings.TrimPrefix(addr, "unix:")
+	for name, a := range d.Config.Agents {
+		path := strings.TrimPrefix(a.Address, "unix:")
 		clients[name] = client.New(client.Options{
 			Name:    name,
 			Version: d.Version,

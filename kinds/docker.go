@@ -12,9 +12,13 @@ import (
 // lookup does no I/O: the backend finds the container when the target is
 // used.
 func dockerKind(d Deps) target.Kind {
-	o := d.Docker
-	o.Version, o.Log = d.Version, d.Log
-	b := docker.New(o)
+	b := docker.New(docker.Options{
+		DefaultContainer: d.Config.Docker.Default,
+		Agent:            d.Config.Docker.Agent,
+		AgentBinary:      d.AgentBinary,
+		Version:          d.Version,
+		Log:              d.Log,
+	})
 	return target.Kind{
 		Name:   "container",
 		Prefix: "docker",

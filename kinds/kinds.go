@@ -11,18 +11,18 @@ package kinds
 import (
 	"log/slog"
 
-	"spirit/agents/docker"
+	"spirit/config"
 	"spirit/target"
 	"spirit/vmctl"
 )
 
 // Deps are what the kinds are made of.
 type Deps struct {
-	// Agents maps each [agents.NAME] of the configuration to its address,
-	// "unix:PATH".
-	Agents map[string]string
-	// Docker configures the containers' backend.
-	Docker docker.Options
+	// Config is spirit.toml: each kind reads its own section.
+	Config *config.Config
+	// AgentBinary is the spirit-agent that containers named in
+	// [docker] agent get.
+	AgentBinary string
 	// VMs is the manager of the virtual machines; nil when there are none.
 	VMs *vmctl.Manager
 	// Version is spirit's, told to agents at the handshake.

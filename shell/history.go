@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"spirit/internal/envlist"
 	"strings"
 )
 
@@ -23,7 +24,7 @@ const historyKeep = 5000
 // historyPath is $XDG_STATE_HOME/spirit/history, by default
 // ~/.local/state/spirit/history; "" when there is no home to put it in.
 func historyPath(env []string) string {
-	dir := userDir(env, "XDG_STATE_HOME", filepath.Join(".local", "state"))
+	dir := envlist.UserDir(env, "XDG_STATE_HOME", filepath.Join(".local", "state"))
 	if dir == "" {
 		return ""
 	}

@@ -15,10 +15,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"spirit/config"
+	"spirit/internal/envlist"
 
 	"golang.org/x/term"
 
-	"spirit/agents/docker"
 	"spirit/kinds"
 	"spirit/router"
 	"spirit/target"
@@ -57,23 +58,25 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg, path, err := LoadConfig(ConfigPaths(o.Env))
+	cfg, path, err := config.Load(config.Paths(o.Env))
 	if err != nil {
 		fmt.Fprintf(errOut(o), "spirit: %v\nspirit: going on without this configuration file\n", err)
 	} else if path != "" {
 		log.Debug("configuration", "path", path)
 	}
-	vms := VMs(o, cfg, err)
+	vms := config.VMs(config.VMOptions{
+		Env:       o.Env,
+		Supervise: o.Supervise,
+		Version:   o.Version,
+		Progress:  errOut(o),
+		Log:       o.Log,
+	}, cfg, err)
 	targets := kinds.New(kinds.Deps{
-		Agents: cfg.AgentAddresses(),
-		Docker: docker.Options{
-			DefaultContainer: cfg.Docker.Default,
-			Agent:            cfg.Docker.Agent,
-			AgentBinary:      agentBinary(),
-		},
-		VMs:     vms,
-		Version: o.Version,
-		Log:     log,
+		Config:      cfg,
+		AgentBinary: agentBinary(),
+		VMs:         vms,
+		Version:     o.Version,
+		Log:         log,
 	})
 	sess, err := router.New(router.Options{
 		Targets: targets,
@@ -218,4 +221,19 @@ func isInteractive(o Options) bool {
 
 func isTerminal(f *os.File) bool {
 	return f != nil && term.IsTerminal(int(f.Fd()))
+}
+
+// getenv looks a variable up in a NAME=value list.
+func getenv(env []string, name string) string { return envlist.Get(env, name) }
+
+// agentBinary is the spirit-agent that containers named in docker.agent
+// get: the one installed beside this spirit (bin/spirit-agent beside
+// bin/spirit). It is not checked here: a missing one only means the
+// Engine's exec is used.
+func agentBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(exe), "spirit-agent")
 }

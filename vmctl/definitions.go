@@ -23,6 +23,12 @@ type Definition struct {
 	// Source is the file that defines the VM, for messages that point
 	// at a line of it.
 	Source string `toml:"-" json:"source,omitempty"`
+	// Lines are where Source sets each field (see LinesKey), as the
+	// configuration found them when it read the file: a problem found
+	// later, by a start or by the VM's supervisor, points at the same
+	// line as the configuration's own errors without reading the file
+	// again (it may have changed since).
+	Lines map[string]int `toml:"-" json:"lines,omitempty"`
 	// OS is "linux" or "windows": it picks defaults (UEFI and Hyper-V
 	// enlightenments for Windows) and how the agent is reached.
 	OS string `toml:"os"`
@@ -139,7 +145,7 @@ func (d Definition) hyperV() bool {
 
 // FieldError is a value of a definition that cannot work. Key is the
 // field's path inside [vm.VM], with array indexes as decimal numbers, so
-// that whoever holds the TOML text can point at its line.
+// that Definition.Line can point at its line.
 type FieldError struct {
 	VM  string
 	Key []string

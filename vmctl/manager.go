@@ -16,7 +16,7 @@ import (
 
 // ManagerOptions configure a Manager.
 type ManagerOptions struct {
-	// Defs are the VMs defined, with defaults applied (see Load).
+	// Defs are the VMs defined, with defaults applied (see Merge).
 	Defs   map[string]Definition
 	Places Places
 	// Unusable, when set, is why no VM can be used (no Places, or a
@@ -24,8 +24,9 @@ type ManagerOptions struct {
 	// it, rather than run a VM that the user meant to be other.
 	Unusable error
 	// Supervise is the command that runs a supervisor detached from
-	// its caller: Path and the arguments before the VM's name, e.g.
-	// {"/usr/bin/spirit", "spirit", "vm", "supervise", "--detach"}.
+	// its caller: Path and the arguments before the VM's runtime
+	// directory (Env.Dir), e.g. {"/usr/bin/spirit", "spirit", "vm",
+	// "supervise", "--detach"}.
 	Supervise []string
 	// QEMU is the emulator; empty means qemu-system-x86_64 from PATH.
 	QEMU string

@@ -234,8 +234,8 @@ func TestPrivate(t *testing.T) {
 }
 
 // testManager is a manager of the VM t (defined in a file of its own,
-// with a disk that exists), whose places are empty directories: no
-// supervisor runs.
+// with a disk that exists, at line 6), whose places are empty
+// directories: no supervisor runs.
 func testManager(t *testing.T) (*Manager, Definition) {
 	t.Helper()
 	dir := t.TempDir()
@@ -243,15 +243,12 @@ func testManager(t *testing.T) (*Manager, Definition) {
 	if err := os.WriteFile(disk, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(dir, "spirit.toml")
-	text := fmt.Sprintf("[vm.t]\nos = \"linux\"\nmemory = \"64M\"\n\n[[vm.t.disks]]\npath = %q\n", disk)
-	if err := os.WriteFile(src, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
+	// As package config reads "[vm.t]\nos = ...\nmemory = ...\n\n[[vm.t.disks]]\npath = DISK\n".
+	def := Definition{Name: "t", OS: "linux", Memory: "64M", Disks: []Disk{{Path: disk}},
+		Source: filepath.Join(dir, "spirit.toml"),
+		Lines:  map[string]int{"": 1, "os": 2, "memory": 3, "disks.0": 5, "disks.0.path": 6},
 	}
-	defs, err := Load(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defs := Merge(map[string]Definition{"t": def})
 	run, err := os.MkdirTemp("", "vm")
 	if err != nil {
 		t.Fatal(err)

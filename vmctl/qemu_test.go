@@ -1,4 +1,4 @@
-package vmctl
+package vmctl_test
 
 import (
 	"flag"
@@ -8,14 +8,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"spirit/config"
+	"spirit/vmctl"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/qemu")
 
 // fakeEnv is a VM's place on no machine in particular, so that goldens
 // are the same everywhere.
-func fakeEnv(name string, kvm bool) Env {
-	e := Env{
+func fakeEnv(name string, kvm bool) vmctl.Env {
+	e := vmctl.Env{
 		Dir:      "/run/spirit/" + name,
 		StateDir: "/var/lib/spirit/" + name,
 		Base:     "/opt/spirit",
@@ -27,13 +30,13 @@ func fakeEnv(name string, kvm bool) Env {
 	return e
 }
 
-func defaultVM(t *testing.T, name string) Definition {
+func defaultVM(t *testing.T, name string) vmctl.Definition {
 	t.Helper()
-	defs, err := Load()
+	defs, err := config.Defaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, ok := defs[name]
+	d, ok := vmctl.Merge(defs)[name]
 	if !ok {
 		t.Fatalf("no built-in VM %q", name)
 	}
@@ -45,7 +48,7 @@ func TestArgsGolden(t *testing.T) {
 	linux := defaultVM(t, "linux")
 	tests := []struct {
 		golden string
-		def    Definition
+		def    vmctl.Definition
 		kvm    bool
 		has    []string // lines the golden must hold whatever it says
 		hasNot []string // substrings the argv may not hold
@@ -83,26 +86,26 @@ func TestArgsGolden(t *testing.T) {
 			"-m 256M",
 			"-smp 1,sockets=1,cores=1,threads=1",
 		}, hasNot: []string{"-netdev", "pflash", "hv_", "-rtc"}},
-		{golden: "hugepages", def: with(linux, func(d *Definition) { d.HugePages = true; d.Memory = "1G" }), kvm: true, has: []string{
+		{golden: "hugepages", def: with(linux, func(d *vmctl.Definition) { d.HugePages = true; d.Memory = "1G" }), kvm: true, has: []string{
 			"-machine q35,accel=kvm,memory-backend=mem",
 			"-object memory-backend-file,id=mem,size=1G,mem-path=/dev/hugepages,share=on,prealloc=on",
 			"-m 1G",
 		}},
-		{golden: "balloon", def: with(linux, func(d *Definition) { d.Balloon = true; d.Kernel, d.Initrd, d.Append = "", "", "" }), kvm: true, has: []string{
+		{golden: "balloon", def: with(linux, func(d *vmctl.Definition) { d.Balloon = true; d.Kernel, d.Initrd, d.Append = "", "", "" }), kvm: true, has: []string{
 			"-device virtio-balloon-pci",
 		}, hasNot: []string{"-kernel"}},
-		{golden: "gpu", def: with(windows, func(d *Definition) { d.GPU = []string{"0000:01:00.1", "0000:01:00.0"}; d.Balloon = false }), kvm: true, has: []string{
+		{golden: "gpu", def: with(windows, func(d *vmctl.Definition) { d.GPU = []string{"0000:01:00.1", "0000:01:00.0"}; d.Balloon = false }), kvm: true, has: []string{
 			"-device pcie-root-port,id=gpuport0,chassis=1,slot=1",
 			"-device vfio-pci,host=0000:01:00.0,bus=gpuport0,addr=00.0,multifunction=on",
 			"-device vfio-pci,host=0000:01:00.1,bus=gpuport0,addr=00.1",
 		}, hasNot: []string{"x-vga"}},
-		{golden: "extra-args", def: with(linux, func(d *Definition) {
+		{golden: "extra-args", def: with(linux, func(d *vmctl.Definition) {
 			d.ExtraArgs = []string{"-device", "usb-ehci", "-S"}
 		}), kvm: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			args, notes, err := Args(tt.def, fakeEnv(tt.def.Name, tt.kvm))
+			args, notes, err := vmctl.Args(tt.def, fakeEnv(tt.def.Name, tt.kvm))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,14 +127,14 @@ func TestArgsGolden(t *testing.T) {
 	}
 }
 
-func with(d Definition, change func(*Definition)) Definition {
+func with(d vmctl.Definition, change func(*vmctl.Definition)) vmctl.Definition {
 	d.Disks = slices.Clone(d.Disks)
 	change(&d)
 	return d
 }
 
 // render puts one flag and its value a line, then the notes.
-func render(args []string, notes []Note) string {
+func render(args []string, notes []vmctl.Note) string {
 	var b strings.Builder
 	for i := 0; i < len(args); i++ {
 		b.WriteString(quote(args[i]))
@@ -175,8 +178,8 @@ func golden(t *testing.T, path, got string) {
 }
 
 func TestArgsExtraArgsLast(t *testing.T) {
-	d := with(defaultVM(t, "linux"), func(d *Definition) { d.ExtraArgs = []string{"-device", "usb-ehci"} })
-	args, _, err := Args(d, fakeEnv("linux", true))
+	d := with(defaultVM(t, "linux"), func(d *vmctl.Definition) { d.ExtraArgs = []string{"-device", "usb-ehci"} })
+	args, _, err := vmctl.Args(d, fakeEnv("linux", true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,16 +189,16 @@ func TestArgsExtraArgsLast(t *testing.T) {
 }
 
 func TestArgsDevices(t *testing.T) {
-	base := Definition{Name: "t", OS: "linux", Memory: "1G"}
+	base := vmctl.Definition{Name: "t", OS: "linux", Memory: "1G"}
 	tests := []struct {
 		name   string
-		change func(*Definition)
-		env    func(*Env)
+		change func(*vmctl.Definition)
+		env    func(*vmctl.Env)
 		has    []string
 		notes  []string
 	}{
-		{name: "scsi and sata disks", change: func(d *Definition) {
-			d.Disks = []Disk{{Path: "a.img", Format: "raw", Interface: "scsi"}, {Path: "/b.qcow2", Interface: "sata"}, {Path: "c", Interface: "sata", Cache: "none"}}
+		{name: "scsi and sata disks", change: func(d *vmctl.Definition) {
+			d.Disks = []vmctl.Disk{{Path: "a.img", Format: "raw", Interface: "scsi"}, {Path: "/b.qcow2", Interface: "sata"}, {Path: "c", Interface: "sata", Cache: "none"}}
 		}, has: []string{
 			"-device virtio-scsi-pci,id=scsi0",
 			"-drive file=/opt/spirit/a.img,if=none,id=disk0,format=raw,cache=writeback",
@@ -203,20 +206,20 @@ func TestArgsDevices(t *testing.T) {
 			"-device ide-hd,drive=disk1,bus=ide.0",
 			"-device ide-hd,drive=disk2,bus=ide.1",
 		}},
-		{name: "commas in paths are doubled", change: func(d *Definition) {
-			d.Disks = []Disk{{Path: "/x,y.qcow2"}}
-		}, env: func(e *Env) { e.Dir = "/run/a,b" }, has: []string{
+		{name: "commas in paths are doubled", change: func(d *vmctl.Definition) {
+			d.Disks = []vmctl.Disk{{Path: "/x,y.qcow2"}}
+		}, env: func(e *vmctl.Env) { e.Dir = "/run/a,b" }, has: []string{
 			"-drive file=/x,,y.qcow2,if=none,id=disk0,format=qcow2,cache=writeback",
 			"-qmp unix:/run/a,,b/qmp.sock,server=on,wait=off",
 			"-pidfile /run/a,b/qemu.pid",
 		}},
-		{name: "bridge", change: func(d *Definition) { d.Network = Network{Mode: "bridge", Bridge: "br0", Model: "e1000e"} },
+		{name: "bridge", change: func(d *vmctl.Definition) { d.Network = vmctl.Network{Mode: "bridge", Bridge: "br0", Model: "e1000e"} },
 			has: []string{"-netdev bridge,id=net0,br=br0", "-device e1000e,netdev=net0"}},
-		{name: "hugetlbfs elsewhere", change: func(d *Definition) { d.HugePages = true }, env: func(e *Env) { e.HugeTLBFS = "/mnt/huge" },
+		{name: "hugetlbfs elsewhere", change: func(d *vmctl.Definition) { d.HugePages = true }, env: func(e *vmctl.Env) { e.HugeTLBFS = "/mnt/huge" },
 			has: []string{"-object memory-backend-file,id=mem,size=1G,mem-path=/mnt/huge,share=on,prealloc=on"}},
-		{name: "gpu under bios gets x-vga", change: func(d *Definition) { d.GPU = []string{"0000:0a:00.0"} },
+		{name: "gpu under bios gets x-vga", change: func(d *vmctl.Definition) { d.GPU = []string{"0000:0a:00.0"} },
 			has: []string{"-device vfio-pci,host=0000:0a:00.0,bus=gpuport0,addr=00.0,x-vga=on"}},
-		{name: "two gpus, two ports", change: func(d *Definition) {
+		{name: "two gpus, two ports", change: func(d *vmctl.Definition) {
 			d.Firmware = "uefi"
 			d.GPU = []string{"0000:0a:00.0", "0000:0b:00.0", "0000:0a:00.1"}
 		}, has: []string{
@@ -226,14 +229,14 @@ func TestArgsDevices(t *testing.T) {
 			"-device pcie-root-port,id=gpuport1,chassis=1,slot=2",
 			"-device vfio-pci,host=0000:0b:00.0,bus=gpuport1,addr=00.0",
 		}},
-		{name: "a lone function becomes function 0", change: func(d *Definition) { d.GPU = []string{"0000:0a:00.1"} },
+		{name: "a lone function becomes function 0", change: func(d *vmctl.Definition) { d.GPU = []string{"0000:0a:00.1"} },
 			has: []string{"-device vfio-pci,host=0000:0a:00.1,bus=gpuport0,addr=00.0"}},
-		{name: "balloon with a gpu", change: func(d *Definition) { d.GPU = []string{"0000:0a:00.0"}; d.Balloon = true },
+		{name: "balloon with a gpu", change: func(d *vmctl.Definition) { d.GPU = []string{"0000:0a:00.0"}; d.Balloon = true },
 			notes: []string{"balloon = true with a GPU passed through: the balloon cannot give memory back (VFIO pins all guest memory)"}},
-		{name: "linux with hyperv under tcg", change: func(d *Definition) { on := true; d.HyperV = &on },
-			env:   func(e *Env) { e.KVM, e.NoKVM = false, "" },
+		{name: "linux with hyperv under tcg", change: func(d *vmctl.Definition) { on := true; d.HyperV = &on },
+			env:   func(e *vmctl.Env) { e.KVM, e.NoKVM = false, "" },
 			notes: []string{"KVM cannot run a guest here: using TCG; dropped -cpu host,hv_relaxed,hv_spinlocks=0x1fff,hv_vapic,hv_time (KVM only), using -cpu max"}},
-		{name: "agent port", change: func(d *Definition) { d.AgentPort = "org.example.0" },
+		{name: "agent port", change: func(d *vmctl.Definition) { d.AgentPort = "org.example.0" },
 			has: []string{"-device virtserialport,chardev=agent,name=org.example.0"}},
 	}
 	for _, tt := range tests {
@@ -244,7 +247,7 @@ func TestArgsDevices(t *testing.T) {
 			if tt.env != nil {
 				tt.env(&env)
 			}
-			args, notes, err := Args(d, env)
+			args, notes, err := vmctl.Args(d, env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,18 +269,18 @@ func TestArgsDevices(t *testing.T) {
 }
 
 func TestArgsErrors(t *testing.T) {
-	good := Definition{Name: "t", OS: "linux", Memory: "1G"}
+	good := vmctl.Definition{Name: "t", OS: "linux", Memory: "1G"}
 	tests := []struct {
 		name   string
-		def    Definition
-		env    func(*Env)
+		def    vmctl.Definition
+		env    func(*vmctl.Env)
 		errHas string
 	}{
-		{name: "invalid definition", def: with(good, func(d *Definition) { d.Memory = "1X" }), errHas: `vm.t.memory: "1X" is not a size`},
-		{name: "no name", def: with(good, func(d *Definition) { d.Name = "" }), errHas: "a VM name is"},
-		{name: "relative runtime dir", def: good, env: func(e *Env) { e.Dir = "run/t" }, errHas: `runtime directory "run/t": want an absolute path`},
-		{name: "socket path too long", def: good, env: func(e *Env) { e.Dir = "/" + strings.Repeat("d", 100) }, errHas: "longer than the 107 bytes"},
-		{name: "uefi without a state dir", def: with(good, func(d *Definition) { d.Firmware = "uefi" }), env: func(e *Env) { e.StateDir = "" },
+		{name: "invalid definition", def: with(good, func(d *vmctl.Definition) { d.Memory = "1X" }), errHas: `vm.t.memory: "1X" is not a size`},
+		{name: "no name", def: with(good, func(d *vmctl.Definition) { d.Name = "" }), errHas: "a VM name is"},
+		{name: "relative runtime dir", def: good, env: func(e *vmctl.Env) { e.Dir = "run/t" }, errHas: `runtime directory "run/t": want an absolute path`},
+		{name: "socket path too long", def: good, env: func(e *vmctl.Env) { e.Dir = "/" + strings.Repeat("d", 100) }, errHas: "longer than the 107 bytes"},
+		{name: "uefi without a state dir", def: with(good, func(d *vmctl.Definition) { d.Firmware = "uefi" }), env: func(e *vmctl.Env) { e.StateDir = "" },
 			errHas: "needs a state directory"},
 	}
 	for _, tt := range tests {
@@ -286,7 +289,7 @@ func TestArgsErrors(t *testing.T) {
 			if tt.env != nil {
 				tt.env(&env)
 			}
-			_, _, err := Args(tt.def, env)
+			_, _, err := vmctl.Args(tt.def, env)
 			if err == nil || !strings.Contains(err.Error(), tt.errHas) {
 				t.Errorf("error %v, want one with %q", err, tt.errHas)
 			}
@@ -295,10 +298,10 @@ func TestArgsErrors(t *testing.T) {
 }
 
 func TestVarsCopyArgs(t *testing.T) {
-	got := VarsCopyArgs(defaultVM(t, "windows"), fakeEnv("windows", true))
+	got := vmctl.VarsCopyArgs(defaultVM(t, "windows"), fakeEnv("windows", true))
 	want := []string{"qemu-img", "convert", "-f", "raw", "-O", "qcow2", "/usr/share/OVMF/OVMF_VARS_4M.fd", "/var/lib/spirit/windows/OVMF_VARS.qcow2"}
 	if !slices.Equal(got, want) {
-		t.Errorf("VarsCopyArgs = %q, want %q", got, want)
+		t.Errorf("vmctl.VarsCopyArgs = %q, want %q", got, want)
 	}
 }
 
@@ -332,7 +335,7 @@ func TestCheckHugePages(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := CheckHugePages(root, tt.size)
+			err := vmctl.CheckHugePages(root, tt.size)
 			switch {
 			case tt.errHas == "" && err != nil:
 				t.Errorf("error: %v", err)

@@ -36,6 +36,10 @@ type Bootstrap struct {
 	Incoming string `json:"incoming,omitempty"`
 	// SysfsRoot is /sys, but for tests.
 	SysfsRoot string `json:"sysfs_root"`
+	// GPUDir is where the GPU handover keeps its journal and lock
+	// (Places.GPUDir): a VM with a GPU gives it back to the host when
+	// its QEMU ends.
+	GPUDir string `json:"gpu_dir,omitempty"`
 }
 
 // StartOptions change how a VM starts.
@@ -88,7 +92,7 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 	if err != nil {
 		return Bootstrap{}, err
 	}
-	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: args, Notes: notes, SysfsRoot: m.o.SysfsRoot}
+	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: args, Notes: notes, SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir()}
 	if !so.Fresh && m.suspended(name) {
 		b.Incoming = env.SuspendFile()
 		b.Args = append(b.Args, "-incoming", "defer")
@@ -203,7 +207,11 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-// ReadBootstrap reads what the starter wrote for the supervisor.
+// ReadBootstrap reads what the starter wrote for the supervisor, and
+// checks its definition as the configuration does: one that the
+// configuration would refuse is refused with the same message (file,
+// line, field), placed from what the bootstrap carries, since the
+// supervisor does not read spirit.toml.
 func ReadBootstrap(path string) (Bootstrap, error) {
 	var b Bootstrap
 	data, err := os.ReadFile(path)
@@ -212,6 +220,9 @@ func ReadBootstrap(path string) (Bootstrap, error) {
 	}
 	if err := json.Unmarshal(data, &b); err != nil {
 		return b, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := b.Def.Validate(b.Def.Name); err != nil {
+		return b, b.Def.placed(err)
 	}
 	return b, nil
 }
@@ -240,8 +251,10 @@ func (m *Manager) spawn(ctx context.Context, name string, env Env, lock *os.File
 	}
 	defer logf.Close()
 	cmd := &exec.Cmd{
-		Path:       m.o.Supervise[0],
-		Args:       append(append([]string{}, m.o.Supervise[1:]...), name),
+		Path: m.o.Supervise[0],
+		// The VM's runtime directory is all it needs: what to run is in
+		// the bootstrap file there.
+		Args:       append(append([]string{}, m.o.Supervise[1:]...), env.Dir),
 		Stdout:     logf,
 		Stderr:     logf,
 		ExtraFiles: []*os.File{w, lock},
@@ -288,24 +301,6 @@ func readReady(ctx context.Context, r *os.File) (string, error) {
 // inherits, as the starter passed them.
 func SupervisorFiles() (ready, lock *os.File) {
 	return os.NewFile(ReadyFD, "ready"), os.NewFile(LockFD, "lock")
-}
-
-// where is "FILE:LINE: " for the field key of d, from the file that
-// defines it; "" when that is not known.
-func (d Definition) where(key []string) string {
-	var data []byte
-	switch d.Source {
-	case "":
-		return ""
-	case DefaultsFile:
-		data = []byte(defaultTOML)
-	default:
-		var err error
-		if data, err = os.ReadFile(d.Source); err != nil {
-			return d.Source + ": "
-		}
-	}
-	return fmt.Sprintf("%s:%d: ", d.Source, Line(data, d.Name, key))
 }
 
 // awaitStart waits for the supervisor that another process is starting

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"spirit/config"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -61,14 +62,14 @@ func doctorOptions(opts shell.Options) doctor.Options {
 		PCIIDs:     gpu.PCIIDs,
 		UID:        os.Getuid(),
 	}
-	m, err := shell.LoadVMs(opts)
+	m, err := loadVMs(&opts)
 	if err != nil {
 		// The built-in VMs stand in, to check the rest with.
 		o.VMsErr = err
-		m = shell.VMs(opts, &shell.Config{}, err)
+		m = config.VMs(vmOptions(&opts), &config.Config{}, err)
 	}
 	o.QEMU = m.QEMU()
-	// As shell.VMs finds them, for the error the manager keeps to itself.
+	// As config.VMs finds them, for the error the manager keeps to itself.
 	exe, _ := os.Executable()
 	o.Places, o.PlacesErr = vmctl.PlacesFor(opts.Env, os.Getuid(), exe)
 	o.Base = m.Env(doctor.DemoGuest).Base

@@ -38,6 +38,13 @@ func (p hostParts) handover(m *vmctl.Manager, progress io.Writer, stopTimeout ti
 		Dir: m.Places().GPUDir(), Progress: progress, StopTimeout: stopTimeout, Root: p.Root})
 }
 
+// exitHandover is the handover as a VM's exit hook uses it: the VM has
+// ended, so it starts and stops no VM (VMExited stops none) and needs no
+// manager, nor the configuration one is made from.
+func (p hostParts) exitHandover(dir string, progress io.Writer) *gpu.Handover {
+	return gpu.New(gpu.Options{Host: p.Host, Kernel: p.Kernel, Units: p.Units, Dir: dir, Progress: progress, Root: p.Root})
+}
+
 // managerVMs start and stop VMs for the GPU handover.
 type managerVMs struct{ m *vmctl.Manager }
 
@@ -67,7 +74,7 @@ func gpuCmd(ctx context.Context, opts *shell.Options, status *int, parts func() 
 	}
 	run := func(f func(cmd *cobra.Command, m *vmctl.Manager, parts hostParts) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			m, err := shell.LoadVMs(*opts)
+			m, err := loadVMs(opts)
 			if err == nil {
 				err = f(cmd, m, parts())
 			}

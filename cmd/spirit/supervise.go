@@ -12,14 +12,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"spirit/shell"
 	"spirit/vmctl"
 	"spirit/vmctl/supervisor"
 )
 
-// detachSupervisor starts `spirit vm supervise NAME` with the files it
+// detachSupervisor starts `spirit vm supervise DIR` with the files it
 // was given (the readiness pipe and the lock), and does not wait for it.
-func detachSupervisor(name string) error {
+func detachSupervisor(dir string) error {
 	// Whatever the starting shell left open without close-on-exec (its
 	// terminal: go-prompt opens /dev/tty so) must not reach the
 	// supervisor, which would hold the user's terminal for the VM's life.
@@ -29,7 +28,7 @@ func detachSupervisor(name string) error {
 	ready, lock := vmctl.SupervisorFiles()
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{os.Args[0], "vm", "supervise", name},
+		Args:        []string{os.Args[0], "vm", "supervise", dir},
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		ExtraFiles:  []*os.File{ready, lock},
@@ -38,9 +37,11 @@ func detachSupervisor(name string) error {
 	return cmd.Start()
 }
 
-// runSupervisor is the supervisor process. Its stdout and stderr are the
-// VM's supervisor.log.
-func runSupervisor(o shell.Options, name string) error {
+// runSupervisor is the supervisor process of the VM whose runtime
+// directory is dir: what it runs is in the bootstrap file there, so it
+// reads no configuration (a broken or changed spirit.toml cannot reach a
+// running VM). Its stdout and stderr are the VM's supervisor.log.
+func runSupervisor(dir, version string) error {
 	ready, lock := vmctl.SupervisorFiles()
 	// Neither may reach QEMU: the readiness pipe would stay open, and the
 	// lock would outlive the supervisor.
@@ -53,31 +54,27 @@ func runSupervisor(o shell.Options, name string) error {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	m, err := shell.LoadVMs(o)
-	if err != nil {
-		return err
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
 	return supervisor.Run(ctx, supervisor.Options{
-		Dir:     m.Env(name).Dir,
-		Version: o.Version,
+		Dir:     dir,
+		Version: version,
 		Log:     log,
 		Ready:   ready,
 		Lock:    lock,
-		OnExit:  exitHooks(m, name, log),
+		OnExit:  exitHooks(vmctl.Env{Dir: dir}.BootstrapFile(), log),
 	})
 }
 
 // exitHooks run when the VM's QEMU has ended: a VM with a GPU gives it
 // back to the host, whether it powered off or crashed.
-func exitHooks(m *vmctl.Manager, name string, log *slog.Logger) []func(context.Context) error {
-	b, err := vmctl.ReadBootstrap(m.Env(name).BootstrapFile())
+func exitHooks(bootstrap string, log *slog.Logger) []func(context.Context) error {
+	b, err := vmctl.ReadBootstrap(bootstrap)
 	if err != nil || len(b.Def.GPU) == 0 {
 		return nil // the supervisor reports an unreadable bootstrap itself
 	}
 	return []func(context.Context) error{func(ctx context.Context) error {
 		log.Info("giving the GPU back to the host")
-		return realHost().handover(m, os.Stderr, 0).VMExited(ctx, name)
+		return realHost().exitHandover(b.GPUDir, os.Stderr).VMExited(ctx, b.Def.Name)
 	}}
 }
 

@@ -26,7 +26,7 @@ func vmCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Command
 	// run wraps a subcommand's work with the manager and the reporting.
 	run := func(f func(cmd *cobra.Command, m *vmctl.Manager, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			m, err := shell.LoadVMs(*opts)
+			m, err := loadVMs(opts)
 			if err == nil {
 				err = f(cmd, m, args)
 			}
@@ -240,19 +240,20 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// superviseCmd is the supervisor itself, which Manager.Start runs. With
-// --detach it starts the real one in a session of its own and returns
-// at once, so that the starter can wait for it and leave no zombie.
+// superviseCmd is the supervisor itself, which Manager.Start runs with
+// the VM's runtime directory (where its bootstrap file is). With --detach
+// it starts the real one in a session of its own and returns at once, so
+// that the starter can wait for it and leave no zombie.
 func superviseCmd(opts *shell.Options, status *int) *cobra.Command {
 	var detach bool
 	c := &cobra.Command{
-		Use: "supervise NAME", Hidden: true, Args: cobra.ExactArgs(1),
+		Use: "supervise DIR", Hidden: true, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if detach {
 				err = detachSupervisor(args[0])
 			} else {
-				err = runSupervisor(*opts, args[0])
+				err = runSupervisor(args[0], opts.Version)
 			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "spirit: supervise %s: %v\n", args[0], err)
@@ -279,7 +280,7 @@ func completeNames(vm *cobra.Command, opts shell.Options) {
 		if len(args) != first {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		m, err := shell.LoadVMs(opts)
+		m, err := loadVMs(&opts)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}

@@ -4,7 +4,10 @@
 // so that tests can give them one.
 package envlist
 
-import "strings"
+import (
+	"path/filepath"
+	"strings"
+)
 
 // Get looks name up in env; the last one wins, as in os/exec.
 func Get(env []string, name string) string {
@@ -15,4 +18,17 @@ func Get(env []string, name string) string {
 		}
 	}
 	return v
+}
+
+// UserDir is the directory $name, or $HOME/fallback when it is unset or
+// not absolute (as the XDG base directory specification says); "" when
+// there is neither.
+func UserDir(env []string, name, fallback string) string {
+	if dir := Get(env, name); filepath.IsAbs(dir) {
+		return dir
+	}
+	if home := Get(env, "HOME"); home != "" {
+		return filepath.Join(home, fallback)
+	}
+	return ""
 }

@@ -23,6 +23,20 @@ func Line(data []byte, path ...string) int {
 	return 0
 }
 
+// Lines maps each key and table header of data under the table at
+// prefix to the line of its first appearance, keyed by the rest of its
+// path joined by dots ("disks.1.path"; "" is the table's own header).
+func Lines(data []byte, prefix ...string) map[string]int {
+	out := map[string]int{}
+	for k, n := range keyLines(data) {
+		parts := strings.Split(k, "\x00")
+		if len(parts) >= len(prefix) && slices.Equal(parts[:len(prefix)], prefix) {
+			out[strings.Join(parts[len(prefix):], ".")] = n
+		}
+	}
+	return out
+}
+
 // keyLines maps each key and table header of data (parts joined by NUL,
 // array tables with their index) to the line of its first appearance.
 func keyLines(data []byte) map[string]int {

@@ -1,13 +1,14 @@
-package shell
+package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestLoadConfig(t *testing.T) {
+func TestLoad(t *testing.T) {
 	tests := []struct {
 		name   string
 		text   string
@@ -50,7 +51,7 @@ func TestLoadConfig(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cfg, got, err := LoadConfig([]string{filepath.Join(t.TempDir(), "missing.toml"), path})
+			cfg, got, err := Load([]string{filepath.Join(t.TempDir(), "missing.toml"), path})
 			if got != path {
 				t.Errorf("read %q, want %q", got, path)
 			}
@@ -63,8 +64,9 @@ func TestLoadConfig(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatalf("no error for %q", tt.text)
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Path != path {
+				t.Fatalf("error %v for %q, want a *Error in %s", err, tt.text, path)
 			}
 			msg := err.Error()
 			for _, part := range append([]string{path + ":"}, tt.errHas...) {
@@ -76,7 +78,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
-func TestLoadConfigVM(t *testing.T) {
+func TestLoadVM(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spirit.toml")
 	text := `[docker]
 default = "web"
@@ -94,7 +96,7 @@ cache = "none"
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := LoadConfig([]string{path})
+	cfg, _, err := Load([]string{path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +110,13 @@ cache = "none"
 	}
 }
 
-func TestLoadConfigDockerAgent(t *testing.T) {
+func TestLoadDockerAgent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spirit.toml")
 	text := "[docker]\ndefault = \"c1\"\n# containers whose commands go through a spirit agent started once inside them\nagent = [\"c1\"]      # container names; \"*\" means every container\n"
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := LoadConfig([]string{path})
+	cfg, _, err := Load([]string{path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,14 +125,14 @@ func TestLoadConfigDockerAgent(t *testing.T) {
 	}
 }
 
-func TestLoadConfigNone(t *testing.T) {
-	cfg, path, err := LoadConfig([]string{filepath.Join(t.TempDir(), "no.toml")})
+func TestLoadNone(t *testing.T) {
+	cfg, path, err := Load([]string{filepath.Join(t.TempDir(), "no.toml")})
 	if err != nil || path != "" || cfg.Docker.Default != "" {
 		t.Errorf("no file: %+v %q %v; want the empty configuration", cfg, path, err)
 	}
 }
 
-func TestConfigPaths(t *testing.T) {
+func TestPaths(t *testing.T) {
 	tests := []struct {
 		env  []string
 		want []string
@@ -142,8 +144,8 @@ func TestConfigPaths(t *testing.T) {
 		{nil, []string{"/etc/spirit/spirit.toml"}},
 	}
 	for _, tt := range tests {
-		if got := ConfigPaths(tt.env); strings.Join(got, " ") != strings.Join(tt.want, " ") {
-			t.Errorf("ConfigPaths(%q) = %q, want %q", tt.env, got, tt.want)
+		if got := Paths(tt.env); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("Paths(%q) = %q, want %q", tt.env, got, tt.want)
 		}
 	}
 }
