@@ -65,9 +65,9 @@ const (
 	killTimeout = 10 * time.Second
 )
 
-// stop signals the exec's processes with sig, kills those still there
+// Stop signals the exec's processes with sig, kills those still there
 // after a grace period, and waits for the engine to report the exec ended.
-func (e *execRun) stop(ctx context.Context, sig string) error {
+func (e *execRun) Stop(ctx context.Context, sig string) error {
 	// ctx is usually cancelled already; the stopping must still happen.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 	defer cancel()
