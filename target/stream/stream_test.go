@@ -139,29 +139,11 @@ func within(t *testing.T, ch <-chan result, d time.Duration) result {
 	}
 }
 
-// buffer is a bytes.Buffer safe for a copier and the test.
-type buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestRunStatus(t *testing.T) {
 	for _, afterOutput := range []bool{false, true} {
 		f := newFake()
 		f.afterOutput = afterOutput
-		var out, errb buffer
+		var out, errb bytes.Buffer // read once Run has returned, as are all below
 		ch := start(t.Context(), f, &target.Command{Stdout: &out, Stderr: &errb}, nil)
 		f.outs[1].Write([]byte("out\n"))
 		f.outs[2].Write([]byte("err\n"))
@@ -179,7 +161,7 @@ func TestRunStatus(t *testing.T) {
 // an output is waited for only a short grace.
 func TestRunOutputHeldOpen(t *testing.T) {
 	f := newFake()
-	var out buffer
+	var out bytes.Buffer
 	ch := start(t.Context(), f, &target.Command{Stdout: &out}, nil)
 	f.outs[1].Write([]byte("out\n"))
 	f.exit <- 0
@@ -191,14 +173,14 @@ func TestRunOutputHeldOpen(t *testing.T) {
 
 // slowWriter takes its time over its first write, as a pager does.
 type slowWriter struct {
-	buffer
+	bytes.Buffer
 	once sync.Once
 	d    time.Duration
 }
 
 func (w *slowWriter) Write(p []byte) (int, error) {
 	w.once.Do(func() { time.Sleep(w.d) })
-	return w.buffer.Write(p)
+	return w.Buffer.Write(p)
 }
 
 // TestRunSlowWriter: time spent writing the output on the host is not the
