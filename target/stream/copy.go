@@ -43,10 +43,11 @@ func (x *run) startOutputs() {
 			}
 		})
 	}
-	x.helpers.Go(func() {
+	// Ends with the copiers; see end for how long they are waited for.
+	go func() {
 		outputs.Wait()
 		close(x.outputEnded)
-	})
+	}()
 }
 
 // writer wraps the command's writer for output fd. Its first failure (the

@@ -28,7 +28,8 @@ const (
 // Whatever the remote end does (it never reads stdin, never ends its
 // outputs, never reports the exit), Run returns within a short grace of
 // the exit or of ctx's end: it closes the transport before it waits for
-// its helpers.
+// its helpers. Once the transport is closed, an output still blocked in a
+// write on the host is waited for only that grace too.
 func Run(ctx context.Context, c *target.Command, r Remote, s Streams, log *slog.Logger) (int, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -72,7 +73,7 @@ type run struct {
 	outputEnded chan struct{} // closed when every output has ended
 	exit        chan exitResult
 	readers     []*peerReader
-	helpers     sync.WaitGroup // every goroutine of the run but a stdin reader's
+	helpers     sync.WaitGroup // the goroutines of the run but its copiers
 }
 
 type exitResult struct {
@@ -90,6 +91,14 @@ func (x *run) end(stop context.CancelFunc) {
 		x.log.Debug("close a command's transport", "err", err)
 	}
 	x.helpers.Wait()
+	// Once the transport is closed, an output's copier can only be
+	// blocked in a write on the host (to a pager that does not read):
+	// the run cannot hurry that, and does not wait for it long.
+	select {
+	case <-x.outputEnded:
+	case <-time.After(outputGrace):
+		x.log.Debug("an output is still being written on the host")
+	}
 }
 
 // wait waits for the command's end, a failed output, or ctx's end.

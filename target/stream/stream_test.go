@@ -226,6 +226,29 @@ func TestRunCancel(t *testing.T) {
 	}
 }
 
+// TestRunCancelBlockedWriter: a cancel ends the run even while its output
+// waits on a host writer that never takes it (a pager that does not read).
+func TestRunCancelBlockedWriter(t *testing.T) {
+	f := newFake()
+	blocked := make(chan struct{})
+	defer close(blocked)
+	w := writerFunc(func(p []byte) (int, error) {
+		<-blocked
+		return len(p), nil
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	ch := start(ctx, f, &target.Command{Stdout: w}, nil)
+	f.outs[1].Write([]byte("a"))
+	cancel()
+	if r := within(t, ch, cancelWait+outputGrace+2*time.Second); r.err != nil || r.status != StatusInterrupted {
+		t.Errorf("%+v, want %d", r, StatusInterrupted)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
 // filledPipe is a file with something to read that never ends.
 func filledPipe(t *testing.T) *os.File {
 	t.Helper()
