@@ -38,10 +38,7 @@ func (c *Client) Exec(ctx context.Context, rc *target.Command) (int, error) {
 	}
 	cn, ctl, err := c.open(ctx, req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return stream.StatusInterrupted, nil
-		}
-		return 1, err
+		return stream.NotStarted(ctx, err)
 	}
 	e := &execRun{c: c, cn: cn, ctl: ctl}
 	if err := e.attach(req); err != nil {

@@ -26,10 +26,7 @@ const tagVar = "SPIRIT_EXEC"
 func (t *Target) Exec(ctx context.Context, c *target.Command) (int, error) {
 	r, err := t.resolve(ctx, needRunning, func(name string) string { return "exec in " + name })
 	if err != nil {
-		if ctx.Err() != nil {
-			return stream.StatusInterrupted, nil // cancelled before anything ran
-		}
-		return 1, err
+		return stream.NotStarted(ctx, err)
 	}
 	if cl := t.b.agentClient(ctx, r); cl != nil {
 		return cl.Exec(ctx, c)
@@ -56,10 +53,7 @@ func (r *resolved) engineExec(ctx context.Context, c *target.Command) (int, erro
 	}
 	ex, err := r.cli.ExecCreate(ctx, r.id, create)
 	if err != nil {
-		if ctx.Err() != nil {
-			return stream.StatusInterrupted, nil // created at most, not started
-		}
-		return 1, r.execErr(err)
+		return stream.NotStarted(ctx, r.execErr(err)) // created at most
 	}
 	run := &execRun{b: r.b, r: r, id: ex.ID, tag: tag}
 	r.b.log.Debug("docker exec", "container", r.name, "exec", ex.ID, "tag", tag, "tty", tty)

@@ -59,6 +59,16 @@ func Run(ctx context.Context, c *target.Command, r Remote, s Streams, log *slog.
 	return x.wait(ctx)
 }
 
+// NotStarted is the status of a command whose start failed with err: 130
+// when ctx's end cut the start short (the command ran at most briefly),
+// else 1 and err.
+func NotStarted(ctx context.Context, err error) (int, error) {
+	if ctx.Err() != nil {
+		return StatusInterrupted, nil
+	}
+	return 1, err
+}
+
 // run is one command being run.
 type run struct {
 	c   *target.Command

@@ -342,3 +342,15 @@ func TestRunResize(t *testing.T) {
 		t.Errorf("sizes set: %v, want %v", f.sizes, want)
 	}
 }
+
+func TestNotStarted(t *testing.T) {
+	errStart := errors.New("refused")
+	if status, err := NotStarted(t.Context(), errStart); status != 1 || !errors.Is(err, errStart) {
+		t.Errorf("a failed start: %d, %v; want 1 and its error", status, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if status, err := NotStarted(ctx, context.Canceled); status != StatusInterrupted || err != nil {
+		t.Errorf("a start cut by a cancel: %d, %v; want %d and no error", status, err, StatusInterrupted)
+	}
+}
