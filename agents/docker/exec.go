@@ -112,22 +112,11 @@ func (e *execRun) Exit(ctx context.Context, outputEnded <-chan struct{}) (int, e
 	case <-ctx.Done():
 		return 1, ctx.Err()
 	}
-	delay := 5 * time.Millisecond
-	for {
-		ins, err := e.r.cli.ExecInspect(ctx, e.id, client.ExecInspectOptions{})
-		if err != nil {
-			return 1, err
-		}
-		if !ins.Running {
-			return ins.ExitCode, nil
-		}
-		select {
-		case <-ctx.Done():
-			return 1, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 200*time.Millisecond)
+	code, err := exitCode(ctx, e.r.cli, e.id)
+	if err != nil {
+		return 1, err
 	}
+	return code, nil
 }
 
 // OutputGone stops the exec as SIGPIPE would: the engine cannot close one
