@@ -207,7 +207,7 @@ func TestControl(t *testing.T) {
 	}
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o644)
-	if _, err := control("--cd", file); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if _, err := control("--cd", file); !errors.Is(err, syscall.ENOTDIR) {
 		t.Errorf("--cd FILE: %v, want not a directory", err)
 	}
 	agenttest.MustRun(t, c, "pwd", dir+"/sub\n")
@@ -736,7 +736,7 @@ func TestLimits(t *testing.T) {
 			proctest.Wait(t, "/bin/sh -c "+wait, a.Pid(), wire.MaxSessions)
 
 			r := agenttest.Run(t.Context(), c, "echo one too many", nil)
-			if r.Err == nil || !strings.Contains(r.Err.Error(), "busy") {
+			if re := (*wire.RemoteError)(nil); !errors.As(r.Err, &re) || re.Code != wire.CodeBusy {
 				t.Errorf("exec %d: status %d err %v stdout %q, want busy", wire.MaxSessions+1, r.Status, r.Err, r.Stdout)
 			}
 			// Several pings while the agent is full.

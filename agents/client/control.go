@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"spirit/agents/wire"
@@ -75,7 +76,7 @@ func (c *Client) chdir(ctx context.Context, args []string) error {
 		return err
 	}
 	if !st.Mode.IsDir() {
-		return fmt.Errorf("%s: not a directory", dir)
+		return fmt.Errorf("%s: %w", dir, syscall.ENOTDIR)
 	}
 	c.mu.Lock()
 	c.dir = dir

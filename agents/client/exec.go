@@ -6,23 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
-	"spirit/internal/fdcopy"
 	"spirit/target"
+	"spirit/target/stream"
 )
 
-// Statuses for runs that spirit ends itself, as a shell reports them.
-const statusInterrupted = 130 // 128 + SIGINT: the context was cancelled
-
-// cancelWait bounds how long a cancelled exec waits for the agent to report
-// the command gone (it kills what is left after a second).
-const cancelWait = 3 * time.Second
+// ctlWriteTimeout bounds a frame written to an exec's control stream, so
+// that an agent that never reads it cannot hold a signal back for good.
+const ctlWriteTimeout = 2 * time.Second
 
 // Exec runs c.Text with the guest's shell; see target.Target.
 func (c *Client) Exec(ctx context.Context, rc *target.Command) (int, error) {
@@ -42,34 +38,28 @@ func (c *Client) Exec(ctx context.Context, rc *target.Command) (int, error) {
 	}
 	cn, ctl, err := c.open(ctx, req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return statusInterrupted, nil
-		}
-		return 1, err
+		return stream.NotStarted(ctx, err)
 	}
-	e := &execRun{c: c, cn: cn, ctl: ctl, rc: rc, done: make(chan struct{}), refused: make(chan error, 2)}
-	defer e.close()
+	e := &execRun{c: c, cn: cn, ctl: ctl}
 	if err := e.attach(req); err != nil {
+		e.Close()
 		return 1, c.lost(cn, err)
 	}
-	return e.wait(ctx)
+	return stream.Run(ctx, rc, e, e.streams(), c.o.Log.With("target", c.o.Name))
 }
 
 // execRun is one exec in flight: its control stream and the streams of its
-// standard files.
+// standard files. It is the agent's side of a stream.Remote.
 type execRun struct {
 	c   *Client
 	cn  *conn
 	ctl *yamux.Stream
-	rc  *target.Command
 	// streams of fds 0, 1, 2; nil when the command has no such file.
-	fds [3]*yamux.Stream
-
-	done    chan struct{} // closed when the run is over
-	refused chan error    // an output stream the agent refused
-	outputs sync.WaitGroup
-	ctlMu   sync.Mutex // frames on ctl come from several goroutines
+	fds   [3]*yamux.Stream
+	ctlMu sync.Mutex // frames on ctl come from several goroutines
 }
+
+var _ stream.Remote = (*execRun)(nil)
 
 // attach opens the streams of the command's files, named by its ID.
 func (e *execRun) attach(req wire.Request) error {
@@ -90,163 +80,111 @@ func (e *execRun) attach(req wire.Request) error {
 	return nil
 }
 
-// wait streams input and output until the agent reports the end.
-func (e *execRun) wait(ctx context.Context) (int, error) {
-	outs := []io.Writer{nil, e.rc.Stdout, e.rc.Stderr}
+func (e *execRun) streams() stream.Streams {
+	var s stream.Streams
+	if st := e.fds[0]; st != nil {
+		s.Stdin = stdin{st}
+	}
 	for fd := 1; fd <= 2; fd++ {
-		if e.fds[fd] != nil {
-			e.outputs.Go(func() { e.copyOutput(fd, outs[fd]) })
+		if st := e.fds[fd]; st != nil {
+			s.Outputs = append(s.Outputs, stream.Output{FD: fd, R: &output{st: st}})
 		}
 	}
-	var helpers sync.WaitGroup
-	defer helpers.Wait()
-	defer close(e.done)
-	if e.fds[0] != nil {
-		if f, ok := e.rc.Stdin.(*os.File); ok {
-			helpers.Go(func() { e.copyFileStdin(f) })
-		} else {
-			// Not waited for: a Read may block until the reader's
-			// owner closes it, which may be after the command ends.
-			go e.copyStdin()
-		}
-	}
-	if e.rc.TTY != nil {
-		helpers.Go(func() { e.resize(e.rc.TTY) })
-	}
-
-	exit := make(chan exitResult, 1)
-	go func() { exit <- e.readExit() }()
-	select {
-	case r := <-exit:
-		return e.finish(r)
-	case err := <-e.refused:
-		return 1, remoteErr(err)
-	case <-ctx.Done():
-		return e.interrupt(exit)
-	}
+	return s
 }
 
-type exitResult struct {
-	msg wire.ExitMsg
-	err error
-}
-
-func (e *execRun) readExit() exitResult {
+// Exit reads the agent's report of the command's end.
+func (e *execRun) Exit(context.Context, <-chan struct{}) (int, error) {
 	var m wire.ExitMsg
 	err := wire.Expect(e.ctl, wire.TExit, &m)
-	return exitResult{m, err}
-}
-
-// finish waits for the last output and returns the command's status.
-func (e *execRun) finish(r exitResult) (int, error) {
-	if r.err != nil {
-		var re *wire.RemoteError
-		if errors.As(r.err, &re) {
-			return 1, remoteErr(re)
-		}
-		return 1, e.c.lost(e.cn, r.err)
+	var re *wire.RemoteError
+	switch {
+	case errors.As(err, &re):
+		return 1, remoteErr(re)
+	case err != nil:
+		return 1, e.c.lost(e.cn, err)
 	}
-	// The agent ends the output streams before it reports the exit.
-	e.outputs.Wait()
-	return r.msg.Status, nil
+	return m.Status, nil
 }
 
-// interrupt asks the agent to stop the command and all it started, and
-// waits a little for it to report them gone.
-func (e *execRun) interrupt(exit <-chan exitResult) (int, error) {
-	e.signal(wire.SignalMsg{Signal: "INT", Cancel: true})
-	select {
-	case <-exit:
-	case <-time.After(cancelWait):
-		e.c.o.Log.Debug("agent did not report a cancelled exec's end", "target", e.c.o.Name)
-	}
-	return statusInterrupted, nil
+// Stop asks the agent to signal the command and all it started, and to
+// kill what is left shortly after. A frame that cannot be sent is only
+// logged: the connection is failing then, and the agent kills what a lost
+// client ran.
+func (e *execRun) Stop(_ context.Context, sig string) error {
+	e.writeCtl(wire.TSignal, wire.SignalMsg{Signal: sig, Cancel: true})
+	return nil
 }
 
-func (e *execRun) signal(m wire.SignalMsg) {
+func (e *execRun) Resize(_ context.Context, s target.WinSize) error {
+	return e.writeCtl(wire.TResize, wire.Resize{Rows: s.Rows, Cols: s.Cols})
+}
+
+// OutputGone has the agent close that output on its side: the command
+// meets a broken pipe, and reports its own status.
+func (e *execRun) OutputGone(_ context.Context, fd int) (bool, error) {
+	e.writeCtl(wire.TCloseOut, wire.CloseOutMsg{FD: fd})
+	return false, nil
+}
+
+func (e *execRun) writeCtl(t wire.Type, v any) error {
 	e.ctlMu.Lock()
 	defer e.ctlMu.Unlock()
-	if err := wire.WriteFrame(e.ctl, wire.TSignal, m); err != nil {
-		e.c.o.Log.Debug("exec signal", "err", err)
+	e.ctl.SetWriteDeadline(time.Now().Add(ctlWriteTimeout))
+	err := wire.WriteFrame(e.ctl, t, v)
+	if err != nil {
+		e.c.o.Log.Debug("exec control", "type", t, "err", err)
 	}
+	return err
 }
 
-// close ends every stream of the run; an agent that still runs the command
-// then (a lost client) kills it.
-func (e *execRun) close() {
-	for _, st := range e.fds {
+// Close ends every stream of the run; an agent that still runs the command
+// then (a lost client) kills it. A yamux stream closed on this side still
+// reads what the agent sends, so reads are cut too: they return what has
+// arrived, then fail.
+func (e *execRun) Close() error {
+	now := time.Now()
+	for _, st := range append(e.fds[:], e.ctl) {
 		if st != nil {
+			st.SetReadDeadline(now)
 			st.Close()
 		}
 	}
-	e.ctl.Close()
+	return nil
 }
 
-// copyOutput copies one output to its writer. When the writer fails (the
-// next segment of a pipeline has exited), the agent closes that output
-// on its side, so the command meets a broken pipe as it would on the
-// host; the rest of the stream is drained.
-func (e *execRun) copyOutput(fd int, w io.Writer) {
-	st := e.fds[fd]
-	if w == nil {
-		w = io.Discard
-	}
-	var ok wire.Reply
-	if err := wire.Expect(st, wire.TOK, &ok); err != nil {
-		var re *wire.RemoteError
-		if errors.As(err, &re) {
-			e.refused <- re
+// stdin is the stream of the command's stdin; closing it is the command's
+// EOF.
+type stdin struct{ st *yamux.Stream }
+
+func (s stdin) Write(p []byte) (int, error) { return s.st.Write(p) }
+func (s stdin) CloseWrite() error           { return s.st.Close() }
+
+// output is the stream of one of the command's outputs: an OK frame, then
+// its bytes. The stream's failure ends it as EOF would: the exit, read
+// from the control stream, says why.
+type output struct {
+	st      *yamux.Stream
+	started bool
+}
+
+func (o *output) Read(p []byte) (int, error) {
+	if !o.started {
+		var ok wire.Reply
+		if err := wire.Expect(o.st, wire.TOK, &ok); err != nil {
+			var re *wire.RemoteError
+			if errors.As(err, &re) {
+				return 0, remoteErr(re) // the agent refused the stream
+			}
+			return 0, io.EOF // or the exec did not start: its control stream says why
 		}
-		return // or the exec did not start: its control stream says why
+		o.started = true
 	}
-	writeFailed, _ := fdcopy.Copy(w, st, make([]byte, wire.StreamWindow))
-	if !writeFailed {
-		return // the end, or the stream's failure, which the exit reports
-	}
-	e.ctlMu.Lock()
-	if werr := wire.WriteFrame(e.ctl, wire.TCloseOut, wire.CloseOutMsg{FD: fd}); werr != nil {
-		e.c.o.Log.Debug("exec closeout", "err", werr)
-	}
-	e.ctlMu.Unlock()
-	io.Copy(io.Discard, st)
-}
-
-func (e *execRun) copyFileStdin(f *os.File) {
-	eof, err := fdcopy.FromFile(e.fds[0], f, e.done)
+	n, err := o.st.Read(p)
 	if err != nil {
-		e.c.o.Log.Debug("exec stdin", "err", err)
+		err = io.EOF
 	}
-	if eof {
-		e.fds[0].Close() // EOF for the command
-	}
-}
-
-func (e *execRun) copyStdin() {
-	if _, err := io.Copy(e.fds[0], e.rc.Stdin); err != nil {
-		e.c.o.Log.Debug("exec stdin", "err", err)
-		return
-	}
-	e.fds[0].Close()
-}
-
-// resize forwards the terminal's new sizes until the run is over.
-func (e *execRun) resize(tty *target.TTY) {
-	for {
-		select {
-		case <-e.done:
-			return
-		case s, ok := <-tty.Resize:
-			if !ok {
-				return
-			}
-			e.ctlMu.Lock()
-			err := wire.WriteFrame(e.ctl, wire.TResize, wire.Resize{Rows: s.Rows, Cols: s.Cols})
-			e.ctlMu.Unlock()
-			if err != nil {
-				e.c.o.Log.Debug("exec resize", "err", err)
-			}
-		}
-	}
+	return n, err
 }
 
 // remoteErr turns an agent's refusal into the router's terms.

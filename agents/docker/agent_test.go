@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,7 +109,7 @@ func TestAgentExec(t *testing.T) {
 		if err != nil || !strings.HasPrefix(string(data), "root:x:0:0:") {
 			t.Errorf("read /etc/passwd: %q, %v", data, err)
 		}
-		if _, err := tgt.Open(ctx, "/no/such/file", target.Read); err == nil || !strings.Contains(err.Error(), "/no/such/file") {
+		if _, err := tgt.Open(ctx, "/no/such/file", target.Read); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/no/such/file") {
 			t.Errorf("read a missing file: %v", err)
 		}
 		if n := dockertest.ExecsSince(t, name, before); n > 0 {

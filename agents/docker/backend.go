@@ -87,12 +87,15 @@ func New(opts Options) *Backend {
 	return &Backend{opts: opts, log: log}
 }
 
+// ErrClosed is returned by a Backend's calls after Close.
+var ErrClosed = errors.New("docker backend is closed")
+
 // client returns the Engine client, making it on first use.
 func (b *Backend) client() (*client.Client, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, errors.New("docker backend is closed")
+		return nil, ErrClosed
 	}
 	if b.cli == nil {
 		cli, err := client.New(client.FromEnv)

@@ -131,7 +131,7 @@ func TestClosed(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Containers(context.Background()); err == nil || !strings.Contains(err.Error(), "closed") {
+	if _, err := b.Containers(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 }

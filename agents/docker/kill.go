@@ -3,6 +3,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -65,9 +66,9 @@ const (
 	killTimeout = 10 * time.Second
 )
 
-// stop signals the exec's processes with sig, kills those still there
+// Stop signals the exec's processes with sig, kills those still there
 // after a grace period, and waits for the engine to report the exec ended.
-func (e *execRun) stop(ctx context.Context, sig string) error {
+func (e *execRun) Stop(ctx context.Context, sig string) error {
 	// ctx is usually cancelled already; the stopping must still happen.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 	defer cancel()
@@ -89,26 +90,36 @@ func (e *execRun) stop(ctx context.Context, sig string) error {
 	return nil
 }
 
-// waitEnded polls until the exec is reported ended; it fails if that takes
-// longer than d.
+// waitEnded waits until the exec is reported ended; it fails if that
+// takes longer than d.
 func (e *execRun) waitEnded(ctx context.Context, d time.Duration) error {
-	deadline := time.Now().Add(d)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, err := exitCode(ctx, e.r.cli, e.id)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("the engine still reports exec %s running after %v", e.id, d)
+	}
+	return err
+}
+
+// exitCode polls until the engine reports exec id ended, and returns its
+// exit code.
+func exitCode(ctx context.Context, cli *client.Client, id string) (int, error) {
+	delay := 5 * time.Millisecond
 	for {
-		ins, err := e.r.cli.ExecInspect(ctx, e.id, client.ExecInspectOptions{})
+		ins, err := cli.ExecInspect(ctx, id, client.ExecInspectOptions{})
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if !ins.Running {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the engine still reports exec %s running after %v", e.id, d)
+			return ins.ExitCode, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+			return 0, ctx.Err()
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, 100*time.Millisecond)
 	}
 }
 
@@ -142,22 +153,8 @@ func runQuiet(ctx context.Context, cli *client.Client, id, user string, cmd []st
 		}
 		return out.String(), 0, err
 	}
-	delay := 5 * time.Millisecond
-	for {
-		ins, err := cli.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
-		if err != nil {
-			return out.String(), 0, err
-		}
-		if !ins.Running {
-			return out.String(), ins.ExitCode, nil
-		}
-		select {
-		case <-ctx.Done():
-			return out.String(), 0, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 100*time.Millisecond)
-	}
+	code, err := exitCode(ctx, cli, ex.ID)
+	return out.String(), code, err
 }
 
 // limitedBuffer keeps the first maxQuietOutput bytes written to it and
