@@ -69,6 +69,10 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s: agents and vmctl are below the router and the shell", pkg, imp)
 			case pkg == "spirit/target" && strings.HasPrefix(imp, "spirit/"):
 				t.Errorf("spirit/target imports %s: the contract is a leaf", imp)
+			case pkg == "spirit/target/stream" && strings.HasPrefix(imp, "spirit/") && imp != "spirit/target" && imp != "spirit/internal/fdcopy":
+				t.Errorf("spirit/target/stream imports %s: every backend uses it, so it holds only the contract and the stdin copier", imp)
+			case pkg == "spirit/internal/fdcopy" && strings.HasPrefix(imp, "spirit/"):
+				t.Errorf("spirit/internal/fdcopy imports %s: the stream plumbing and the agent use it", imp)
 			case under(imp, "spirit/shell") && pkg != "spirit/cmd/spirit" && !under(pkg, "spirit/shell"):
 				t.Errorf("%s imports %s: nothing but the program imports the shell", pkg, imp)
 			case under(imp, "spirit/kinds") && !slices.Contains([]string{"spirit/shell", "spirit/cmd/spirit"}, pkg):
