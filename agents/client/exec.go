@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 	"spirit/internal/fdcopy"
 	"spirit/target"
 )
@@ -140,7 +142,7 @@ func (e *execRun) readExit() exitResult {
 // finish waits for the last output and returns the command's status.
 func (e *execRun) finish(r exitResult) (int, error) {
 	if r.err != nil {
-		var re *wire.RemoteError
+		var re *errcode.Error
 		if errors.As(r.err, &re) {
 			return 1, remoteErr(re)
 		}
@@ -193,7 +195,7 @@ func (e *execRun) copyOutput(fd int, w io.Writer) {
 	}
 	var ok wire.Reply
 	if err := wire.Expect(st, wire.TOK, &ok); err != nil {
-		var re *wire.RemoteError
+		var re *errcode.Error
 		if errors.As(err, &re) {
 			e.refused <- re
 		}
@@ -251,11 +253,11 @@ func (e *execRun) resize(tty *target.TTY) {
 
 // remoteErr turns an agent's refusal into the router's terms.
 func remoteErr(err error) error {
-	var re *wire.RemoteError
+	var re *errcode.Error
 	if !errors.As(err, &re) {
 		return err
 	}
-	if re.Code == wire.CodeNotFound {
+	if errors.Is(re, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", target.ErrNotFound, re.Msg)
 	}
 	return re
