@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // VMs makes the manager of the virtual machines: the built-in definitions
@@ -59,7 +60,7 @@ func (s *shell) vmStates(ctx context.Context) []vmState {
 	var out []vmState
 	for _, name := range vms.Names() {
 		st, err := vms.Status(ctx, name)
-		if err != nil || st.State == vmctl.StateStopped {
+		if err != nil || st.State == control.StateStopped {
 			continue
 		}
 		out = append(out, vmState{name, st.State})

@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"spirit/vmctl/control"
 )
 
 // vmWords are the control words a VM target takes besides its agent's.
@@ -105,7 +107,7 @@ func (t *Target) control(ctx context.Context, word string, args []string, stdout
 }
 
 // StartMessage says what a start did.
-func StartMessage(st Status) string {
+func StartMessage(st control.Status) string {
 	if st.Resumed {
 		return fmt.Sprintf("vm %s resumed from its suspended state (pid %d)", st.Name, st.PID)
 	}

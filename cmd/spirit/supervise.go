@@ -71,7 +71,7 @@ func runSupervisor(o shell.Options, name string) error {
 // exitHooks run when the VM's QEMU has ended: a VM with a GPU gives it
 // back to the host, whether it powered off or crashed.
 func exitHooks(m *vmctl.Manager, name string, log *slog.Logger) []func(context.Context) error {
-	b, err := vmctl.ReadBootstrap(m.Env(name).BootstrapFile())
+	b, err := vmctl.ReadBootstrap(m.Env(name).Path(vmctl.BootstrapFile))
 	if err != nil || len(b.Def.GPU) == 0 {
 		return nil // the supervisor reports an unreadable bootstrap itself
 	}

@@ -13,6 +13,7 @@ import (
 
 	"spirit/shell"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // vmCmd is `spirit vm ...`: each subcommand loads the VMs' definitions
@@ -208,7 +209,7 @@ func vmStopCmd(ctx context.Context, run runFunc, say func(*cobra.Command, string
 			return say(cmd, msg, err)
 		}),
 	}
-	c.Flags().DurationVar(&timeout, "timeout", vmctl.DefaultStopTimeout, "how long the guest has to power off")
+	c.Flags().DurationVar(&timeout, "timeout", control.DefaultStopTimeout, "how long the guest has to power off")
 	return c
 }
 
