@@ -120,3 +120,35 @@ func WriteSnapshots(w io.Writer, snaps []control.Snapshot) error {
 	_, err := lipgloss.Fprintln(w, t.Render())
 	return err
 }
+
+// WritePlan prints the command line of a start, one option a line as a
+// shell would take it, and its notes on errw.
+func WritePlan(out, errw io.Writer, b Bootstrap) error {
+	for _, n := range b.Notes {
+		fmt.Fprintf(errw, "spirit: note: %s\n", n)
+	}
+	if b.Incoming != "" {
+		fmt.Fprintf(errw, "spirit: note: resumes from %s (--fresh boots anew)\n", b.Incoming)
+	}
+	var lines []string
+	line := shellQuote(b.QEMU)
+	for _, a := range b.Args {
+		if strings.HasPrefix(a, "-") {
+			lines = append(lines, line)
+			line = "  " + a
+			continue
+		}
+		line += " " + shellQuote(a)
+	}
+	lines = append(lines, line)
+	_, err := fmt.Fprintln(out, strings.Join(lines, " \\\n"))
+	return err
+}
+
+// shellQuote quotes s for sh when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=,.:/+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"spirit/gpu"
+	"spirit/internal/tables"
 	"spirit/shell"
 	"spirit/vmctl"
 	"spirit/vmctl/control"
@@ -95,7 +96,7 @@ func gpuStatusCmd(run gpuRunFunc) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), gpuJSON(gpus))
+				return tables.JSON(cmd.OutOrStdout(), gpuJSON(gpus))
 			}
 			return gpu.WriteStatus(cmd.OutOrStdout(), gpus, parts.Host.Sys.IOMMUGroups())
 		}),
