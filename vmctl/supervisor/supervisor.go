@@ -1,7 +1,8 @@
 // Package supervisor is the process that owns one running VM: it starts
 // QEMU, is its only QMP client, holds the only connection to the guest's
 // agent, serves any number of spirit shells on a unix socket in the VM's
-// runtime directory, and cleans up when QEMU exits. It is started
+// runtime directory (the protocol of spirit/vmctl/control), and cleans up
+// when QEMU exits: each file it makes is removed at its end. It is started
 // detached from the shell that asked for the VM (see vmctl.Manager.Start)
 // and lives exactly as long as QEMU. It does not decide what QEMU runs:
 // the starter checked the definition and wrote the command line down.
