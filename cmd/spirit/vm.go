@@ -14,8 +14,10 @@ import (
 )
 
 // vmCmd is `spirit vm ...`: each subcommand loads the VMs' definitions
-// and talks to the VM's supervisor. Errors are reported here with status
-// 1; cobra's own (a wrong number of arguments) give 2.
+// and talks to the VM's supervisor; those that are operations on one VM
+// are made from vmctl.Ops, as the control words are. Errors are reported
+// here with status 1; mistakes in the command line (a wrong number of
+// arguments, a bad option) give 2.
 func vmCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Command {
 	vm := &cobra.Command{
 		Use:   "vm",
