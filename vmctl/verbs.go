@@ -31,9 +31,9 @@ type Op struct {
 	Short string
 	// Min and Max bound the number of Args.
 	Min, Max int
-	// Options defines the options on fs, those of the command line alone
-	// too when cli is set (what a control word cannot use: its output
-	// is for reading, --json is not).
+	// Options defines the options on fs; with cli, those of the command
+	// line alone too (--json, --dry-run, --wait: a control word prints
+	// for a reader, and its shell waits for the agent on first use).
 	Options func(fs *pflag.FlagSet, cli bool)
 	// Run carries the operation out, once Options are parsed and Args
 	// counted.

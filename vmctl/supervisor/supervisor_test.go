@@ -199,7 +199,7 @@ func (s *sv) call(t *testing.T, req control.Request) (control.Reply, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	rep, conn, err := control.Dial(ctx, s.env.Path(vmctl.ControlSocket), req)
-	if errcode.Of(err) == "" && err != nil {
+	if err != nil && errcode.Of(err) == "" {
 		t.Fatalf("%s request: %v", req.Op, err)
 	}
 	if conn != nil {
@@ -567,7 +567,7 @@ func testConcurrent(t *testing.T, s *sv) {
 			for n := 0; ; n++ {
 				for _, op := range ops {
 					rep, _, err := control.Dial(ctx, s.env.Path(vmctl.ControlSocket), control.Request{Op: op})
-					if errcode.Of(err) == "" && err != nil {
+					if err != nil && errcode.Of(err) == "" {
 						return fmt.Errorf("goroutine %d: %s: %w", i, op, err)
 					}
 					if err := checkReply(op, rep); err != nil {
