@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"spirit/agents/client"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // benchVM is the bench's own @linux: the demo guest booted from the bench
@@ -134,16 +134,13 @@ func (v *benchVM) stop() {
 func (v *benchVM) client() *client.Client {
 	env := vmctl.Env{Dir: filepath.Join(v.dir, "run", vmName)}
 	return client.New(client.Options{Name: vmName, Version: "bench", Dial: func(ctx context.Context) (net.Conn, error) {
-		rep, conn, err := vmctl.Dial(ctx, env, vmctl.Request{Op: vmctl.OpAgent})
-		if err == nil && conn == nil {
-			err = errors.New(rep.Error)
-		}
+		_, conn, err := control.Dial(ctx, env.Path(vmctl.ControlSocket), control.Request{Op: control.OpAgent})
 		return conn, err
 	}})
 }
 
 // consoleLog is what the guest printed on its serial console.
 func (v *benchVM) consoleLog() string {
-	b, _ := os.ReadFile(filepath.Join(v.dir, "run", vmName, "console.log"))
+	b, _ := os.ReadFile(vmctl.Env{Dir: filepath.Join(v.dir, "run", vmName)}.Path(vmctl.ConsoleLog))
 	return string(b)
 }

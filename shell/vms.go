@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // remoteDefault is the default target's word, or "" when it is the host.
@@ -25,7 +25,7 @@ func (s *shell) vmStates(ctx context.Context) []vmState {
 	var out []vmState
 	for _, name := range vms.Names() {
 		st, err := vms.Status(ctx, name)
-		if err != nil || st.State == vmctl.StateStopped {
+		if err != nil || st.State == control.StateStopped {
 			continue
 		}
 		out = append(out, vmState{name, st.State})

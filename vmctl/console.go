@@ -26,12 +26,12 @@ func (m *Manager) Console(ctx context.Context, name string, in, out *os.File) er
 	}
 	env := m.Env(name)
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", env.ConsoleSocket())
+	conn, err := d.DialContext(ctx, "unix", env.Path(ConsoleSocket))
 	if err != nil {
 		return m.notRunning(name)
 	}
 	defer conn.Close()
-	if tail := lastLines(env.ConsoleLog(), 20); tail != "" {
+	if tail := lastLines(env.Path(ConsoleLog), 20); tail != "" {
 		fmt.Fprint(out, tail)
 	}
 	fmt.Fprintf(os.Stderr, "spirit: connected to the console of vm %s; Ctrl-] leaves\r\n", name)

@@ -1,6 +1,11 @@
-// Package vmctl defines spirit's virtual machines and turns a definition
-// into the QEMU command line that runs it. It neither starts nor watches
-// QEMU and does not speak QMP: a supervisor builds on it for that.
+// Package vmctl defines spirit's virtual machines, turns a definition
+// into the QEMU command line that runs it, and manages them from a shell:
+// its Manager checks and starts a VM under a supervisor of its own and is
+// the client of each supervisor's control protocol (spirit/vmctl/control),
+// and Ops is the one table of the operations on a VM, which both
+// `spirit vm VERB` and `@vm --VERB` are made from. It does not run or
+// watch QEMU and does not speak QMP: the supervisor (spirit/vmctl/supervisor)
+// owns the running VM.
 package vmctl
 
 import (

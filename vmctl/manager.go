@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"spirit/errcode"
+	"spirit/vmctl/control"
 )
 
 // ManagerOptions configure a Manager.
@@ -85,30 +88,31 @@ func (m *Manager) Definition(name string) (Definition, error) {
 func (m *Manager) Env(name string) Env { return m.o.Places.Env(name) }
 
 // Call sends req to the supervisor of the VM name. A VM that is not
-// running gives an error that wraps ErrNotRunning and says how to start
-// it; an error reply becomes a *RemoteError.
-func (m *Manager) Call(ctx context.Context, name string, req Request) (Reply, error) {
+// running gives an error that wraps control.ErrNotRunning and says how to
+// start it; an error reply is its *errcode.Error, which errors.Is matches
+// against errcode's sentinels (errcode.ErrPaused, ...).
+func (m *Manager) Call(ctx context.Context, name string, req control.Request) (control.Reply, error) {
 	rep, _, err := m.dial(ctx, name, req)
 	return rep, err
 }
 
 // dial is Call that also returns the connection of an OpAgent request.
-func (m *Manager) dial(ctx context.Context, name string, req Request) (Reply, net.Conn, error) {
+func (m *Manager) dial(ctx context.Context, name string, req control.Request) (control.Reply, net.Conn, error) {
 	if _, err := m.Definition(name); err != nil {
-		return Reply{}, nil, err
+		return control.Reply{}, nil, err
 	}
 	if m.o.Unusable != nil {
-		return Reply{}, nil, fmt.Errorf("vm %s: %w", name, m.o.Unusable)
+		return control.Reply{}, nil, fmt.Errorf("vm %s: %w", name, m.o.Unusable)
 	}
-	rep, conn, err := Dial(ctx, m.Env(name), req)
-	if errors.Is(err, ErrNotRunning) {
-		return Reply{}, nil, m.notRunning(name)
-	}
-	if err != nil {
-		return Reply{}, nil, fmt.Errorf("vm %s: %w", name, err)
-	}
-	if rep.Error != "" {
-		return rep, nil, &RemoteError{Code: rep.Code, Msg: rep.Error}
+	rep, conn, err := control.Dial(ctx, m.Env(name).Path(ControlSocket), req)
+	var refused *errcode.Error
+	switch {
+	case errors.Is(err, control.ErrNotRunning):
+		return control.Reply{}, nil, m.notRunning(name)
+	case errors.As(err, &refused):
+		return rep, nil, err // the supervisor's words name the VM
+	case err != nil:
+		return control.Reply{}, nil, fmt.Errorf("vm %s: %w", name, err)
 	}
 	return rep, conn, nil
 }
@@ -117,23 +121,23 @@ func (m *Manager) dial(ctx context.Context, name string, req Request) (Reply, ne
 func (m *Manager) notRunning(name string) error {
 	how := fmt.Sprintf("start it with: spirit vm start %s (or @%s --start)", name, name)
 	if m.suspended(name) {
-		return fmt.Errorf("vm %s is suspended (%w): resume it with: spirit vm start %s (or @%s --start)", name, ErrNotRunning, name, name)
+		return fmt.Errorf("vm %s is suspended (%w): resume it with: spirit vm start %s (or @%s --start)", name, control.ErrNotRunning, name, name)
 	}
-	return fmt.Errorf("vm %s is %w: %s", name, ErrNotRunning, how)
+	return fmt.Errorf("vm %s is %w: %s", name, control.ErrNotRunning, how)
 }
 
 // Status says what state the VM name is in. A VM without a supervisor is
 // stopped or suspended, not an error.
-func (m *Manager) Status(ctx context.Context, name string) (Status, error) {
-	rep, err := m.Call(ctx, name, Request{Op: OpStatus})
+func (m *Manager) Status(ctx context.Context, name string) (control.Status, error) {
+	rep, err := m.Call(ctx, name, control.Request{Op: control.OpStatus})
 	switch {
-	case errors.Is(err, ErrNotRunning):
+	case errors.Is(err, control.ErrNotRunning):
 		return m.ended(name), nil
 	case err != nil:
-		return Status{}, err
+		return control.Status{}, err
 	case rep.Status == nil:
-		return Status{}, fmt.Errorf("vm %s: the supervisor sent no status", name)
-	case rep.Status.State == StateStopped:
+		return control.Status{}, fmt.Errorf("vm %s: the supervisor sent no status", name)
+	case rep.Status.State == control.StateStopped:
 		// QEMU is gone and its supervisor is cleaning up.
 		return m.ended(name), nil
 	}
@@ -142,17 +146,17 @@ func (m *Manager) Status(ctx context.Context, name string) (Status, error) {
 
 // ended is the status of a VM whose QEMU is not running: stopped, or
 // suspended when its RAM is saved.
-func (m *Manager) ended(name string) Status {
-	st := Status{Name: name, State: StateStopped}
+func (m *Manager) ended(name string) control.Status {
+	st := control.Status{Name: name, State: control.StateStopped}
 	if m.suspended(name) {
-		st.State = StateSuspended
+		st.State = control.StateSuspended
 	}
 	return st
 }
 
 // List is the status of every VM defined, in name order.
-func (m *Manager) List(ctx context.Context) ([]Status, error) {
-	var out []Status
+func (m *Manager) List(ctx context.Context) ([]control.Status, error) {
+	var out []control.Status
 	for _, name := range m.Names() {
 		st, err := m.Status(ctx, name)
 		if err != nil {
@@ -165,10 +169,10 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 
 // WaitAgent waits until the guest's agent of the running VM name
 // answers, for at most the boot timeout.
-func (m *Manager) WaitAgent(ctx context.Context, name string) (Status, error) {
-	rep, err := m.Call(ctx, name, Request{Op: OpWaitAgent, Timeout: m.o.BootTimeout})
+func (m *Manager) WaitAgent(ctx context.Context, name string) (control.Status, error) {
+	rep, err := m.Call(ctx, name, control.Request{Op: control.OpWaitAgent, Timeout: m.o.BootTimeout})
 	if err != nil {
-		return Status{}, err
+		return control.Status{}, err
 	}
 	return *rep.Status, nil
 }

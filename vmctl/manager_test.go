@@ -2,7 +2,6 @@ package vmctl
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,10 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"spirit/errcode"
 	"spirit/gpu/gpusim"
+	"spirit/vmctl/control"
 )
 
 func TestPlacesFor(t *testing.T) {
@@ -269,7 +271,7 @@ func suspend(t *testing.T, m *Manager, name string) {
 	if err := os.MkdirAll(env.StateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(env.SuspendFile(), []byte("state"), 0o600); err != nil {
+	if err := os.WriteFile(env.Path(SuspendFile), []byte("state"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -285,30 +287,30 @@ func TestManagerNotRunning(t *testing.T) {
 	ctx := testCtx(t)
 
 	st, err := m.Status(ctx, "t")
-	if err != nil || st.State != StateStopped || st.Name != "t" {
+	if err != nil || st.State != control.StateStopped || st.Name != "t" {
 		t.Errorf("Status: %+v, %v; want t stopped", st, err)
 	}
-	_, err = m.Call(ctx, "t", Request{Op: OpPause})
-	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "vm t is not running: start it with: spirit vm start t (or @t --start)") {
-		t.Errorf("Call: %v, want ErrNotRunning that says how to start it", err)
+	_, err = m.Call(ctx, "t", control.Request{Op: control.OpPause})
+	if !errors.Is(err, control.ErrNotRunning) || !strings.Contains(err.Error(), "vm t is not running: start it with: spirit vm start t (or @t --start)") {
+		t.Errorf("Call: %v, want control.ErrNotRunning that says how to start it", err)
 	}
-	if _, err := m.Stop(ctx, "t", 0); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("Stop: %v, want ErrNotRunning", err)
+	if _, err := m.Stop(ctx, "t", 0); !errors.Is(err, control.ErrNotRunning) {
+		t.Errorf("Stop: %v, want control.ErrNotRunning", err)
 	}
-	if _, err := m.Call(ctx, "nope", Request{Op: OpStatus}); err == nil || !strings.Contains(err.Error(), "no vm nope (vms: t)") {
+	if _, err := m.Call(ctx, "nope", control.Request{Op: control.OpStatus}); err == nil || !strings.Contains(err.Error(), "no vm nope (vms: t)") {
 		t.Errorf("Call of an undefined VM: %v", err)
 	}
 	list, err := m.List(ctx)
-	if err != nil || len(list) != 1 || list[0].State != StateStopped {
+	if err != nil || len(list) != 1 || list[0].State != control.StateStopped {
 		t.Errorf("List: %+v, %v", list, err)
 	}
 
 	suspend(t, m, "t")
-	if st, err := m.Status(ctx, "t"); err != nil || st.State != StateSuspended {
+	if st, err := m.Status(ctx, "t"); err != nil || st.State != control.StateSuspended {
 		t.Errorf("Status with a saved state: %+v, %v; want suspended", st, err)
 	}
-	_, err = m.Call(ctx, "t", Request{Op: OpStatus})
-	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "vm t is suspended") || !strings.Contains(err.Error(), "resume it with: spirit vm start t") {
+	_, err = m.Call(ctx, "t", control.Request{Op: control.OpStatus})
+	if !errors.Is(err, control.ErrNotRunning) || !strings.Contains(err.Error(), "vm t is suspended") || !strings.Contains(err.Error(), "resume it with: spirit vm start t") {
 		t.Errorf("Call of a suspended VM: %v", err)
 	}
 	if entries, _ := os.ReadDir(m.o.Places.Run); len(entries) != 0 {
@@ -321,7 +323,7 @@ func TestManagerUnusable(t *testing.T) {
 	unusable := errors.New("spirit.toml:3: broken")
 	m.o.Unusable = unusable
 	ctx := testCtx(t)
-	if _, err := m.Call(ctx, "t", Request{Op: OpStatus}); !errors.Is(err, unusable) {
+	if _, err := m.Call(ctx, "t", control.Request{Op: control.OpStatus}); !errors.Is(err, unusable) {
 		t.Errorf("Call: %v, want the configuration's error", err)
 	}
 	if _, err := m.Status(ctx, "t"); !errors.Is(err, unusable) {
@@ -361,7 +363,7 @@ func TestManagerPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(b.Args); b.Incoming != m.Env("t").SuspendFile() || n < 2 || b.Args[n-2] != "-incoming" || b.Args[n-1] != "defer" {
+	if n := len(b.Args); b.Incoming != m.Env("t").Path(SuspendFile) || n < 2 || b.Args[n-2] != "-incoming" || b.Args[n-1] != "defer" {
 		t.Errorf("Plan of a suspended VM: incoming %q, args ending %q; want the saved state and -incoming defer", b.Incoming, b.Args[max(0, len(b.Args)-2):])
 	}
 	b, err = m.Plan(ctx, "t", StartOptions{Fresh: true})
@@ -371,7 +373,7 @@ func TestManagerPlan(t *testing.T) {
 	if b.Incoming != "" || slices.Contains(b.Args, "-incoming") {
 		t.Errorf("Plan of a fresh start: incoming %q, args %q", b.Incoming, b.Args)
 	}
-	if _, err := os.Stat(m.Env("t").SuspendFile()); err != nil {
+	if _, err := os.Stat(m.Env("t").Path(SuspendFile)); err != nil {
 		t.Errorf("Plan changed the host: %v", err)
 	}
 
@@ -387,149 +389,51 @@ func TestManagerPlan(t *testing.T) {
 	}
 }
 
-// fakeSupervisor listens on the control socket of env and serves each
-// connection with serve, until the test ends.
-func fakeSupervisor(t *testing.T, env Env, serve func(net.Conn)) {
-	t.Helper()
-	ln, err := net.Listen("unix", env.ControlSocket())
+// TestManagerCall checks how Call reports a supervisor's answers: an
+// error reply is an error of its code, in the supervisor's words; a call
+// cut short by its caller is not a VM that has stopped.
+func TestManagerCall(t *testing.T) {
+	dir, err := os.MkdirTemp("", "vm") // short: a socket's path is limited
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	name := "t"
+	m := NewManager(ManagerOptions{Defs: map[string]Definition{name: {Name: name}}, Places: Places{Run: dir}})
+	env := m.Env(name)
+	if err := os.Mkdir(env.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", env.Path(ControlSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
 	t.Cleanup(func() {
 		ln.Close()
-		<-done
+		wg.Wait()
 	})
-	go func() {
-		defer close(done)
+	wg.Go(func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer conn.Close()
-				serve(conn)
-			}()
+			if _, err := control.ReadRequest(bufio.NewReader(conn)); err == nil {
+				io.WriteString(conn, `{"error":"vm t is paused: resume it","code":"paused"}`+"\n")
+			}
+			conn.Close()
 		}
-	}()
-}
-
-func TestDialBadSupervisor(t *testing.T) {
-	// readRequest reads the request line, as a supervisor does.
-	readRequest := func(conn net.Conn) bool {
-		_, err := ReadRequest(bufio.NewReader(conn))
-		return err == nil
-	}
-	tests := []struct {
-		name    string
-		serve   func(net.Conn)
-		err     string
-		timeout time.Duration // 0: 5 s
-	}{
-		{name: "garbage", serve: func(c net.Conn) {
-			if readRequest(c) {
-				io.WriteString(c, "<html>hello</html>\n")
-			}
-		}, err: "read status reply: invalid character"},
-		{name: "closes at once", serve: func(c net.Conn) {}, err: "status "},
-		{name: "closes early", serve: func(c net.Conn) { readRequest(c) }, err: "read status reply: EOF"},
-		{name: "half a line", serve: func(c net.Conn) {
-			if readRequest(c) {
-				io.WriteString(c, `{"status":`)
-			}
-		}, err: "read status reply: EOF"},
-		{name: "too long a line", serve: func(c net.Conn) {
-			if readRequest(c) {
-				c.Write([]byte(strings.Repeat("x", MaxLine+10)))
-			}
-		}, err: "read status reply: line too long", timeout: 20 * time.Second},
-		{name: "no answer", serve: func(c net.Conn) {
-			readRequest(c)
-			time.Sleep(5 * time.Second)
-		}, err: "status request: context deadline exceeded", timeout: 300 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir, err := os.MkdirTemp("", "vm")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			env := Env{Dir: dir}
-			fakeSupervisor(t, env, tt.serve)
-			timeout := cmp.Or(tt.timeout, 5*time.Second)
-			ctx, cancel := context.WithTimeout(t.Context(), timeout)
-			defer cancel()
-			start := time.Now()
-			rep, conn, err := Dial(ctx, env, Request{Op: OpStatus})
-			took := time.Since(start)
-			if err == nil || !strings.Contains(err.Error(), tt.err) || conn != nil {
-				t.Errorf("Dial: %+v, %v, %v; want an error that says %q", rep, conn, err, tt.err)
-			}
-			if errors.Is(err, ErrNotRunning) {
-				t.Errorf("Dial: %v: a supervisor that answers badly is not one that is not running", err)
-			}
-			if tt.timeout != 0 && tt.timeout < time.Second && !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("Dial: %v, want one that wraps context.DeadlineExceeded", err)
-			}
-			if took > timeout+time.Second {
-				t.Errorf("Dial took %v with a deadline of %v", took, timeout)
-			}
-		})
-	}
-}
-
-func TestDialAgent(t *testing.T) {
-	dir, err := os.MkdirTemp("", "vm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	env := Env{Dir: dir}
-	ctx := testCtx(t)
-	if _, _, err := Dial(ctx, env, Request{Op: OpStatus}); !errors.Is(err, ErrNotRunning) {
-		t.Fatalf("Dial with no supervisor: %v, want ErrNotRunning", err)
-	}
-	// The reply and the agent protocol's first bytes come in one write:
-	// Dial must leave the latter on the connection.
-	fakeSupervisor(t, env, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		req, err := ReadRequest(r)
-		if err != nil {
-			return
-		}
-		if req.Op != OpAgent {
-			io.WriteString(c, `{"error":"not paused","code":"state"}`+"\n")
-			return
-		}
-		io.WriteString(c, "{}\nagent protocol")
-		io.Copy(io.Discard, r)
 	})
-	rep, conn, err := Dial(ctx, env, Request{Op: OpAgent})
-	if err != nil || rep.Error != "" || conn == nil {
-		t.Fatalf("Dial agent: %+v, %v, %v", rep, conn, err)
+	ctx := testCtx(t)
+	_, err = m.Pause(ctx, name)
+	if !errors.Is(err, errcode.ErrPaused) || errors.Is(err, errcode.ErrState) || err.Error() != "vm t is paused: resume it" {
+		t.Errorf("Pause: %v, want errcode.ErrPaused in the supervisor's words", err)
 	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	rest := make([]byte, len("agent protocol"))
-	if _, err := io.ReadFull(conn, rest); err != nil || string(rest) != "agent protocol" {
-		t.Errorf("after the reply: %q, %v; want what followed it", rest, err)
-	}
-	// A request cut short by its caller says so: the VM runs on.
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, _, err := Dial(cancelled, env, Request{Op: OpStatus}); errors.Is(err, ErrNotRunning) || !errors.Is(err, context.Canceled) {
-		t.Errorf("Dial with a cancelled context: %v, want context.Canceled, not ErrNotRunning", err)
-	}
-	name := filepath.Base(dir)
-	m := NewManager(ManagerOptions{Defs: map[string]Definition{name: {Name: name}}, Places: Places{Run: filepath.Dir(dir)}})
-	if st, err := m.Status(cancelled, name); err == nil {
-		t.Errorf("Status with a cancelled context: %+v, want an error, not that the VM is %s", st, st.State)
-	}
-	rep, conn2, err := Dial(ctx, env, Request{Op: OpResume})
-	if err != nil || rep.Error != "not paused" || rep.Code != CodeState || conn2 != nil {
-		t.Errorf("Dial resume: %+v, %v, %v; want the error reply and no connection", rep, conn2, err)
+	if st, err := m.Status(cancelled, name); !errors.Is(err, context.Canceled) {
+		t.Errorf("Status with a cancelled context: %+v, %v; want context.Canceled, not that the VM is %s", st, err, st.State)
 	}
 }
 
@@ -576,7 +480,7 @@ func TestTargetControlArgs(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one that says %q", err, tt.want)
 			}
-			if errors.Is(err, ErrNotRunning) {
+			if errors.Is(err, control.ErrNotRunning) {
 				t.Errorf("%v: the arguments were not checked before the VM was asked", err)
 			}
 			if out.Len() != 0 {
@@ -586,8 +490,8 @@ func TestTargetControlArgs(t *testing.T) {
 	}
 	// Right arguments reach the VM, which does not run.
 	for _, word := range []string{"--stop", "--pause", "--kill"} {
-		if err := tg.Control(testCtx(t), word, nil, io.Discard); !errors.Is(err, ErrNotRunning) {
-			t.Errorf("%s of a VM that does not run: %v, want ErrNotRunning", word, err)
+		if err := tg.Control(testCtx(t), word, nil, io.Discard); !errors.Is(err, control.ErrNotRunning) {
+			t.Errorf("%s of a VM that does not run: %v, want control.ErrNotRunning", word, err)
 		}
 	}
 	if entries, _ := os.ReadDir(m.o.Places.Run); len(entries) != 0 {

@@ -70,13 +70,15 @@ func PlacesFor(env []string, uid int, exe string) (Places, error) {
 	return p, nil
 }
 
-// Env is the environment Args needs for the VM name, KVM left unset.
-// GPUDir is where the GPU passthrough keeps its journal and lock.
+// GPUDir is where the GPU passthrough keeps its journal and lock: the
+// host's, beside the VMs' runtime directories (whose files are listed in
+// runtime.go).
 func (p Places) GPUDir() string { return filepath.Join(p.Run, "gpu") }
 
 // Places are where this manager keeps VMs.
 func (m *Manager) Places() Places { return m.o.Places }
 
+// Env is the environment Args needs for the VM name, KVM left unset.
 func (p Places) Env(name string) Env {
 	return Env{Dir: filepath.Join(p.Run, name), StateDir: filepath.Join(p.State, name), Base: p.Base}
 }

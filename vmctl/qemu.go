@@ -32,26 +32,11 @@ type Env struct {
 	HugeTLBFS string
 }
 
-// The files of Dir and StateDir, named in one place for Args and for
-// whatever connects to them.
-func (e Env) QMPSocket() string     { return filepath.Join(e.Dir, "qmp.sock") }
-func (e Env) AgentSocket() string   { return filepath.Join(e.Dir, "agent.sock") }
-func (e Env) ConsoleSocket() string { return filepath.Join(e.Dir, "console.sock") }
-func (e Env) ConsoleLog() string    { return filepath.Join(e.Dir, "console.log") }
-func (e Env) PIDFile() string       { return filepath.Join(e.Dir, "qemu.pid") }
-
-// VarsFile is the VM's UEFI variable store. It is qcow2, not raw like
-// the template, because QEMU saves internal snapshots (savevm) only when
-// every writable drive can hold one, the firmware's included. (HMP's
-// savevm then puts the RAM in the first such drive, this one: QMP's
-// snapshot-save should name the VM's disk as its vmstate.)
-func (e Env) VarsFile() string { return filepath.Join(e.StateDir, "OVMF_VARS.qcow2") }
-
 // VarsCopyArgs is the command that makes the VM's variable store from the
 // raw template, once, before its first start.
 func VarsCopyArgs(d Definition, env Env) []string {
 	d = d.WithDefaults()
-	return []string{"qemu-img", "convert", "-f", "raw", "-O", "qcow2", resolve(env.Base, d.OVMFVars), env.VarsFile()}
+	return []string{"qemu-img", "convert", "-f", "raw", "-O", "qcow2", resolve(env.Base, d.OVMFVars), env.Path(VarsFile)}
 }
 
 // Note is something Args changed or could not honour, for the user.
@@ -98,7 +83,7 @@ func (e Env) check(d Definition) error {
 	if !filepath.IsAbs(e.Dir) {
 		return fmt.Errorf("runtime directory %q: want an absolute path", e.Dir)
 	}
-	for _, s := range []string{e.QMPSocket(), e.AgentSocket(), e.ConsoleSocket()} {
+	for _, s := range []string{e.Path(QMPSocket), e.Path(AgentSocket), e.Path(ConsoleSocket)} {
 		if len(s) > maxSocketPath {
 			return fmt.Errorf("socket %s: longer than the %d bytes a unix socket path may have", s, maxSocketPath)
 		}
@@ -195,7 +180,7 @@ func (b *builder) memory() {
 func (b *builder) firmware() {
 	if b.d.Firmware == "uefi" {
 		b.opt("-drive", "if=pflash", "unit=0", "format=raw", "readonly=on", "file="+b.path(b.d.OVMFCode))
-		b.opt("-drive", "if=pflash", "unit=1", "format=qcow2", "file="+esc(b.env.VarsFile()))
+		b.opt("-drive", "if=pflash", "unit=1", "format=qcow2", "file="+esc(b.env.Path(VarsFile)))
 	}
 	if b.d.OS == "windows" {
 		// Windows keeps the hardware clock in local time.
@@ -255,7 +240,7 @@ func (b *builder) agent() {
 	b.opt("-device", "virtio-serial-pci")
 	// server=on,wait=off: QEMU listens and does not wait for a client,
 	// so the guest boots whether or not anyone talks to its agent.
-	b.opt("-chardev", "socket", "id=agent", "path="+esc(b.env.AgentSocket()), "server=on", "wait=off")
+	b.opt("-chardev", "socket", "id=agent", "path="+esc(b.env.Path(AgentSocket)), "server=on", "wait=off")
 	b.opt("-device", "virtserialport", "chardev=agent", "name="+b.d.AgentPort)
 }
 
@@ -319,11 +304,11 @@ func gpuSlots(addrs []string) [][]string {
 func (b *builder) control() {
 	// The serial console: a socket for `spirit vm console`, and a log of
 	// everything the guest printed, read or not.
-	b.opt("-chardev", "socket", "id=console", "path="+esc(b.env.ConsoleSocket()), "server=on", "wait=off",
-		"logfile="+esc(b.env.ConsoleLog()))
+	b.opt("-chardev", "socket", "id=console", "path="+esc(b.env.Path(ConsoleSocket)), "server=on", "wait=off",
+		"logfile="+esc(b.env.Path(ConsoleLog)))
 	b.opt("-serial", "chardev:console")
-	b.opt("-qmp", "unix:"+esc(b.env.QMPSocket()), "server=on", "wait=off")
-	b.args = append(b.args, "-pidfile", b.env.PIDFile())
+	b.opt("-qmp", "unix:"+esc(b.env.Path(QMPSocket)), "server=on", "wait=off")
+	b.args = append(b.args, "-pidfile", b.env.Path(PIDFile))
 }
 
 // CheckHugePages says whether enough free 2 MiB huge pages are reserved

@@ -61,7 +61,7 @@ func TestArgsQEMUAccepts(t *testing.T) {
 		cancel()
 		<-exited
 	}()
-	conn, err := dialQMP(ctx, env.QMPSocket(), exited)
+	conn, err := dialQMP(ctx, env.Path(QMPSocket), exited)
 	if err != nil {
 		if errors.Is(err, errExited) {
 			err = fmt.Errorf("%w (%v)", err, waitErr)
@@ -73,10 +73,10 @@ func TestArgsQEMUAccepts(t *testing.T) {
 	if !strings.Contains(status, `"status": "prelaunch"`) && !strings.Contains(status, `"status":"prelaunch"`) {
 		t.Errorf("query-status: %s", status)
 	}
-	if pid, err := os.ReadFile(env.PIDFile()); err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
+	if pid, err := os.ReadFile(env.Path(PIDFile)); err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
 		t.Errorf("pid file: %q, %v; want %d", pid, err, cmd.Process.Pid)
 	}
-	for _, sock := range []string{env.AgentSocket(), env.ConsoleSocket()} {
+	for _, sock := range []string{env.Path(AgentSocket), env.Path(ConsoleSocket)} {
 		if fi, err := os.Stat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
 			t.Errorf("%s: %v, want a socket QEMU listens on", sock, err)
 		}

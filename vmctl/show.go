@@ -10,12 +10,13 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"spirit/internal/tables"
+	"spirit/vmctl/control"
 )
 
 // The colours of VM states in tables.
 var stateColors = map[string]lipgloss.ANSIColor{
-	StateRunning: 2, StatePaused: 3, StateStopping: 6,
-	StateSuspending: 6, StateSuspended: 4, StateStopped: 8,
+	control.StateRunning: 2, control.StatePaused: 3, control.StateStopping: 6,
+	control.StateSuspending: 6, control.StateSuspended: 4, control.StateStopped: 8,
 }
 
 func styledState(state string) string {
@@ -27,7 +28,7 @@ func styledState(state string) string {
 }
 
 // WriteList writes the VMs as a table.
-func WriteList(w io.Writer, defs map[string]Definition, list []Status) error {
+func WriteList(w io.Writer, defs map[string]Definition, list []control.Status) error {
 	t := tables.New("NAME", "STATE", "OS", "MEMORY", "VCPUS", "ACCEL", "AGENT", "PID", "UPTIME")
 	for _, st := range list {
 		d := defs[st.Name]
@@ -38,11 +39,11 @@ func WriteList(w io.Writer, defs map[string]Definition, list []Status) error {
 	return err
 }
 
-func agentCell(st Status) string {
+func agentCell(st control.Status) string {
 	switch {
 	case st.Agent != nil && st.AgentReady:
 		return st.Agent.Version
-	case st.State == StateRunning:
+	case st.State == control.StateRunning:
 		return "not yet"
 	}
 	return ""
@@ -55,7 +56,7 @@ func pidCell(pid int) string {
 	return strconv.Itoa(pid)
 }
 
-func uptime(st Status) string {
+func uptime(st control.Status) string {
 	if st.Started.IsZero() {
 		return ""
 	}
@@ -63,7 +64,7 @@ func uptime(st Status) string {
 }
 
 // WriteStatus writes one VM's state, one field a line.
-func WriteStatus(w io.Writer, d Definition, st Status) error {
+func WriteStatus(w io.Writer, d Definition, st control.Status) error {
 	var b strings.Builder
 	line := func(k, v string) {
 		if v != "" {
@@ -99,7 +100,7 @@ func WriteStatus(w io.Writer, d Definition, st Status) error {
 	return err
 }
 
-func answers(st Status) string {
+func answers(st control.Status) string {
 	if st.AgentReady {
 		return "answering"
 	}
@@ -107,7 +108,7 @@ func answers(st Status) string {
 }
 
 // WriteSnapshots writes a VM's snapshots as a table.
-func WriteSnapshots(w io.Writer, snaps []Snapshot) error {
+func WriteSnapshots(w io.Writer, snaps []control.Snapshot) error {
 	if len(snaps) == 0 {
 		_, err := fmt.Fprintln(w, "no snapshots")
 		return err
@@ -118,4 +119,36 @@ func WriteSnapshots(w io.Writer, snaps []Snapshot) error {
 	}
 	_, err := lipgloss.Fprintln(w, t.Render())
 	return err
+}
+
+// WritePlan prints the command line of a start, one option a line as a
+// shell would take it, and its notes on errw.
+func WritePlan(out, errw io.Writer, b Bootstrap) error {
+	for _, n := range b.Notes {
+		fmt.Fprintf(errw, "spirit: note: %s\n", n)
+	}
+	if b.Incoming != "" {
+		fmt.Fprintf(errw, "spirit: note: resumes from %s (--fresh boots anew)\n", b.Incoming)
+	}
+	var lines []string
+	line := shellQuote(b.QEMU)
+	for _, a := range b.Args {
+		if strings.HasPrefix(a, "-") {
+			lines = append(lines, line)
+			line = "  " + a
+			continue
+		}
+		line += " " + shellQuote(a)
+	}
+	lines = append(lines, line)
+	_, err := fmt.Fprintln(out, strings.Join(lines, " \\\n"))
+	return err
+}
+
+// shellQuote quotes s for sh when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=,.:/+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

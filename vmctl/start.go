@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"spirit/gpu"
+	"spirit/vmctl/control"
 )
 
 // Bootstrap is what a supervisor runs, written by the starter into the
@@ -94,7 +95,7 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 	}
 	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: args, Notes: notes, SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir()}
 	if !so.Fresh && m.suspended(name) {
-		b.Incoming = env.SuspendFile()
+		b.Incoming = env.Path(SuspendFile)
 		b.Args = append(b.Args, "-incoming", "defer")
 	}
 	return b, nil
@@ -102,57 +103,60 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 
 // suspended says whether the VM name has a saved state to resume.
 func (m *Manager) suspended(name string) bool {
-	_, err := os.Stat(m.Env(name).SuspendFile())
+	_, err := os.Stat(m.Env(name).Path(SuspendFile))
 	return err == nil
 }
 
 // Start starts the VM name under a supervisor of its own, detached from
 // this process, and returns once QEMU runs (the guest boots on: see
 // WaitAgent). A VM that runs already is an error.
-func (m *Manager) Start(ctx context.Context, name string, so StartOptions) (Status, error) {
+func (m *Manager) Start(ctx context.Context, name string, so StartOptions) (control.Status, error) {
 	b, err := m.Plan(ctx, name, so)
 	if err != nil {
-		return Status{}, err
+		return control.Status{}, err
 	}
 	env := b.Env
 	for _, dir := range []string{m.o.Places.Run, env.Dir, env.StateDir} {
 		if err := private(dir); err != nil {
-			return Status{}, fmt.Errorf("start %s: runtime directory: %w", name, err)
+			return control.Status{}, fmt.Errorf("start %s: runtime directory: %w", name, err)
 		}
 	}
 	lock, err := m.lock(name, env)
 	if err != nil {
-		return Status{}, err
+		return control.Status{}, err
 	}
 	defer lock.Close() // the supervisor holds its own copy
 	if so.Fresh {
-		if err := os.Remove(env.SuspendFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return Status{}, fmt.Errorf("start %s: drop the suspended state: %w", name, err)
+		if err := os.Remove(env.Path(SuspendFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return control.Status{}, fmt.Errorf("start %s: drop the suspended state: %w", name, err)
 		}
 	}
 	if err := endOrphan(ctx, env); err != nil {
-		return Status{}, fmt.Errorf("start %s: %w", name, err)
+		return control.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	if err := prepareDir(env); err != nil {
-		return Status{}, fmt.Errorf("start %s: %w", name, err)
+		return control.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	if err := m.prepareFirmware(ctx, b); err != nil {
-		return Status{}, err
+		return control.Status{}, err
 	}
-	if err := writeJSON(env.BootstrapFile(), b); err != nil {
-		return Status{}, fmt.Errorf("start %s: %w", name, err)
+	if err := writeJSON(env.Path(BootstrapFile), b); err != nil {
+		return control.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	if err := m.spawn(ctx, name, env, lock); err != nil {
-		return Status{}, err
+		return control.Status{}, err
 	}
 	return m.Status(ctx, name)
 }
+
+// ErrRunning is wrapped by a start of a VM that runs already.
+var ErrRunning = errors.New("already running")
 
 // lock takes the VM's lock, which its supervisor holds for its life: a
 // second start finds it taken. A lock left by a supervisor that died is
 // free again, as the kernel drops it with the process.
 func (m *Manager) lock(name string, env Env) (*os.File, error) {
-	f, err := os.OpenFile(env.LockFile(), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(env.Path(LockFile), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -161,7 +165,7 @@ func (m *Manager) lock(name string, env Env) (*os.File, error) {
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("vm %s is %w (or starting): see spirit vm status %s", name, ErrRunning, name)
 		}
-		return nil, fmt.Errorf("start %s: lock %s: %w", name, env.LockFile(), err)
+		return nil, fmt.Errorf("start %s: lock %s: %w", name, env.Path(LockFile), err)
 	}
 	return f, nil
 }
@@ -169,8 +173,7 @@ func (m *Manager) lock(name string, env Env) (*os.File, error) {
 // prepareDir removes what a supervisor that died left in the runtime
 // directory; the lock, held, says none runs.
 func prepareDir(env Env) error {
-	for _, f := range []string{env.ControlSocket(), env.QMPSocket(), env.AgentSocket(), env.ConsoleSocket(),
-		env.PIDFile(), env.SupervisorPID(), env.BootstrapFile()} {
+	for _, f := range env.leftovers() {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -183,13 +186,13 @@ func (m *Manager) prepareFirmware(ctx context.Context, b Bootstrap) error {
 	if b.Def.Firmware != "uefi" {
 		return nil
 	}
-	if _, err := os.Stat(b.Env.VarsFile()); err == nil {
+	if _, err := os.Stat(b.Env.Path(VarsFile)); err == nil {
 		return nil
 	}
 	argv := VarsCopyArgs(b.Def, b.Env)
 	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
-		os.Remove(b.Env.VarsFile())
+		os.Remove(b.Env.Path(VarsFile))
 		return fmt.Errorf("start %s: make its UEFI variable store: %s: %v: %s", b.Def.Name, strings.Join(argv, " "), err, out)
 	}
 	return nil
@@ -244,7 +247,7 @@ func (m *Manager) spawn(ctx context.Context, name string, env Env, lock *os.File
 		return err
 	}
 	defer r.Close()
-	logf, err := os.OpenFile(env.SupervisorLog(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(env.Path(SupervisorLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("start %s: %w", name, err)
@@ -278,16 +281,16 @@ func (m *Manager) spawn(ctx context.Context, name string, env Env, lock *os.File
 	case word != "":
 		return fmt.Errorf("start %s: %s", name, word)
 	case werr != nil:
-		return fmt.Errorf("start %s: the supervisor failed (%v); its log: %s", name, werr, env.SupervisorLog())
+		return fmt.Errorf("start %s: the supervisor failed (%v); its log: %s", name, werr, env.Path(SupervisorLog))
 	}
-	return fmt.Errorf("start %s: the supervisor ended without a word; its log: %s", name, env.SupervisorLog())
+	return fmt.Errorf("start %s: the supervisor ended without a word; its log: %s", name, env.Path(SupervisorLog))
 }
 
 // readReady reads the supervisor's readiness pipe to its end.
 func readReady(ctx context.Context, r *os.File) (string, error) {
 	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	data, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, MaxLine)))
+	data, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, control.MaxLine)))
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
@@ -309,13 +312,13 @@ func SupervisorFiles() (ready, lock *os.File) {
 func (m *Manager) awaitStart(ctx context.Context, name string) error {
 	env := m.Env(name)
 	for {
-		if _, _, err := Dial(ctx, env, Request{Op: OpStatus}); err == nil {
+		if _, _, err := control.Dial(ctx, env.Path(ControlSocket), control.Request{Op: control.OpStatus}); err == nil {
 			return nil
 		}
 		f, err := m.lock(name, env)
 		if err == nil {
 			f.Close()
-			return fmt.Errorf("vm %s: a start by another process failed: see %s", name, env.SupervisorLog())
+			return fmt.Errorf("vm %s: a start by another process failed: see %s", name, env.Path(SupervisorLog))
 		}
 		if !errors.Is(err, ErrRunning) {
 			return err
@@ -333,7 +336,7 @@ func (m *Manager) awaitStart(ctx context.Context, name string) error {
 // known by its pid file and its QMP socket's path on its command line;
 // it gets 10 s, then SIGKILL.
 func endOrphan(ctx context.Context, env Env) error {
-	data, err := os.ReadFile(env.PIDFile())
+	data, err := os.ReadFile(env.Path(PIDFile))
 	if err != nil {
 		return nil
 	}
@@ -343,7 +346,7 @@ func endOrphan(ctx context.Context, env Env) error {
 	}
 	alive := func() bool {
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return err == nil && strings.Contains(string(cmdline), env.QMPSocket())
+		return err == nil && strings.Contains(string(cmdline), env.Path(QMPSocket))
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for alive() {

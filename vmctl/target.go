@@ -10,6 +10,7 @@ import (
 
 	"spirit/agents/client"
 	"spirit/target"
+	"spirit/vmctl/control"
 )
 
 // Target is the router's target @NAME for a VM: commands and files go to
@@ -67,11 +68,11 @@ func (t *Target) dial(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	switch st.State {
-	case StateStopped, StateSuspended:
+	case control.StateStopped, control.StateSuspended:
 		if err := t.autostart(ctx, st.State); err != nil {
 			return nil, err
 		}
-	case StateRunning:
+	case control.StateRunning:
 		if st.AgentReady {
 			break
 		}
@@ -79,7 +80,7 @@ func (t *Target) dial(ctx context.Context) (net.Conn, error) {
 			return nil, err
 		}
 	}
-	_, conn, err := t.m.dial(ctx, t.name, Request{Op: OpAgent})
+	_, conn, err := t.m.dial(ctx, t.name, control.Request{Op: control.OpAgent})
 	return conn, err
 }
 
@@ -91,7 +92,7 @@ func (t *Target) autostart(ctx context.Context, state string) error {
 	}
 	start := time.Now()
 	what := "starting vm %s (autostart)"
-	if state == StateSuspended {
+	if state == control.StateSuspended {
 		what = "resuming vm %s from its suspended state (autostart)"
 	}
 	t.progress(what+"...", t.name)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 	"spirit/target"
 )
 
@@ -186,7 +187,7 @@ func (c *Client) keepalive(cn *conn) {
 		err := ping(cn.mux, c.o.PingTimeout)
 		// An error frame is an answer too: an agent with all its
 		// streams in use refuses the ping as busy, and is alive.
-		var re *wire.RemoteError
+		var re *errcode.Error
 		if err == nil || errors.As(err, &re) || c.o.Paused() {
 			continue
 		}

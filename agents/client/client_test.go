@@ -21,6 +21,7 @@ import (
 
 	"spirit/agents/client"
 	"spirit/agents/wire"
+	"spirit/errcode"
 	"spirit/internal/agenttest"
 	"spirit/internal/proctest"
 	"spirit/internal/spiritbin"
@@ -736,7 +737,7 @@ func TestLimits(t *testing.T) {
 			proctest.Wait(t, "/bin/sh -c "+wait, a.Pid(), wire.MaxSessions)
 
 			r := agenttest.Run(t.Context(), c, "echo one too many", nil)
-			if re := (*wire.RemoteError)(nil); !errors.As(r.Err, &re) || re.Code != wire.CodeBusy {
+			if !errors.Is(r.Err, errcode.ErrBusy) {
 				t.Errorf("exec %d: status %d err %v stdout %q, want busy", wire.MaxSessions+1, r.Status, r.Err, r.Stdout)
 			}
 			// Several pings while the agent is full.

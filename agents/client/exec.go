@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 	"spirit/target"
 	"spirit/target/stream"
 )
@@ -97,7 +99,7 @@ func (e *execRun) streams() stream.Streams {
 func (e *execRun) Exit(context.Context, <-chan struct{}) (int, error) {
 	var m wire.ExitMsg
 	err := wire.Expect(e.ctl, wire.TExit, &m)
-	var re *wire.RemoteError
+	var re *errcode.Error
 	switch {
 	case errors.As(err, &re):
 		return 1, remoteErr(re)
@@ -172,7 +174,7 @@ func (o *output) Read(p []byte) (int, error) {
 	if !o.started {
 		var ok wire.Reply
 		if err := wire.Expect(o.st, wire.TOK, &ok); err != nil {
-			var re *wire.RemoteError
+			var re *errcode.Error
 			if errors.As(err, &re) {
 				return 0, remoteErr(re) // the agent refused the stream
 			}
@@ -189,11 +191,11 @@ func (o *output) Read(p []byte) (int, error) {
 
 // remoteErr turns an agent's refusal into the router's terms.
 func remoteErr(err error) error {
-	var re *wire.RemoteError
+	var re *errcode.Error
 	if !errors.As(err, &re) {
 		return err
 	}
-	if re.Code == wire.CodeNotFound {
+	if errors.Is(re, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", target.ErrNotFound, re.Msg)
 	}
 	return re

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 	"spirit/target"
 )
 
@@ -38,7 +39,7 @@ func (c *Client) Open(ctx context.Context, path string, mode target.OpenMode) (i
 }
 
 func (c *Client) fileErr(cn *conn, path string, err error) error {
-	var re *wire.RemoteError
+	var re *errcode.Error
 	if errors.As(err, &re) {
 		return re // its Is knows fs.ErrNotExist and fs.ErrPermission
 	}

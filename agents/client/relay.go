@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 )
 
 // A VM's agent takes one host connection at a time (a virtio-serial
@@ -156,7 +157,7 @@ func (r *relay) serve(wg *sync.WaitGroup) error {
 		}
 		if r.open.Add(1) > wire.MaxStreams {
 			r.open.Add(-1)
-			r.fail(h, &wire.RemoteError{Code: wire.CodeBusy, Msg: fmt.Sprintf("relay busy: %d streams open on this connection", wire.MaxStreams)})
+			r.fail(h, &errcode.Error{Code: errcode.Busy, Msg: fmt.Sprintf("relay busy: %d streams open on this connection", wire.MaxStreams)})
 			h.Close()
 			continue
 		}

@@ -25,6 +25,7 @@ import (
 
 	"spirit/agents/client"
 	"spirit/agents/wire"
+	"spirit/errcode"
 	"spirit/internal/agenttest"
 	"spirit/internal/proctest"
 	"spirit/target"
@@ -636,7 +637,7 @@ func TestRelayRequests(t *testing.T) {
 	} {
 		var r wire.Reply
 		err := wire.Expect(open(t, sess, c.typ, c.v), wire.TOK, &r)
-		if re := (*wire.RemoteError)(nil); !errors.As(err, &re) || re.Msg != c.want {
+		if re := (*errcode.Error)(nil); !errors.As(err, &re) || re.Msg != c.want {
 			t.Errorf("%s: %v, want the error %q", c.name, err, c.want)
 		}
 	}

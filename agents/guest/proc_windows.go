@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/windows"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 )
 
 // windowsProcess is a command in a job object of its own, on pipes.
@@ -38,8 +39,8 @@ type windowsProcess struct {
 // noTerminal is the answer to a request for a pty: Windows has ConPTY,
 // but the agent does not drive it yet.
 func noTerminal() error {
-	return &wire.RemoteError{
-		Code: wire.CodeNotYet,
+	return &errcode.Error{
+		Code: errcode.NotYet,
 		Msg:  "a terminal (pty) on a Windows guest is not supported yet: run the command without a terminal, e.g. `@windows dir | @spirit cat`",
 	}
 }

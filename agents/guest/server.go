@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 )
 
 // Server serves host connections. Its limits hold over all connections.
@@ -124,7 +125,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
 		}
 		if open.Add(1) > wire.MaxStreams {
 			open.Add(-1)
-			s.fail(st, &wire.RemoteError{Code: wire.CodeBusy, Msg: fmt.Sprintf("agent busy: %d streams open on this connection", wire.MaxStreams)})
+			s.fail(st, &errcode.Error{Code: errcode.Busy, Msg: fmt.Sprintf("agent busy: %d streams open on this connection", wire.MaxStreams)})
 			st.Close()
 			continue
 		}
@@ -201,7 +202,7 @@ func (s *Server) handle(ctx context.Context, st net.Conn, att *attachments) {
 			if req.Op == wire.OpExec {
 				att.refuse(req.ID) // its streams need not wait
 			}
-			s.fail(st, &wire.RemoteError{Code: wire.CodeBusy, Msg: fmt.Sprintf("agent busy: %d sessions at once (try again when some end)", wire.MaxSessions)})
+			s.fail(st, &errcode.Error{Code: errcode.Busy, Msg: fmt.Sprintf("agent busy: %d sessions at once (try again when some end)", wire.MaxSessions)})
 			return
 		}
 		switch req.Op {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+
+	"spirit/errcode"
 )
 
 // File contents travel in chunks, so that the end of a file and a failure
@@ -55,7 +57,7 @@ func (c *ChunkWriter) End(err error) error {
 }
 
 // ChunkReader reads what a ChunkWriter wrote: the data, then io.EOF if the
-// writer ended with OK, or a *RemoteError if it ended with a failure. A
+// writer ended with OK, or an *errcode.Error if it ended with a failure. A
 // stream that stops before the end is an error: io.ErrUnexpectedEOF, or
 // ErrFrame when it stops inside the final frame.
 type ChunkReader struct {
@@ -118,7 +120,7 @@ func unexpected(err error) error {
 // ErrorFor turns a local failure into an Error frame's payload, with the
 // code that lets the other side tell kinds apart.
 func ErrorFor(err error) ErrorMsg {
-	var re *RemoteError
+	var re *errcode.Error
 	if errors.As(err, &re) {
 		return ErrorMsg{Message: re.Msg, Code: re.Code}
 	}
@@ -130,9 +132,9 @@ func ErrorFor(err error) ErrorMsg {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		m.Code = CodeNotFound
+		m.Code = errcode.NotFound
 	case errors.Is(err, fs.ErrPermission):
-		m.Code = CodeDenied
+		m.Code = errcode.Denied
 	}
 	return m
 }

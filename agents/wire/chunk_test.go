@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"spirit/errcode"
 )
 
 // randomBytes is reproducible data without a repeating period that could
@@ -154,16 +156,16 @@ func TestChunkEndError(t *testing.T) {
 		name     string
 		err      error
 		wantMsg  string
-		wantCode string
-		is       error // an error the RemoteError must match, or nil
+		wantCode errcode.Code
+		is       error // an error the errcode.Error must match, or nil
 	}{
 		{"plain", errors.New("out of space"), "out of space", "", nil},
 		{"path error", pathErr, "disk on fire", "", nil},
 		{"wrapped path error", fmt.Errorf("write: %w", pathErr), "disk on fire", "", nil},
-		{"not exist", &fs.PathError{Op: "open", Path: "/x", Err: fs.ErrNotExist}, fs.ErrNotExist.Error(), CodeNotFound, fs.ErrNotExist},
-		{"os not exist", func() error { _, err := os.Open("/nonexistent/spirit-wire-test"); return err }(), "no such file or directory", CodeNotFound, fs.ErrNotExist},
-		{"permission", fmt.Errorf("ctx: %w", fs.ErrPermission), "ctx: permission denied", CodeDenied, fs.ErrPermission},
-		{"forwarded remote", &RemoteError{Msg: "busy now", Code: CodeBusy}, "busy now", CodeBusy, nil},
+		{"not exist", &fs.PathError{Op: "open", Path: "/x", Err: fs.ErrNotExist}, fs.ErrNotExist.Error(), errcode.NotFound, fs.ErrNotExist},
+		{"os not exist", func() error { _, err := os.Open("/nonexistent/spirit-wire-test"); return err }(), "no such file or directory", errcode.NotFound, fs.ErrNotExist},
+		{"permission", fmt.Errorf("ctx: %w", fs.ErrPermission), "ctx: permission denied", errcode.Denied, fs.ErrPermission},
+		{"forwarded remote", &errcode.Error{Msg: "busy now", Code: errcode.Busy}, "busy now", errcode.Busy, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,12 +175,12 @@ func TestChunkEndError(t *testing.T) {
 			if !bytes.Equal(got, data) {
 				t.Errorf("read %q before the error, want the %d bytes written", got, len(data))
 			}
-			var re *RemoteError
+			var re *errcode.Error
 			if !errors.As(err, &re) {
-				t.Fatalf("ReadAll: %v (%T), want *RemoteError", err, err)
+				t.Fatalf("ReadAll: %v (%T), want *errcode.Error", err, err)
 			}
 			if re.Msg != tt.wantMsg || re.Code != tt.wantCode {
-				t.Errorf("RemoteError{%q, %q}, want {%q, %q}", re.Msg, re.Code, tt.wantMsg, tt.wantCode)
+				t.Errorf("errcode.Error{%q, %q}, want {%q, %q}", re.Msg, re.Code, tt.wantMsg, tt.wantCode)
 			}
 			if strings.Contains(re.Msg, "/guest/secret") {
 				t.Errorf("the message %q names the guest's path", re.Msg)

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"spirit/errcode"
 )
 
 // MaxFrame bounds a control frame's payload. Frames carry only small JSON
@@ -116,7 +118,7 @@ func (f Frame) Decode(v any) error {
 }
 
 // Expect reads a frame of type t into v. An error frame in its place
-// becomes a *RemoteError.
+// becomes an *errcode.Error.
 func Expect(r io.Reader, t Type, v any) error {
 	f, err := ReadFrame(r)
 	if err != nil {
@@ -130,7 +132,7 @@ func Expect(r io.Reader, t Type, v any) error {
 		if err := f.Decode(&e); err != nil {
 			return err
 		}
-		return &RemoteError{Msg: e.Message, Code: e.Code}
+		return &errcode.Error{Code: e.Code, Msg: e.Message}
 	}
 	return fmt.Errorf("%w: got %v, want %v", ErrFrame, f.Type, t)
 }

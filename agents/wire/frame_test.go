@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"spirit/errcode"
 )
 
 // header builds a frame header by hand, so that tests can claim lengths
@@ -54,7 +56,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		{TRequest, &Request{Op: OpPing}},
 		{TOK, &Reply{}},
 		{TOK, &Reply{Stat: &Stat{Size: 1 << 40, Mode: fs.ModeDir | 0o755, ModTime: mtime}}},
-		{TError, &ErrorMsg{Message: "no such file or directory", Code: CodeNotFound}},
+		{TError, &ErrorMsg{Message: "no such file or directory", Code: errcode.NotFound}},
 		{TError, &ErrorMsg{Message: "<&> \"quoted\"\n"}},
 		{TSignal, &SignalMsg{Signal: "INT"}},
 		{TSignal, &SignalMsg{Signal: "KILL", Cancel: true}},
@@ -298,33 +300,33 @@ func TestExpect(t *testing.T) {
 	})
 	t.Run("malformed error frame", func(t *testing.T) {
 		err := Expect(bytes.NewReader(rawFrame(TError, `"oops"`)), TOK, &Reply{})
-		var re *RemoteError
+		var re *errcode.Error
 		if !errors.Is(err, ErrFrame) || errors.As(err, &re) {
-			t.Errorf("Expect: %v, want ErrFrame, not a RemoteError", err)
+			t.Errorf("Expect: %v, want ErrFrame, not an errcode.Error", err)
 		}
 	})
 	errorTests := []struct {
-		code                 string
+		code                 errcode.Code
 		notExist, permission bool
 	}{
-		{code: CodeNotFound, notExist: true},
-		{code: CodeDenied, permission: true},
-		{code: CodeBusy},
+		{code: errcode.NotFound, notExist: true},
+		{code: errcode.Denied, permission: true},
+		{code: errcode.Busy},
 		{code: ""},
 	}
 	for _, tt := range errorTests {
-		t.Run("error frame "+tt.code, func(t *testing.T) {
+		t.Run("error frame "+string(tt.code), func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := WriteFrame(&buf, TError, ErrorMsg{Message: "it failed: " + tt.code, Code: tt.code}); err != nil {
+			if err := WriteFrame(&buf, TError, ErrorMsg{Message: "it failed: " + string(tt.code), Code: tt.code}); err != nil {
 				t.Fatal(err)
 			}
 			err := Expect(&buf, TOK, &Reply{})
-			var re *RemoteError
+			var re *errcode.Error
 			if !errors.As(err, &re) {
-				t.Fatalf("Expect: %v (%T), want *RemoteError", err, err)
+				t.Fatalf("Expect: %v (%T), want *errcode.Error", err, err)
 			}
-			if re.Msg != "it failed: "+tt.code || re.Code != tt.code || err.Error() != re.Msg {
-				t.Errorf("RemoteError %+v, message %q", re, err.Error())
+			if re.Msg != "it failed: "+string(tt.code) || re.Code != tt.code || err.Error() != re.Msg {
+				t.Errorf("errcode.Error %+v, message %q", re, err.Error())
 			}
 			if got := errors.Is(err, fs.ErrNotExist); got != tt.notExist {
 				t.Errorf("errors.Is(fs.ErrNotExist) = %v", got)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"spirit/errcode"
 )
 
 // The seed corpora under testdata/fuzz hold valid frames of each type,
@@ -133,9 +135,9 @@ func FuzzChunkReader(f *testing.F) {
 			if kind := errKind(err); kind != wantErr.kind {
 				t.Fatalf("onebyte=%v: ended with %v (%s), want %s", oneByte, err, kind, wantErr.kind)
 			}
-			var re *RemoteError
+			var re *errcode.Error
 			if errors.As(err, &re) && (re.Msg != wantErr.remote.Msg || re.Code != wantErr.remote.Code) {
-				t.Fatalf("RemoteError %+v, want %+v", re, wantErr.remote)
+				t.Fatalf("errcode.Error %+v, want %+v", re, wantErr.remote)
 			}
 			if err == nil && src.Len() != len(in)-end {
 				t.Fatalf("onebyte=%v: consumed %d bytes, the stream ends at %d", oneByte, len(in)-src.Len(), end)
@@ -146,7 +148,7 @@ func FuzzChunkReader(f *testing.F) {
 
 type chunkEnd struct {
 	kind   string // as errKind says
-	remote RemoteError
+	remote errcode.Error
 }
 
 // decodeChunks decodes the chunk format directly from a slice.
@@ -193,14 +195,14 @@ func decodeChunks(in []byte) (data []byte, end int, e chunkEnd) {
 		if json.Unmarshal(payload, &m) != nil {
 			return data, 0, chunkEnd{kind: "frame"}
 		}
-		return data, 0, chunkEnd{kind: "remote", remote: RemoteError{Msg: m.Message, Code: m.Code}}
+		return data, 0, chunkEnd{kind: "remote", remote: errcode.Error{Msg: m.Message, Code: m.Code}}
 	}
 	return data, 0, chunkEnd{kind: "frame"}
 }
 
 // errKind names how a ChunkReader's data ended, as io.Copy reports it.
 func errKind(err error) string {
-	var re *RemoteError
+	var re *errcode.Error
 	switch {
 	case err == nil:
 		return "eof"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"spirit/errcode"
 )
 
 // Ops a Request names.
@@ -85,32 +87,11 @@ type Stat struct {
 	ModTime time.Time   `json:"mtime"`
 }
 
-// Error codes, so that the host can tell kinds of failure apart.
-const (
-	CodeNotFound = "notfound" // no such file, directory or program
-	CodeBusy     = "busy"     // too many sessions at once
-	CodeDenied   = "denied"
-	CodeNotYet   = "notyet" // not supported on this guest (yet)
-)
-
-// ErrorMsg is the payload of an Error frame.
+// ErrorMsg is the payload of an Error frame: an *errcode.Error on the
+// wire. Its codes are errcode's, shared with the VM control protocol.
 type ErrorMsg struct {
-	Message string `json:"message"`
-	Code    string `json:"code,omitempty"`
-}
-
-// RemoteError is an Error frame received from the agent.
-type RemoteError struct {
-	Msg  string
-	Code string
-}
-
-func (e *RemoteError) Error() string { return e.Msg }
-
-// Is makes errors.Is(err, fs.ErrNotExist) true for a missing file.
-func (e *RemoteError) Is(target error) bool {
-	return (e.Code == CodeNotFound && target == fs.ErrNotExist) ||
-		(e.Code == CodeDenied && target == fs.ErrPermission)
+	Message string       `json:"message"`
+	Code    errcode.Code `json:"code,omitempty"`
 }
 
 // Signals the client may send. Others are refused, so that a guest on

@@ -85,7 +85,7 @@ func writeConfig(t *testing.T, path, text string) {
 func superviseBootstrap(t *testing.T, env []string, b vmctl.Bootstrap) string {
 	t.Helper()
 	dir := shortDir(t)
-	if err := os.WriteFile(vmctl.Env{Dir: dir}.BootstrapFile(), mustJSON(t, b), 0o600); err != nil {
+	if err := os.WriteFile(vmctl.Env{Dir: dir}.Path(vmctl.BootstrapFile), mustJSON(t, b), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lock, err := os.Create(filepath.Join(dir, "lock"))

@@ -12,6 +12,7 @@ import (
 	"spirit/doctor"
 	"spirit/gpu"
 	"spirit/internal/envlist"
+	"spirit/internal/tables"
 	"spirit/shell"
 	"spirit/vmctl"
 )
@@ -32,7 +33,7 @@ func doctorCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Com
 			rep := doctor.Run(ctx, doctorOptions(*opts))
 			var err error
 			if asJSON {
-				err = writeJSON(cmd.OutOrStdout(), rep)
+				err = tables.JSON(cmd.OutOrStdout(), rep)
 			} else {
 				err = doctor.Write(cmd.OutOrStdout(), rep, termWidth(cmd.OutOrStdout()))
 			}

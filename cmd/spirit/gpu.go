@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"spirit/gpu"
+	"spirit/internal/tables"
 	"spirit/shell"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // hostParts are the parts of the host that the GPU commands change: the
@@ -63,7 +65,7 @@ func (v managerVMs) Running(ctx context.Context, vm string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return st.State != vmctl.StateStopped && st.State != vmctl.StateSuspended, nil
+	return st.State != control.StateStopped && st.State != control.StateSuspended, nil
 }
 
 // gpuCmd is `spirit gpu status|passthrough|reclaim`.
@@ -101,7 +103,7 @@ func gpuStatusCmd(run gpuRunFunc) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), gpuJSON(gpus))
+				return tables.JSON(cmd.OutOrStdout(), gpuJSON(gpus))
 			}
 			return gpu.WriteStatus(cmd.OutOrStdout(), gpus, parts.Host.Sys.IOMMUGroups())
 		}),
@@ -140,7 +142,7 @@ func gpuPassthroughCmd(ctx context.Context, run gpuRunFunc) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if st, err := m.Status(ctx, name); err != nil || st.State != vmctl.StateStopped {
+			if st, err := m.Status(ctx, name); err != nil || st.State != control.StateStopped {
 				return fmt.Errorf("gpu passthrough: %w", cmp.Or(err, notStopped(name, st.State)))
 			}
 			h := parts.handover(m, cmd.ErrOrStderr(), timeout)
@@ -153,7 +155,7 @@ func gpuPassthroughCmd(ctx context.Context, run gpuRunFunc) *cobra.Command {
 	}
 	c.Flags().StringVar(&vm, "vm", "", "the VM to start with the GPU (default: the one whose definition has gpu = [...])")
 	c.Flags().StringVar(&addr, "gpu", "", "the GPU, when the host has several")
-	c.Flags().DurationVar(&timeout, "timeout", vmctl.DefaultStopTimeout, "how long the VM may take to power off when a failure stops it")
+	c.Flags().DurationVar(&timeout, "timeout", control.DefaultStopTimeout, "how long the VM may take to power off when a failure stops it")
 	return c
 }
 
@@ -199,7 +201,7 @@ func gpuReclaimCmd(ctx context.Context, run gpuRunFunc) *cobra.Command {
 			return nil
 		}),
 	}
-	c.Flags().DurationVar(&timeout, "timeout", vmctl.DefaultStopTimeout, "how long the VM may take to power off before it is quit")
+	c.Flags().DurationVar(&timeout, "timeout", control.DefaultStopTimeout, "how long the VM may take to power off before it is quit")
 	return c
 }
 
@@ -207,7 +209,7 @@ func gpuReclaimCmd(ctx context.Context, run gpuRunFunc) *cobra.Command {
 // its vfio-pci devices when it starts, and a suspended VM's saved state
 // has none.
 func notStopped(vm, state string) error {
-	if state == vmctl.StateSuspended {
+	if state == control.StateSuspended {
 		return fmt.Errorf("vm %s is suspended, and its saved state has no GPU: spirit vm start %s, then spirit vm stop %s, or spirit vm start --fresh %s drops it", vm, vm, vm, vm)
 	}
 	return fmt.Errorf("vm %s is %s: the GPU is given to it as it starts (spirit vm stop %s first)", vm, state, vm)

@@ -61,7 +61,7 @@ func runSupervisor(dir, version string) error {
 		Log:     log,
 		Ready:   ready,
 		Lock:    lock,
-		OnExit:  exitHooks(vmctl.Env{Dir: dir}.BootstrapFile(), log),
+		OnExit:  exitHooks(vmctl.Env{Dir: dir}.Path(vmctl.BootstrapFile), log),
 	})
 }
 

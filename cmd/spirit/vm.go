@@ -2,22 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"spirit/internal/tables"
 	"spirit/shell"
 	"spirit/vmctl"
 )
 
 // vmCmd is `spirit vm ...`: each subcommand loads the VMs' definitions
-// and talks to the VM's supervisor. Errors are reported here with status
-// 1; cobra's own (a wrong number of arguments) give 2.
+// and talks to the VM's supervisor; those that are operations on one VM
+// are made from vmctl.Ops, as the control words are. Errors are reported
+// here with status 1; mistakes in the command line (a wrong number of
+// arguments, a bad option) give 2.
 func vmCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Command {
 	vm := &cobra.Command{
 		Use:   "vm",
@@ -37,39 +37,12 @@ func vmCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Command
 			return nil
 		}
 	}
-	say := func(cmd *cobra.Command, msg string, err error) error {
-		if msg != "" {
-			fmt.Fprintln(cmd.OutOrStdout(), msg)
-		}
-		return err
-	}
-	one := func(use, short string, f func(m *vmctl.Manager, ctx context.Context, name string) (string, error)) *cobra.Command {
-		return &cobra.Command{
-			Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
-			RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
-				msg, err := f(m, ctx, args[0])
-				return say(cmd, msg, err)
-			}),
-		}
-	}
 	defer completeNames(vm, *opts)
+	vm.AddCommand(vmListCmd(ctx, run))
+	for _, op := range vmctl.Ops() {
+		vm.AddCommand(vmOpCmd(ctx, op, run))
+	}
 	vm.AddCommand(
-		vmListCmd(ctx, run),
-		vmStartCmd(ctx, run),
-		vmStopCmd(ctx, run, say),
-		one("kill", "End QEMU at once, as pulling the plug", (*vmctl.Manager).Kill),
-		one("pause", "Stop the guest's vCPUs (QMP stop)", (*vmctl.Manager).Pause),
-		one("resume", "Run a paused guest again (QMP cont)", (*vmctl.Manager).Resume),
-		one("suspend", "Save the guest's RAM to a file and end QEMU; the next start resumes it", (*vmctl.Manager).Suspend),
-		vmStatusCmd(ctx, run),
-		vmSnapshotCmd(ctx, run, say),
-		&cobra.Command{
-			Use: "balloon NAME SIZE", Short: "Set the guest's memory through its balloon (e.g. 2G, 512M)", Args: cobra.ExactArgs(2),
-			RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
-				msg, err := m.Balloon(ctx, args[0], args[1])
-				return say(cmd, msg, err)
-			}),
-		},
 		&cobra.Command{
 			Use: "console NAME", Short: "Attach to the guest's serial console (Ctrl-] leaves)", Args: cobra.ExactArgs(1),
 			RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
@@ -79,6 +52,29 @@ func vmCmd(ctx context.Context, opts *shell.Options, status *int) *cobra.Command
 		superviseCmd(opts, status),
 	)
 	return vm
+}
+
+// vmOpCmd is `spirit vm VERB` made from the table's entry op: its usage,
+// help, options and their errors are those of the control word
+// `@NAME --VERB`.
+func vmOpCmd(ctx context.Context, op *vmctl.Op, run runFunc) *cobra.Command {
+	c := &cobra.Command{
+		Use: op.CLIUse(), Short: op.Short,
+		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
+			name, rest, _ := op.CLIArgs(args, nil)
+			return op.Run(ctx, &vmctl.Call{M: m, Name: name, Args: rest, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
+		}),
+	}
+	if op.Options != nil {
+		op.Options(c.Flags(), true)
+	}
+	usage := func() error { return op.CLIUsage(c.LocalNonPersistentFlags()) }
+	c.Args = func(_ *cobra.Command, args []string) error {
+		_, _, err := op.CLIArgs(args, usage())
+		return err
+	}
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return op.FlagError(err, usage()) })
+	return c
 }
 
 type runFunc = func(f func(cmd *cobra.Command, m *vmctl.Manager, args []string) error) func(*cobra.Command, []string) error
@@ -93,7 +89,7 @@ func vmListCmd(ctx context.Context, run runFunc) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), list)
+				return tables.JSON(cmd.OutOrStdout(), list)
 			}
 			defs := map[string]vmctl.Definition{}
 			for _, n := range m.Names() {
@@ -104,140 +100,6 @@ func vmListCmd(ctx context.Context, run runFunc) *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
-}
-
-func vmStatusCmd(ctx context.Context, run runFunc) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
-		Use: "status NAME", Short: "Show a VM's state, agent, balloon and pinning", Args: cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
-			d, err := m.Definition(args[0])
-			if err != nil {
-				return err
-			}
-			st, err := m.Status(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			return vmctl.WriteStatus(cmd.OutOrStdout(), d, st)
-		}),
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return c
-}
-
-func vmStartCmd(ctx context.Context, run runFunc) *cobra.Command {
-	var dryRun, fresh, wait bool
-	c := &cobra.Command{
-		Use: "start NAME", Short: "Start a VM under a supervisor of its own (it outlives this shell)", Args: cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
-			so := vmctl.StartOptions{Fresh: fresh}
-			if dryRun {
-				b, err := m.Plan(ctx, args[0], so)
-				if err != nil {
-					return err
-				}
-				return writePlan(cmd.OutOrStdout(), cmd.ErrOrStderr(), b)
-			}
-			start := time.Now()
-			st, err := m.Start(ctx, args[0], so)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), vmctl.StartMessage(st))
-			for _, n := range st.Notes {
-				fmt.Fprintf(cmd.ErrOrStderr(), "spirit: note: %s\n", n)
-			}
-			if !wait {
-				return nil
-			}
-			if _, err := m.WaitAgent(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "vm %s: its agent answered after %.1f s\n", args[0], time.Since(start).Seconds())
-			return nil
-		}),
-	}
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "check the definition and print the QEMU command line; start nothing")
-	c.Flags().BoolVar(&fresh, "fresh", false, "boot anew, dropping a suspended state")
-	c.Flags().BoolVar(&wait, "wait", false, "wait until the guest's agent answers")
-	return c
-}
-
-// writePlan prints the command line, one option a line as a shell
-// would take it, and the notes on stderr.
-func writePlan(out, errw io.Writer, b vmctl.Bootstrap) error {
-	for _, n := range b.Notes {
-		fmt.Fprintf(errw, "spirit: note: %s\n", n)
-	}
-	if b.Incoming != "" {
-		fmt.Fprintf(errw, "spirit: note: resumes from %s (--fresh boots anew)\n", b.Incoming)
-	}
-	var lines []string
-	line := shellQuote(b.QEMU)
-	for _, a := range b.Args {
-		if strings.HasPrefix(a, "-") {
-			lines = append(lines, line)
-			line = "  " + a
-			continue
-		}
-		line += " " + shellQuote(a)
-	}
-	lines = append(lines, line)
-	_, err := fmt.Fprintln(out, strings.Join(lines, " \\\n"))
-	return err
-}
-
-// shellQuote quotes s for sh when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=,.:/+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func vmStopCmd(ctx context.Context, run runFunc, say func(*cobra.Command, string, error) error) *cobra.Command {
-	var timeout time.Duration
-	c := &cobra.Command{
-		Use: "stop NAME", Short: "Power the guest off (ACPI), then make QEMU quit after --timeout", Args: cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
-			msg, err := m.Stop(ctx, args[0], timeout)
-			return say(cmd, msg, err)
-		}),
-	}
-	c.Flags().DurationVar(&timeout, "timeout", vmctl.DefaultStopTimeout, "how long the guest has to power off")
-	return c
-}
-
-func vmSnapshotCmd(ctx context.Context, run runFunc, say func(*cobra.Command, string, error) error) *cobra.Command {
-	return &cobra.Command{
-		Use:   "snapshot save|load|list|delete NAME [SNAPSHOT]",
-		Short: "Internal snapshots of a VM's disks and RAM",
-		Args:  cobra.RangeArgs(2, 3),
-		RunE: run(func(cmd *cobra.Command, m *vmctl.Manager, args []string) error {
-			tag := ""
-			if len(args) == 3 {
-				tag = args[2]
-			}
-			rep, err := m.Snapshot(ctx, args[1], args[0], tag)
-			if err != nil {
-				return err
-			}
-			if args[0] == "list" {
-				return vmctl.WriteSnapshots(cmd.OutOrStdout(), rep.Snapshots)
-			}
-			return say(cmd, rep.Message, nil)
-		}),
-	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // superviseCmd is the supervisor itself, which Manager.Start runs with

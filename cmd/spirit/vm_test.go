@@ -19,7 +19,7 @@ import (
 
 	"spirit/internal/agenttest"
 	"spirit/internal/guesttest"
-	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // vmHarness runs the real spirit against the demo guest as the VM
@@ -95,9 +95,9 @@ func (h *vmHarness) must(args ...string) result {
 	return r
 }
 
-func (h *vmHarness) status() vmctl.Status {
+func (h *vmHarness) status() control.Status {
 	h.t.Helper()
-	var st vmctl.Status
+	var st control.Status
 	r := h.must("vm", "status", "linux", "--json")
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		h.t.Fatalf("vm status --json: %v\n%s", err, r.stdout)
@@ -164,7 +164,7 @@ func vmAutostart(t *testing.T, h *vmHarness) {
 		t.Errorf("no shell said it started the VM: %q, %q", rs[0].stderr, rs[1].stderr)
 	}
 	st := h.status()
-	if st.State != vmctl.StateRunning || !st.AgentReady {
+	if st.State != control.StateRunning || !st.AgentReady {
 		t.Fatalf("status %+v, want running with its agent", st)
 	}
 	t.Logf("boot to agent ready: %.2f s (QEMU start to the agent's first answer); first command done after %.2f s", st.BootToAgent.Seconds(), took.Seconds())
@@ -279,7 +279,7 @@ func vmTwoShells(t *testing.T, h *vmHarness) {
 			t.Errorf("shell %d: status %d stdout %q stderr %q", i, r.status, r.stdout, r.stderr)
 		}
 	}
-	if st := h.status(); st.State != vmctl.StateRunning {
+	if st := h.status(); st.State != control.StateRunning {
 		t.Errorf("after both shells: %s, want running", st.State)
 	}
 }
@@ -289,7 +289,7 @@ func vmSuspend(t *testing.T, h *vmHarness) {
 	pid := h.status().PID
 	r := h.must("vm", "suspend", "linux")
 	t.Log(strings.TrimSpace(r.stdout))
-	if st := h.status(); st.State != vmctl.StateSuspended {
+	if st := h.status(); st.State != control.StateSuspended {
 		t.Fatalf("after suspend: %s, want suspended", st.State)
 	}
 	if syscall.Kill(pid, 0) == nil {
@@ -322,13 +322,13 @@ func vmStop(t *testing.T, h *vmHarness) {
 	if n := strings.Count(string(console), "host connection ended"); n > 5 {
 		t.Errorf("the guest's agent logged %d ended connections on the console during the power-off", n)
 	}
-	var list []vmctl.Status
+	var list []control.Status
 	out := h.must("vm", "list", "--json").stdout
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("vm list --json: %v\n%s", err, out)
 	}
-	i := slices.IndexFunc(list, func(s vmctl.Status) bool { return s.Name == "linux" })
-	if i < 0 || list[i].State != vmctl.StateStopped {
+	i := slices.IndexFunc(list, func(s control.Status) bool { return s.Name == "linux" })
+	if i < 0 || list[i].State != control.StateStopped {
 		t.Errorf("vm list --json: %s", out)
 	}
 }
@@ -366,7 +366,7 @@ func vmKilled(t *testing.T, h *vmHarness) {
 	for {
 		left := leftovers(h)
 		st := h.status().State
-		if len(left) == 0 && st == vmctl.StateStopped {
+		if len(left) == 0 && st == control.StateStopped {
 			break
 		}
 		if time.Now().After(deadline) {

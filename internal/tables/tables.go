@@ -1,8 +1,11 @@
-// Package tables is the look of spirit's tables: rounded borders, bold
-// headers, the same in every command.
+// Package tables is the look of spirit's tables (rounded borders, bold
+// headers) and of its --json output, the same in every command.
 package tables
 
 import (
+	"encoding/json"
+	"io"
+
 	"charm.land/lipgloss/v2"
 	"charm.land/lipgloss/v2/table"
 )
@@ -20,4 +23,11 @@ func New(headers ...string) *table.Table {
 			return s
 		}).
 		Headers(headers...)
+}
+
+// JSON writes v as the --json of every command: indented by two spaces.
+func JSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

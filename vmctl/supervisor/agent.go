@@ -7,6 +7,7 @@ import (
 
 	"spirit/agents/client"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // newAgent makes the client of the guest's agent, over the chardev
@@ -18,13 +19,13 @@ func (s *sup) newAgent() *client.Client {
 		Log:     s.log,
 		Dial: func(ctx context.Context) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", s.env.AgentSocket())
+			return d.DialContext(ctx, "unix", s.env.Path(vmctl.AgentSocket))
 		},
 		// A paused guest cannot answer pings, and is not dead.
 		Paused: func() bool {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			return s.state != vmctl.StateRunning
+			return s.state != control.StateRunning
 		},
 	})
 }
@@ -35,7 +36,7 @@ func (s *sup) newAgent() *client.Client {
 func (s *sup) watchAgent(ctx context.Context) {
 	for ctx.Err() == nil {
 		s.mu.Lock()
-		running := s.state == vmctl.StateRunning
+		running := s.state == control.StateRunning
 		s.mu.Unlock()
 		if !running {
 			s.sleep(ctx, 200*time.Millisecond)
@@ -87,7 +88,7 @@ func (s *sup) relay(ctx context.Context, conn net.Conn, timeout time.Duration) e
 	if err := s.waitAgent(ctx, timeout); err != nil {
 		return err
 	}
-	if err := vmctl.WriteReply(conn, vmctl.Reply{}); err != nil {
+	if err := control.WriteReply(conn, control.Reply{}); err != nil {
 		return nil
 	}
 	err := s.agent.Relay(ctx, conn, client.RelayOptions{Refuse: s.refuse})
@@ -101,7 +102,7 @@ func (s *sup) relay(ctx context.Context, conn net.Conn, timeout time.Duration) e
 func (s *sup) refuse() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == vmctl.StateRunning {
+	if s.state == control.StateRunning {
 		return nil
 	}
 	return s.stateError("run commands in")

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"spirit/errcode"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // qmpTimeout bounds a QMP command that QEMU answers at once.
@@ -16,7 +18,7 @@ const qmpTimeout = 10 * time.Second
 func (s *sup) name() string { return s.b.Def.Name }
 
 func (s *sup) pause(ctx context.Context) (string, error) {
-	return s.toggle(ctx, "pause", vmctl.StateRunning, vmctl.StatePaused, s.mon.Stop,
+	return s.toggle(ctx, "pause", control.StateRunning, control.StatePaused, s.mon.Stop,
 		fmt.Sprintf("vm %s paused; resume it with @%s --resume", s.name(), s.name()))
 }
 
@@ -24,10 +26,10 @@ func (s *sup) cont(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	state := s.state
 	s.mu.Unlock()
-	if state != vmctl.StatePaused {
-		return "", &opError{vmctl.CodeState, fmt.Sprintf("vm %s is not paused: it is %s", s.name(), state)}
+	if state != control.StatePaused {
+		return "", errcode.New(errcode.State, "vm %s is not paused: it is %s", s.name(), state)
 	}
-	return s.toggle(ctx, "resume", vmctl.StatePaused, vmctl.StateRunning, s.mon.Cont,
+	return s.toggle(ctx, "resume", control.StatePaused, control.StateRunning, s.mon.Cont,
 		fmt.Sprintf("vm %s running", s.name()))
 }
 
@@ -49,12 +51,12 @@ func (s *sup) toggle(ctx context.Context, op, from, to string, f func(context.Co
 // A paused guest cannot act on the request, so QEMU quits at once.
 func (s *sup) stop(ctx context.Context, timeout time.Duration) (string, error) {
 	if timeout <= 0 {
-		timeout = vmctl.DefaultStopTimeout
+		timeout = control.DefaultStopTimeout
 	}
 	s.mu.Lock()
-	paused := s.state == vmctl.StatePaused
+	paused := s.state == control.StatePaused
 	s.mu.Unlock()
-	end, err := s.begin("stop", vmctl.StateStopping, vmctl.StateRunning, vmctl.StatePaused)
+	end, err := s.begin("stop", control.StateStopping, control.StateRunning, control.StatePaused)
 	if err != nil {
 		return "", err
 	}
@@ -111,19 +113,19 @@ func (s *sup) killOp() (string, error) {
 // and renamed, so a failed save leaves no half state to resume from.
 func (s *sup) suspend(ctx context.Context) (string, error) {
 	if len(s.b.Def.GPU) > 0 {
-		return "", &opError{vmctl.CodeRefused, fmt.Sprintf("cannot suspend vm %s: a GPU is passed through to it (VFIO devices cannot be saved)", s.name())}
+		return "", errcode.New(errcode.Refused, "cannot suspend vm %s: a GPU is passed through to it (VFIO devices cannot be saved)", s.name())
 	}
 	s.mu.Lock()
 	was := s.state
 	s.mu.Unlock()
-	end, err := s.begin("suspend", vmctl.StateSuspending, vmctl.StateRunning, vmctl.StatePaused)
+	end, err := s.begin("suspend", control.StateSuspending, control.StateRunning, control.StatePaused)
 	if err != nil {
 		return "", err
 	}
 	defer end()
 	undo := func(err error) (string, error) {
-		os.Remove(s.env.SuspendTmpFile())
-		if was == vmctl.StateRunning {
+		os.Remove(s.env.Path(vmctl.SuspendTmpFile))
+		if was == control.StateRunning {
 			if cerr := s.run(ctx, s.mon.Cont); cerr != nil {
 				s.log.Error("run again after a failed suspend", "err", cerr)
 			}
@@ -135,20 +137,20 @@ func (s *sup) suspend(ctx context.Context) (string, error) {
 	if err := s.run(ctx, s.mon.Stop); err != nil {
 		return undo(err)
 	}
-	if err := s.mon.MigrateToFile(ctx, s.env.SuspendTmpFile()); err != nil {
+	if err := s.mon.MigrateToFile(ctx, s.env.Path(vmctl.SuspendTmpFile)); err != nil {
 		return undo(err)
 	}
-	if err := commit(s.env.SuspendTmpFile(), s.env.SuspendFile()); err != nil {
+	if err := commit(s.env.Path(vmctl.SuspendTmpFile), s.env.Path(vmctl.SuspendFile)); err != nil {
 		return undo(err)
 	}
-	fi, _ := os.Stat(s.env.SuspendFile())
+	fi, _ := os.Stat(s.env.Path(vmctl.SuspendFile))
 	s.quit(ctx)
 	size := int64(0)
 	if fi != nil {
 		size = fi.Size()
 	}
 	return fmt.Sprintf("vm %s suspended in %.1f s to %s (%d MiB); spirit vm start %s resumes it",
-		s.name(), time.Since(start).Seconds(), s.env.SuspendFile(), size>>20, s.name()), nil
+		s.name(), time.Since(start).Seconds(), s.env.Path(vmctl.SuspendFile), size>>20, s.name()), nil
 }
 
 // commit renames tmp to path and makes the rename durable.
@@ -169,13 +171,13 @@ func commit(tmp, path string) error {
 func (s *sup) balloon(ctx context.Context, bytes int64) (string, error) {
 	d := s.b.Def
 	if !d.Balloon {
-		return "", &opError{vmctl.CodeRefused, fmt.Sprintf("vm %s has no balloon device: set balloon = true in its definition", s.name())}
+		return "", errcode.New(errcode.Refused, "vm %s has no balloon device: set balloon = true in its definition", s.name())
 	}
 	max, _ := vmctl.ParseSize(d.Memory)
 	if bytes > max || bytes < 64<<20 {
-		return "", &opError{vmctl.CodeRefused, fmt.Sprintf("balloon %s: %d MiB is outside 64 MiB..%s (the VM's memory)", s.name(), bytes>>20, d.Memory)}
+		return "", errcode.New(errcode.Refused, "balloon %s: %d MiB is outside 64 MiB..%s (the VM's memory)", s.name(), bytes>>20, d.Memory)
 	}
-	end, err := s.begin("balloon", "", vmctl.StateRunning)
+	end, err := s.begin("balloon", "", control.StateRunning)
 	if err != nil {
 		return "", err
 	}

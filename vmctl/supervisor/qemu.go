@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 	"spirit/vmctl/qmp"
 )
 
 // startQEMU starts QEMU as a child of this process, not tied to any
 // request's context: QEMU lives until it is told to end.
 func (s *sup) startQEMU() error {
-	logf, err := os.OpenFile(s.env.QEMULog(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	logf, err := os.OpenFile(s.env.Path(vmctl.QEMULog), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -31,6 +32,8 @@ func (s *sup) startQEMU() error {
 		return fmt.Errorf("start %s: %w", s.b.QEMU, err)
 	}
 	s.qemu, s.started = cmd, time.Now()
+	// The sockets and the pid file that its command line has it make.
+	s.removeAtEnd(s.env.Live(vmctl.ByQEMU)...)
 	s.log.Info("qemu started", "pid", cmd.Process.Pid)
 	go func() {
 		s.waitErr = cmd.Wait()
@@ -45,7 +48,7 @@ func (s *sup) qemuLog() string {
 	case <-s.exited:
 	case <-time.After(2 * time.Second):
 	}
-	data, _ := os.ReadFile(s.env.QEMULog())
+	data, _ := os.ReadFile(s.env.Path(vmctl.QEMULog))
 	text := strings.TrimSpace(string(data))
 	if len(text) > 2000 {
 		text = "..." + text[len(text)-2000:]
@@ -61,7 +64,7 @@ func (s *sup) connectQMP(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		mon, err := qmp.Dial(ctx, s.env.QMPSocket(), s.log)
+		mon, err := qmp.Dial(ctx, s.env.Path(vmctl.QMPSocket), s.log)
 		if err == nil {
 			s.mon = mon
 			return nil
@@ -120,11 +123,11 @@ func (s *sup) readState(ctx context.Context) error {
 func qemuState(st qmp.Status) string {
 	switch {
 	case st.Running:
-		return vmctl.StateRunning
+		return control.StateRunning
 	case st.Status == "shutdown":
-		return vmctl.StateStopping
+		return control.StateStopping
 	}
-	return vmctl.StatePaused
+	return control.StatePaused
 }
 
 // follow keeps the state as QMP events tell it, until QEMU is gone.
@@ -135,9 +138,9 @@ func (s *sup) follow(events <-chan qmp.Event, stop func()) {
 		case ev := <-events:
 			switch ev.Name {
 			case "STOP":
-				s.setStateUnlessBusy(vmctl.StatePaused)
+				s.setStateUnlessBusy(control.StatePaused)
 			case "RESUME":
-				s.setStateUnlessBusy(vmctl.StateRunning)
+				s.setStateUnlessBusy(control.StateRunning)
 			case "SHUTDOWN", "POWERDOWN":
 				s.log.Info("guest " + strings.ToLower(ev.Name))
 			}
@@ -170,7 +173,7 @@ func (s *sup) pin(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.pins = append(s.pins, vmctl.VCPUPin{VCPU: i, Thread: tid, Cores: cores})
+		s.pins = append(s.pins, control.VCPUPin{VCPU: i, Thread: tid, Cores: cores})
 	}
 	return nil
 }

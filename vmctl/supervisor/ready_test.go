@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"spirit/vmctl"
 	"spirit/vmctl/supervisor"
 )
 
@@ -24,7 +25,7 @@ func TestFailedStartReportsBeforeExitHooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(env.BootstrapFile(), data, 0o600); err != nil {
+	if err := os.WriteFile(env.Path(vmctl.BootstrapFile), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r, w, err := os.Pipe()

@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"spirit/vmctl"
+	"spirit/errcode"
+	"spirit/vmctl/control"
 )
 
 // serve answers clients until QEMU exits. A cancelled ctx stops the VM
@@ -32,7 +33,7 @@ func (s *sup) serve(ctx context.Context, ln net.Listener) {
 	wg.Go(func() {
 		<-s.exited
 		s.log.Info("qemu exited", "how", exitText(s.waitErr))
-		s.setState(vmctl.StateStopped)
+		s.setState(control.StateStopped)
 		ln.Close()
 		end()
 	})
@@ -61,8 +62,9 @@ func (s *sup) serve(ctx context.Context, ln net.Listener) {
 func (s *sup) endStop(life context.Context) {
 	for refused := false; ; refused = true {
 		_, err := s.stop(life, s.o.StopTimeout)
-		var oe *opError
-		if !errors.As(err, &oe) {
+		// An error with a code is a refusal in the VM's state.
+		var refusal *errcode.Error
+		if !errors.As(err, &refusal) {
 			if err != nil {
 				s.log.Error("stop", "err", err)
 			}
@@ -88,66 +90,58 @@ func (s *sup) handle(ctx context.Context, conn net.Conn) {
 	// QEMU's end ends the wait as well: a client that has not sent its
 	// request must not hold up the cleanup (and the exit hooks) after it.
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	req, err := vmctl.ReadRequest(bufio.NewReaderSize(conn, 4096))
+	req, err := control.ReadRequest(bufio.NewReaderSize(conn, 4096))
 	stop()
 	conn.SetReadDeadline(time.Time{})
 	if err != nil {
 		s.log.Debug("bad request", "err", err)
 		return
 	}
-	if req.Op == vmctl.OpAgent {
+	if req.Op == control.OpAgent {
 		if err := s.relay(ctx, conn, req.Timeout); err != nil {
-			vmctl.WriteReply(conn, errReply(err))
+			control.WriteReply(conn, control.ErrorReply(err))
 		}
 		return
 	}
 	rep, err := s.do(ctx, req)
 	if err != nil {
-		rep = errReply(err)
+		rep = control.ErrorReply(err)
 	}
-	vmctl.WriteReply(conn, rep)
-}
-
-func errReply(err error) vmctl.Reply {
-	var oe *opError
-	if errors.As(err, &oe) {
-		return vmctl.Reply{Error: oe.msg, Code: oe.code}
-	}
-	return vmctl.Reply{Error: err.Error(), Code: vmctl.CodeFailed}
+	control.WriteReply(conn, rep)
 }
 
 // do carries out a request other than agent.
-func (s *sup) do(ctx context.Context, req vmctl.Request) (vmctl.Reply, error) {
+func (s *sup) do(ctx context.Context, req control.Request) (control.Reply, error) {
 	var msg string
 	var err error
 	switch req.Op {
-	case vmctl.OpStatus:
+	case control.OpStatus:
 		st := s.status(ctx)
-		return vmctl.Reply{Status: &st}, nil
-	case vmctl.OpWaitAgent:
+		return control.Reply{Status: &st}, nil
+	case control.OpWaitAgent:
 		if err := s.waitAgent(ctx, req.Timeout); err != nil {
-			return vmctl.Reply{}, err
+			return control.Reply{}, err
 		}
 		st := s.status(ctx)
-		return vmctl.Reply{Status: &st}, nil
-	case vmctl.OpSnapshot:
+		return control.Reply{Status: &st}, nil
+	case control.OpSnapshot:
 		return s.snapshot(ctx, req.Action, req.Tag)
-	case vmctl.OpPause:
+	case control.OpPause:
 		msg, err = s.pause(ctx)
-	case vmctl.OpResume:
+	case control.OpResume:
 		msg, err = s.cont(ctx)
-	case vmctl.OpStop:
+	case control.OpStop:
 		msg, err = s.stop(ctx, req.Timeout)
-	case vmctl.OpKill:
+	case control.OpKill:
 		msg, err = s.killOp()
-	case vmctl.OpSuspend:
+	case control.OpSuspend:
 		msg, err = s.suspend(ctx)
-	case vmctl.OpBalloon:
+	case control.OpBalloon:
 		msg, err = s.balloon(ctx, req.Bytes)
 	default:
-		return vmctl.Reply{}, &opError{vmctl.CodeFailed, "unknown request " + req.Op}
+		return control.Reply{}, errcode.New(errcode.Failed, "unknown request %s", req.Op)
 	}
-	return vmctl.Reply{Message: msg}, err
+	return control.Reply{Message: msg}, err
 }
 
 func pid() int { return os.Getpid() }

@@ -6,36 +6,37 @@ import (
 	"strings"
 	"time"
 
-	"spirit/vmctl"
+	"spirit/errcode"
+	"spirit/vmctl/control"
 	"spirit/vmctl/qmp"
 )
 
 // snapshot saves, loads, deletes or lists internal snapshots: each
 // writable drive keeps its own state under the tag, and the VM's first
 // disk keeps the RAM and devices too.
-func (s *sup) snapshot(ctx context.Context, action, tag string) (vmctl.Reply, error) {
+func (s *sup) snapshot(ctx context.Context, action, tag string) (control.Reply, error) {
 	name := s.name()
 	if len(s.b.Def.GPU) > 0 && action != "list" && action != "delete" {
-		return vmctl.Reply{}, &opError{vmctl.CodeRefused, fmt.Sprintf("cannot %s a snapshot of vm %s: a GPU is passed through to it (VFIO devices cannot be saved)", action, name)}
+		return control.Reply{}, errcode.New(errcode.Refused, "cannot %s a snapshot of vm %s: a GPU is passed through to it (VFIO devices cannot be saved)", action, name)
 	}
 	vmstate, devices, err := s.snapshotDrives(ctx)
 	if err != nil {
-		return vmctl.Reply{}, err
+		return control.Reply{}, err
 	}
 	if action == "list" {
 		snaps, err := s.snapshots(ctx, vmstate)
-		return vmctl.Reply{Snapshots: snaps}, err
+		return control.Reply{Snapshots: snaps}, err
 	}
 	var during string
-	want := []string{vmctl.StateRunning, vmctl.StatePaused}
+	want := []string{control.StateRunning, control.StatePaused}
 	end, err := s.begin("snapshot "+action, during, want...)
 	if err != nil {
-		return vmctl.Reply{}, err
+		return control.Reply{}, err
 	}
 	defer end()
 	snaps, err := s.snapshots(ctx, vmstate)
 	if err != nil {
-		return vmctl.Reply{}, err
+		return control.Reply{}, err
 	}
 	exists := false
 	var names []string
@@ -46,28 +47,28 @@ func (s *sup) snapshot(ctx context.Context, action, tag string) (vmctl.Reply, er
 	switch action {
 	case "save":
 		if exists {
-			return vmctl.Reply{}, &opError{vmctl.CodeRefused, fmt.Sprintf("vm %s has a snapshot %s already: delete it first (@%s --snapshot delete %s)", name, tag, name, tag)}
+			return control.Reply{}, errcode.New(errcode.Refused, "vm %s has a snapshot %s already: delete it first (@%s --snapshot delete %s)", name, tag, name, tag)
 		}
 		if err := s.mon.SnapshotSave(ctx, tag, vmstate, devices); err != nil {
-			return vmctl.Reply{}, fmt.Errorf("snapshot save %s: %w", tag, err)
+			return control.Reply{}, fmt.Errorf("snapshot save %s: %w", tag, err)
 		}
-		return vmctl.Reply{Message: fmt.Sprintf("vm %s: saved snapshot %s", name, tag)}, nil
+		return control.Reply{Message: fmt.Sprintf("vm %s: saved snapshot %s", name, tag)}, nil
 	case "load", "delete":
 		if !exists {
-			return vmctl.Reply{}, &opError{vmctl.CodeRefused, fmt.Sprintf("vm %s has no snapshot %s (snapshots: %s)", name, tag, listOrNone(names))}
+			return control.Reply{}, errcode.New(errcode.Refused, "vm %s has no snapshot %s (snapshots: %s)", name, tag, listOrNone(names))
 		}
 	}
 	if action == "delete" {
 		if err := s.mon.SnapshotDelete(ctx, tag, devices); err != nil {
-			return vmctl.Reply{}, fmt.Errorf("snapshot delete %s: %w", tag, err)
+			return control.Reply{}, fmt.Errorf("snapshot delete %s: %w", tag, err)
 		}
-		return vmctl.Reply{Message: fmt.Sprintf("vm %s: deleted snapshot %s", name, tag)}, nil
+		return control.Reply{Message: fmt.Sprintf("vm %s: deleted snapshot %s", name, tag)}, nil
 	}
 	s.mu.Lock()
 	hadAgent := s.agentReady
 	s.mu.Unlock()
 	if err := s.mon.SnapshotLoad(ctx, tag, vmstate, devices); err != nil {
-		return vmctl.Reply{}, fmt.Errorf("snapshot load %s: %w", tag, err)
+		return control.Reply{}, fmt.Errorf("snapshot load %s: %w", tag, err)
 	}
 	// The guest's agent is back at the save, mid-session with a host
 	// that is gone: every connection to it starts over.
@@ -82,7 +83,7 @@ func (s *sup) snapshot(ctx context.Context, action, tag string) (vmctl.Reply, er
 			msg += fmt.Sprintf(" (its agent does not answer yet: %v)", err)
 		}
 	}
-	return vmctl.Reply{Message: msg}, nil
+	return control.Reply{Message: msg}, nil
 }
 
 func listOrNone(names []string) string {
@@ -107,7 +108,7 @@ func (s *sup) snapshotDrives(ctx context.Context) (vmstate string, devices []str
 			continue
 		}
 		if d.Format != "qcow2" {
-			return "", nil, &opError{vmctl.CodeRefused, fmt.Sprintf("vm %s cannot take snapshots: drive %s is %s, and internal snapshots need every writable drive in qcow2", s.name(), d.Device, d.Format)}
+			return "", nil, errcode.New(errcode.Refused, "vm %s cannot take snapshots: drive %s is %s, and internal snapshots need every writable drive in qcow2", s.name(), d.Device, d.Format)
 		}
 		devices = append(devices, d.NodeName)
 		if d.Device == "disk0" {
@@ -115,21 +116,21 @@ func (s *sup) snapshotDrives(ctx context.Context) (vmstate string, devices []str
 		}
 	}
 	if vmstate == "" {
-		return "", nil, &opError{vmctl.CodeRefused, fmt.Sprintf("vm %s cannot take snapshots: it has no qcow2 disk to keep them", s.name())}
+		return "", nil, errcode.New(errcode.Refused, "vm %s cannot take snapshots: it has no qcow2 disk to keep them", s.name())
 	}
 	return vmstate, devices, nil
 }
 
 // snapshots lists the snapshots that hold a VM state, on the vmstate
 // drive.
-func (s *sup) snapshots(ctx context.Context, vmstate string) ([]vmctl.Snapshot, error) {
+func (s *sup) snapshots(ctx context.Context, vmstate string) ([]control.Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, qmpTimeout)
 	defer cancel()
 	drives, err := s.mon.Drives(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []vmctl.Snapshot
+	var out []control.Snapshot
 	for _, d := range drives {
 		if d.NodeName != vmstate {
 			continue
@@ -141,6 +142,6 @@ func (s *sup) snapshots(ctx context.Context, vmstate string) ([]vmctl.Snapshot, 
 	return out, nil
 }
 
-func snapshotInfo(sn qmp.Snapshot) vmctl.Snapshot {
-	return vmctl.Snapshot{Name: sn.Name, Date: sn.Date, VMState: sn.VMStateSize, VMClock: sn.VMClock}
+func snapshotInfo(sn qmp.Snapshot) control.Snapshot {
+	return control.Snapshot{Name: sn.Name, Date: sn.Date, VMState: sn.VMStateSize, VMClock: sn.VMClock}
 }

@@ -2,11 +2,12 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
+	"spirit/errcode"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 )
 
 // changed wakes everyone waiting for a change of state (mu held).
@@ -44,7 +45,7 @@ func (s *sup) begin(op, during string, want ...string) (end func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.busy != "" {
-		return nil, &opError{vmctl.CodeState, fmt.Sprintf("vm %s is busy with a %s; try again when it is done", s.b.Def.Name, s.busy)}
+		return nil, errcode.New(errcode.State, "vm %s is busy with a %s; try again when it is done", s.b.Def.Name, s.busy)
 	}
 	if len(want) > 0 && !slices.Contains(want, s.state) {
 		return nil, s.stateError(op)
@@ -64,16 +65,11 @@ func (s *sup) begin(op, during string, want ...string) (end func(), err error) {
 // stateError refuses op in the current state (mu held).
 func (s *sup) stateError(op string) error {
 	name := s.b.Def.Name
-	if s.state == vmctl.StatePaused {
-		return &opError{vmctl.CodePaused, fmt.Sprintf("vm %s is paused: resume it with @%s --resume (or spirit vm resume %s)", name, name, name)}
+	if s.state == control.StatePaused {
+		return errcode.New(errcode.Paused, "vm %s is paused: resume it with @%s --resume (or spirit vm resume %s)", name, name, name)
 	}
-	return &opError{vmctl.CodeState, fmt.Sprintf("cannot %s vm %s: it is %s", op, name, s.state)}
+	return errcode.New(errcode.State, "cannot %s vm %s: it is %s", op, name, s.state)
 }
-
-// opError is an error for the client, with its code.
-type opError struct{ code, msg string }
-
-func (e *opError) Error() string { return e.msg }
 
 // setAgent records whether the guest's agent answers.
 func (s *sup) setAgent(ready bool) {
@@ -91,9 +87,9 @@ func (s *sup) setAgent(ready bool) {
 }
 
 // status is the VM's state for clients.
-func (s *sup) status(ctx context.Context) vmctl.Status {
+func (s *sup) status(ctx context.Context) control.Status {
 	s.mu.Lock()
-	st := vmctl.Status{
+	st := control.Status{
 		Name:        s.b.Def.Name,
 		State:       s.state,
 		PID:         s.qemu.Process.Pid,
@@ -104,17 +100,17 @@ func (s *sup) status(ctx context.Context) vmctl.Status {
 		BootToAgent: s.bootToAgent,
 		Pinning:     s.pins,
 		Resumed:     s.resumed,
-		Notes:       s.b.Notes,
+		Notes:       notes(s.b.Notes),
 	}
 	select {
 	case <-s.exited:
 		// Said before the event loop gets to it: a kill's reply and
 		// the status asked right after it must agree.
-		st.State = vmctl.StateStopped
+		st.State = control.StateStopped
 	default:
 	}
 	if s.hello.Version != "" {
-		st.Agent = &vmctl.AgentInfo{Version: s.hello.Version, OS: s.hello.OS, Hostname: s.hello.Hostname}
+		st.Agent = &control.AgentInfo{Version: s.hello.Version, OS: s.hello.OS, Hostname: s.hello.Hostname}
 	}
 	s.mu.Unlock()
 	if s.b.Def.Balloon {
@@ -125,6 +121,15 @@ func (s *sup) status(ctx context.Context) vmctl.Status {
 		}
 	}
 	return st
+}
+
+// notes are the command line's notes, as the protocol carries them.
+func notes(ns []vmctl.Note) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = string(n)
+	}
+	return out
 }
 
 func accel(env vmctl.Env) string {
@@ -147,18 +152,18 @@ func (s *sup) waitAgent(ctx context.Context, timeout time.Duration) error {
 		ready, state, ch := s.agentReady, s.state, s.agentCh
 		s.mu.Unlock()
 		switch {
-		case ready && state == vmctl.StateRunning:
+		case ready && state == control.StateRunning:
 			return nil
-		case state != vmctl.StateRunning:
+		case state != control.StateRunning:
 			return s.lockedStateError("reach the agent of")
 		}
 		select {
 		case <-ch:
 		case <-s.exited:
-			return &opError{vmctl.CodeState, fmt.Sprintf("vm %s ended (qemu: %s)", s.b.Def.Name, exitText(s.waitErr))}
+			return errcode.New(errcode.State, "vm %s ended (qemu: %s)", s.b.Def.Name, exitText(s.waitErr))
 		case <-ctx.Done():
-			return &opError{vmctl.CodeFailed, fmt.Sprintf("the agent of vm %s did not answer within %v of the wait (console: spirit vm console %s; log: %s)",
-				s.b.Def.Name, timeout, s.b.Def.Name, s.env.ConsoleLog())}
+			return errcode.New(errcode.Failed, "the agent of vm %s did not answer within %v of the wait (console: spirit vm console %s; log: %s)",
+				s.b.Def.Name, timeout, s.b.Def.Name, s.env.Path(vmctl.ConsoleLog))
 		}
 	}
 }

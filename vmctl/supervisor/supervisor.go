@@ -1,7 +1,8 @@
 // Package supervisor is the process that owns one running VM: it starts
 // QEMU, is its only QMP client, holds the only connection to the guest's
 // agent, serves any number of spirit shells on a unix socket in the VM's
-// runtime directory, and cleans up when QEMU exits. It is started
+// runtime directory (the protocol of spirit/vmctl/control), and cleans up
+// when QEMU exits: each file it makes is removed at its end. It is started
 // detached from the shell that asked for the VM (see vmctl.Manager.Start)
 // and lives exactly as long as QEMU. It does not decide what QEMU runs:
 // the starter checked the definition and wrote the command line down.
@@ -16,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -26,6 +28,7 @@ import (
 	"spirit/agents/client"
 	"spirit/agents/wire"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 	"spirit/vmctl/qmp"
 )
 
@@ -64,7 +67,10 @@ type sup struct {
 	mon     *qmp.Monitor
 	agent   *client.Client
 	resumed bool
-	pins    []vmctl.VCPUPin
+	pins    []control.VCPUPin
+	// made are the files that last as long as the supervisor, each
+	// added where it is made (or taken over): cleanup removes them.
+	made []string
 
 	mu sync.Mutex
 	// state is QEMU's, as QMP events tell it (guarded by mu).
@@ -90,7 +96,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.StopTimeout == 0 {
-		o.StopTimeout = vmctl.DefaultStopTimeout
+		o.StopTimeout = control.DefaultStopTimeout
 	}
 	s := &sup{o: o, log: o.Log, exited: make(chan struct{}), agentCh: make(chan struct{}), recheck: make(chan struct{}, 1)}
 	// The starter learns how the start went before the exit hooks run:
@@ -108,15 +114,17 @@ func Run(ctx context.Context, o Options) (err error) {
 			ready(err.Error())
 		}
 	}()
-	b, err := vmctl.ReadBootstrap(vmctl.Env{Dir: o.Dir}.BootstrapFile())
+	b, err := vmctl.ReadBootstrap(vmctl.Env{Dir: o.Dir}.Path(vmctl.BootstrapFile))
 	if err != nil {
 		return fmt.Errorf("read what to run: %w", err)
 	}
 	s.b, s.env = b, b.Env
 	s.log = s.log.With("vm", b.Def.Name)
-	if err := os.WriteFile(s.env.SupervisorPID(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(s.env.Path(vmctl.SupervisorPID), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return err
 	}
+	// The starter's bootstrap is the supervisor's from here on.
+	s.removeAtEnd(s.env.Path(vmctl.BootstrapFile), s.env.Path(vmctl.SupervisorPID))
 	defer s.cleanup()
 	ln, err := s.boot(ctx)
 	if err != nil {
@@ -154,10 +162,11 @@ func (s *sup) boot(ctx context.Context) (net.Listener, error) {
 	if err := s.pin(ctx); err != nil {
 		return fail(err)
 	}
-	ln, err := listen(s.env.ControlSocket())
+	ln, err := listen(s.env.Path(vmctl.ControlSocket))
 	if err != nil {
 		return fail(fmt.Errorf("control socket: %w", err))
 	}
+	s.removeAtEnd(s.env.Path(vmctl.ControlSocket))
 	return ln, nil
 }
 
@@ -175,9 +184,13 @@ func listen(path string) (net.Listener, error) {
 	return ln, nil
 }
 
+// removeAtEnd has cleanup remove the files paths, which last as long as
+// the supervisor (see vmctl.Env.Live). Call it where each is made.
+func (s *sup) removeAtEnd(paths ...string) { s.made = append(s.made, paths...) }
+
 // cleanup runs once QEMU is gone: the exit hooks, then the runtime
-// directory loses every socket and pid file. The logs stay, for a
-// post-mortem.
+// directory loses every socket and pid file, newest first. The logs
+// stay, for a post-mortem.
 func (s *sup) cleanup() {
 	if s.qemu != nil {
 		<-s.exited
@@ -189,8 +202,7 @@ func (s *sup) cleanup() {
 			s.log.Error("exit hook", "err", err)
 		}
 	}
-	for _, f := range []string{s.env.ControlSocket(), s.env.QMPSocket(), s.env.AgentSocket(),
-		s.env.ConsoleSocket(), s.env.PIDFile(), s.env.SupervisorPID(), s.env.BootstrapFile()} {
+	for _, f := range slices.Backward(s.made) {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("clean up", "err", err)
 		}

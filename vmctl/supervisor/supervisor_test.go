@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -24,10 +25,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"spirit/agents/client"
+	"spirit/errcode"
 	"spirit/internal/agenttest"
 	"spirit/internal/guesttest"
 	"spirit/internal/spiritbin"
 	"spirit/vmctl"
+	"spirit/vmctl/control"
 	"spirit/vmctl/supervisor"
 )
 
@@ -102,15 +105,15 @@ func supervise(t *testing.T, b vmctl.Bootstrap, stopTimeout time.Duration) *sv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(env.BootstrapFile(), data, 0o600); err != nil {
+	if err := os.WriteFile(env.Path(vmctl.BootstrapFile), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	lock, err := os.OpenFile(env.LockFile(), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	lock, err := os.OpenFile(env.Path(vmctl.LockFile), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		t.Fatalf("lock %s: %v", env.LockFile(), err)
+		t.Fatalf("lock %s: %v", env.Path(vmctl.LockFile), err)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -149,7 +152,7 @@ func supervise(t *testing.T, b vmctl.Bootstrap, stopTimeout time.Duration) *sv {
 		case <-s.done:
 		default:
 			kctx, kcancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, _, err := vmctl.Dial(kctx, env, vmctl.Request{Op: vmctl.OpKill})
+			_, _, err := control.Dial(kctx, env.Path(vmctl.ControlSocket), control.Request{Op: control.OpKill})
 			kcancel()
 			if err != nil {
 				t.Logf("kill the VM at the test's end: %v", err)
@@ -179,7 +182,7 @@ func supervise(t *testing.T, b vmctl.Bootstrap, stopTimeout time.Duration) *sv {
 
 func (s *sv) showLogs(t *testing.T) {
 	t.Logf("supervisor log:\n%s", s.log.String())
-	for _, f := range []string{s.env.QEMULog(), s.env.ConsoleLog()} {
+	for _, f := range []string{s.env.Path(vmctl.QEMULog), s.env.Path(vmctl.ConsoleLog)} {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Logf("%s: %v", f, err)
@@ -189,50 +192,51 @@ func (s *sv) showLogs(t *testing.T) {
 	}
 }
 
-// call sends req and returns the reply; a failed exchange fails the test.
-func (s *sv) call(t *testing.T, req vmctl.Request) vmctl.Reply {
+// call sends req and returns the reply and the supervisor's error reply
+// (an *errcode.Error), if any; a failed exchange fails the test.
+func (s *sv) call(t *testing.T, req control.Request) (control.Reply, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	rep, conn, err := vmctl.Dial(ctx, s.env, req)
-	if err != nil {
+	rep, conn, err := control.Dial(ctx, s.env.Path(vmctl.ControlSocket), req)
+	if err != nil && errcode.Of(err) == "" {
 		t.Fatalf("%s request: %v", req.Op, err)
 	}
 	if conn != nil {
 		conn.Close()
 	}
-	return rep
+	return rep, err
 }
 
 // must sends req and fails the test on an error reply.
-func (s *sv) must(t *testing.T, req vmctl.Request) vmctl.Reply {
+func (s *sv) must(t *testing.T, req control.Request) control.Reply {
 	t.Helper()
-	rep := s.call(t, req)
-	if rep.Error != "" {
-		t.Fatalf("%s %s %s: %s (code %s)", req.Op, req.Action, req.Tag, rep.Error, rep.Code)
+	rep, err := s.call(t, req)
+	if err != nil {
+		t.Fatalf("%s %s %s: %v (code %s)", req.Op, req.Action, req.Tag, err, errcode.Of(err))
 	}
 	return rep
 }
 
 // refused sends req and fails the test unless the reply is an error of
-// code that says each of want.
-func (s *sv) refused(t *testing.T, req vmctl.Request, code string, want ...string) vmctl.Reply {
+// code that says each of want (words for the user).
+func (s *sv) refused(t *testing.T, req control.Request, code errcode.Code, want ...string) {
 	t.Helper()
-	rep := s.call(t, req)
-	if rep.Error == "" || rep.Code != code {
-		t.Fatalf("%s %s %s: reply %+v, want an error of code %s", req.Op, req.Action, req.Tag, rep, code)
+	_, err := s.call(t, req)
+	var ce *errcode.Error
+	if !errors.As(err, &ce) || ce.Code != code {
+		t.Fatalf("%s %s %s: %v, want an error of code %s", req.Op, req.Action, req.Tag, err, code)
 	}
 	for _, w := range want {
-		if !strings.Contains(rep.Error, w) {
-			t.Errorf("%s %s %s: %q does not say %q", req.Op, req.Action, req.Tag, rep.Error, w)
+		if !strings.Contains(ce.Msg, w) {
+			t.Errorf("%s %s %s: %q does not say %q", req.Op, req.Action, req.Tag, ce.Msg, w)
 		}
 	}
-	return rep
 }
 
-func (s *sv) status(t *testing.T) vmctl.Status {
+func (s *sv) status(t *testing.T) control.Status {
 	t.Helper()
-	rep := s.must(t, vmctl.Request{Op: vmctl.OpStatus})
+	rep := s.must(t, control.Request{Op: control.OpStatus})
 	if rep.Status == nil {
 		t.Fatalf("status: a reply with no status: %+v", rep)
 	}
@@ -274,9 +278,16 @@ func (s *sv) ended(t *testing.T, d time.Duration) {
 			t.Errorf("left behind in the runtime directory: %s", b)
 		}
 	}
+	for _, by := range []vmctl.Maker{vmctl.ByStarter, vmctl.BySupervisor, vmctl.ByQEMU} {
+		for _, f := range s.env.Live(by) {
+			if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s lasts as long as the supervisor, but is there after its end (%v)", f, err)
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if _, _, err := vmctl.Dial(ctx, s.env, vmctl.Request{Op: vmctl.OpStatus}); !errors.Is(err, vmctl.ErrNotRunning) {
+	if _, _, err := control.Dial(ctx, s.env.Path(vmctl.ControlSocket), control.Request{Op: control.OpStatus}); !errors.Is(err, control.ErrNotRunning) {
 		t.Errorf("a status request after the end: %v, want ErrNotRunning", err)
 	}
 }
@@ -325,43 +336,44 @@ func TestNoGuestOS(t *testing.T) {
 		b.Def.GPU = []string{"0000:01:00.0"}
 		s := supervise(t, b, 0)
 		for _, action := range []string{"save", "load"} {
-			s.refused(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: action, Tag: "s1"}, vmctl.CodeRefused, "GPU", "cannot "+action+" a snapshot")
+			s.refused(t, control.Request{Op: control.OpSnapshot, Action: action, Tag: "s1"}, errcode.Refused, "GPU", "cannot "+action+" a snapshot")
 		}
-		s.refused(t, vmctl.Request{Op: vmctl.OpSuspend}, vmctl.CodeRefused, "GPU", "cannot suspend")
-		if _, err := os.Stat(env.SuspendFile()); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("a refused suspend left %s (%v)", env.SuspendFile(), err)
+		s.refused(t, control.Request{Op: control.OpSuspend}, errcode.Refused, "GPU", "cannot suspend")
+		if _, err := os.Stat(env.Path(vmctl.SuspendFile)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a refused suspend left %s (%v)", env.Path(vmctl.SuspendFile), err)
 		}
-		s.wantState(t, vmctl.StateRunning)
+		s.wantState(t, control.StateRunning)
 
 		// Requests that wait for the agent, and a client that has not
 		// sent its request yet, when QEMU is killed: each ends at once.
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		idle, err := net.Dial("unix", env.ControlSocket())
+		idle, err := net.Dial("unix", env.Path(vmctl.ControlSocket))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer idle.Close()
 		waits := make(chan error, 2)
-		for _, op := range []string{vmctl.OpWaitAgent, vmctl.OpAgent} {
+		for _, op := range []string{control.OpWaitAgent, control.OpAgent} {
 			go func() {
-				rep, conn, err := vmctl.Dial(ctx, env, vmctl.Request{Op: op, Timeout: time.Minute})
+				_, conn, err := control.Dial(ctx, env.Path(vmctl.ControlSocket), control.Request{Op: op, Timeout: time.Minute})
 				if conn != nil {
 					conn.Close()
 				}
 				switch {
-				case err != nil:
-				case rep.Error == "":
+				case err == nil:
 					err = fmt.Errorf("%s: no error after QEMU's end", op)
-				case !strings.Contains(rep.Error, "ended"):
-					err = fmt.Errorf("%s: %q, want that the VM ended", op, rep.Error)
+				case errors.Is(err, errcode.ErrState) && strings.Contains(err.Error(), "ended"):
+					err = nil
+				default:
+					err = fmt.Errorf("%s: %w, want that the VM ended", op, err)
 				}
 				waits <- err
 			}()
 		}
 		time.Sleep(200 * time.Millisecond) // for both to wait
 		killed := time.Now()
-		rep := s.must(t, vmctl.Request{Op: vmctl.OpKill})
+		rep := s.must(t, control.Request{Op: control.OpKill})
 		if !strings.Contains(rep.Message, "killed") {
 			t.Errorf("kill: %q", rep.Message)
 		}
@@ -402,15 +414,17 @@ func TestNoGuestOS(t *testing.T) {
 		defer cancel()
 		ballooned := make(chan error, 1)
 		go func() {
-			rep, _, err := vmctl.Dial(ctx, env, vmctl.Request{Op: vmctl.OpBalloon, Bytes: 64 << 20})
-			if err == nil && rep.Error != "" {
-				err = errors.New(rep.Error)
-			}
+			_, _, err := control.Dial(ctx, env.Path(vmctl.ControlSocket), control.Request{Op: control.OpBalloon, Bytes: 64 << 20})
 			ballooned <- err
 		}()
 		// A harmless request that says when the balloon holds the VM.
 		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(s.call(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "delete", Tag: "none"}).Error, "busy with a balloon") {
+		for {
+			// Refused (no such snapshot) until the balloon holds the VM.
+			_, err := s.call(t, control.Request{Op: control.OpSnapshot, Action: "delete", Tag: "none"})
+			if errors.Is(err, errcode.ErrState) {
+				break
+			}
 			if time.Now().After(deadline) {
 				t.Fatal("the balloon request has not started after 10 s")
 			}
@@ -431,7 +445,7 @@ func TestNoGuestOS(t *testing.T) {
 
 func testRequests(t *testing.T, s *sv) {
 	st := s.status(t)
-	if st.State != vmctl.StateRunning || st.AgentReady || st.Accel != "tcg" || st.Name != "bare" {
+	if st.State != control.StateRunning || st.AgentReady || st.Accel != "tcg" || st.Name != "bare" {
 		t.Errorf("status %+v, want bare running under tcg without its agent", st)
 	}
 	if st.Supervisor != os.Getpid() {
@@ -442,33 +456,33 @@ func testRequests(t *testing.T, s *sv) {
 	}
 
 	// Pause and resume.
-	if rep := s.must(t, vmctl.Request{Op: vmctl.OpPause}); !strings.Contains(rep.Message, "paused") {
+	if rep := s.must(t, control.Request{Op: control.OpPause}); !strings.Contains(rep.Message, "paused") {
 		t.Errorf("pause: %q", rep.Message)
 	}
-	s.wantState(t, vmctl.StatePaused)
-	s.refused(t, vmctl.Request{Op: vmctl.OpPause}, vmctl.CodePaused, "--resume")
-	s.refused(t, vmctl.Request{Op: vmctl.OpWaitAgent, Timeout: time.Minute}, vmctl.CodePaused, "--resume")
-	s.must(t, vmctl.Request{Op: vmctl.OpResume})
-	s.wantState(t, vmctl.StateRunning)
-	s.refused(t, vmctl.Request{Op: vmctl.OpResume}, vmctl.CodeState, "not paused")
+	s.wantState(t, control.StatePaused)
+	s.refused(t, control.Request{Op: control.OpPause}, errcode.Paused, "--resume")
+	s.refused(t, control.Request{Op: control.OpWaitAgent, Timeout: time.Minute}, errcode.Paused, "--resume")
+	s.must(t, control.Request{Op: control.OpResume})
+	s.wantState(t, control.StateRunning)
+	s.refused(t, control.Request{Op: control.OpResume}, errcode.State, "not paused")
 
 	// An agent that never answers.
 	start := time.Now()
-	s.refused(t, vmctl.Request{Op: vmctl.OpWaitAgent, Timeout: 300 * time.Millisecond}, vmctl.CodeFailed, "did not answer within 300ms")
+	s.refused(t, control.Request{Op: control.OpWaitAgent, Timeout: 300 * time.Millisecond}, errcode.Failed, "did not answer within 300ms")
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("wait-agent of 300ms took %v", took)
 	}
-	s.refused(t, vmctl.Request{Op: "frobnicate"}, vmctl.CodeFailed, "unknown request")
+	s.refused(t, control.Request{Op: "frobnicate"}, errcode.Failed, "unknown request")
 
 	// Internal snapshots of a guest without an agent.
-	s.refused(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "load", Tag: "s1"}, vmctl.CodeRefused, "no snapshot s1 (snapshots: none)")
-	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "save", Tag: "s1"})
-	s.refused(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "save", Tag: "s1"}, vmctl.CodeRefused, "already")
-	if rep := s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "list"}); len(rep.Snapshots) != 1 || rep.Snapshots[0].Name != "s1" {
+	s.refused(t, control.Request{Op: control.OpSnapshot, Action: "load", Tag: "s1"}, errcode.Refused, "no snapshot s1 (snapshots: none)")
+	s.must(t, control.Request{Op: control.OpSnapshot, Action: "save", Tag: "s1"})
+	s.refused(t, control.Request{Op: control.OpSnapshot, Action: "save", Tag: "s1"}, errcode.Refused, "already")
+	if rep := s.must(t, control.Request{Op: control.OpSnapshot, Action: "list"}); len(rep.Snapshots) != 1 || rep.Snapshots[0].Name != "s1" {
 		t.Errorf("snapshot list: %+v, want s1", rep.Snapshots)
 	}
 	start = time.Now()
-	rep := s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "load", Tag: "s1"})
+	rep := s.must(t, control.Request{Op: control.OpSnapshot, Action: "load", Tag: "s1"})
 	took := time.Since(start)
 	t.Logf("snapshot load with no agent: %v: %s", took.Round(time.Millisecond), rep.Message)
 	// Seconds would mean a wait for the agent: the wait itself, or the
@@ -476,18 +490,18 @@ func testRequests(t *testing.T, s *sv) {
 	if took > 3*time.Second {
 		t.Errorf("snapshot load of a guest with no agent took %v: it waited for an agent that never answered", took)
 	}
-	s.wantState(t, vmctl.StateRunning)
+	s.wantState(t, control.StateRunning)
 	// Loaded while paused, the guest stays paused.
-	s.must(t, vmctl.Request{Op: vmctl.OpPause})
-	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "load", Tag: "s1"})
-	s.wantState(t, vmctl.StatePaused)
-	s.must(t, vmctl.Request{Op: vmctl.OpResume})
-	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "delete", Tag: "s1"})
-	if rep := s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "list"}); len(rep.Snapshots) != 0 {
+	s.must(t, control.Request{Op: control.OpPause})
+	s.must(t, control.Request{Op: control.OpSnapshot, Action: "load", Tag: "s1"})
+	s.wantState(t, control.StatePaused)
+	s.must(t, control.Request{Op: control.OpResume})
+	s.must(t, control.Request{Op: control.OpSnapshot, Action: "delete", Tag: "s1"})
+	if rep := s.must(t, control.Request{Op: control.OpSnapshot, Action: "list"}); len(rep.Snapshots) != 0 {
 		t.Errorf("snapshot list after the delete: %+v, want none", rep.Snapshots)
 	}
 
-	s.refused(t, vmctl.Request{Op: vmctl.OpBalloon, Bytes: 32 << 20}, vmctl.CodeRefused, "no balloon device", "balloon = true")
+	s.refused(t, control.Request{Op: control.OpBalloon, Bytes: 32 << 20}, errcode.Refused, "no balloon device", "balloon = true")
 
 	testConcurrent(t, s)
 
@@ -495,7 +509,7 @@ func testRequests(t *testing.T, s *sv) {
 	// the timeout.
 	pid := s.pid
 	start = time.Now()
-	rep = s.must(t, vmctl.Request{Op: vmctl.OpStop, Timeout: time.Second})
+	rep = s.must(t, control.Request{Op: control.OpStop, Timeout: time.Second})
 	took = time.Since(start)
 	t.Logf("stop: %s (%v)", rep.Message, took.Round(time.Millisecond))
 	if !strings.Contains(rep.Message, "did not power off within 1s: quit") {
@@ -518,13 +532,13 @@ func testConcurrent(t *testing.T, s *sv) {
 	saved := make(chan struct{})
 	var g errgroup.Group
 	// checkReply says whether rep is well-formed for op.
-	checkReply := func(op string, rep vmctl.Reply) error {
+	checkReply := func(op string, rep control.Reply) error {
 		switch {
-		case rep.Error != "" && !slices.Contains([]string{vmctl.CodePaused, vmctl.CodeState, vmctl.CodeRefused, vmctl.CodeFailed}, rep.Code):
+		case rep.Error != "" && !slices.Contains([]errcode.Code{errcode.Paused, errcode.State, errcode.Refused, errcode.Failed}, rep.Code):
 			return fmt.Errorf("%s: error %q with code %q", op, rep.Error, rep.Code)
-		case rep.Error == "" && op == vmctl.OpStatus && rep.Status == nil:
+		case rep.Error == "" && op == control.OpStatus && rep.Status == nil:
 			return fmt.Errorf("status: a reply with no status")
-		case rep.Error == "" && op != vmctl.OpStatus && rep.Message == "":
+		case rep.Error == "" && op != control.OpStatus && rep.Message == "":
 			return fmt.Errorf("%s: a reply with no message", op)
 		}
 		return nil
@@ -534,35 +548,33 @@ func testConcurrent(t *testing.T, s *sv) {
 	g.Go(func() error {
 		defer close(saved)
 		for {
-			rep, _, err := vmctl.Dial(ctx, s.env, vmctl.Request{Op: vmctl.OpSnapshot, Action: "save", Tag: "c1"})
+			_, _, err := control.Dial(ctx, s.env.Path(vmctl.ControlSocket), control.Request{Op: control.OpSnapshot, Action: "save", Tag: "c1"})
 			switch {
-			case err != nil:
-				return fmt.Errorf("snapshot save: %w", err)
-			case rep.Error == "":
+			case err == nil:
 				return nil
-			case !strings.Contains(rep.Error, "busy"):
-				return fmt.Errorf("snapshot save: %s", rep.Error)
+			case !errors.Is(err, errcode.ErrState): // not busy
+				return fmt.Errorf("snapshot save: %w", err)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
 	for i := range 8 {
 		g.Go(func() error {
-			ops := []string{vmctl.OpStatus}
+			ops := []string{control.OpStatus}
 			if i%2 == 0 {
-				ops = []string{vmctl.OpPause, vmctl.OpStatus, vmctl.OpResume}
+				ops = []string{control.OpPause, control.OpStatus, control.OpResume}
 			}
 			for n := 0; ; n++ {
 				for _, op := range ops {
-					rep, _, err := vmctl.Dial(ctx, s.env, vmctl.Request{Op: op})
-					if err != nil {
+					rep, _, err := control.Dial(ctx, s.env.Path(vmctl.ControlSocket), control.Request{Op: op})
+					if err != nil && errcode.Of(err) == "" {
 						return fmt.Errorf("goroutine %d: %s: %w", i, op, err)
 					}
 					if err := checkReply(op, rep); err != nil {
 						return fmt.Errorf("goroutine %d: %w", i, err)
 					}
 					mu.Lock()
-					codes[op+" "+rep.Code]++
+					codes[op+" "+string(rep.Code)]++
 					mu.Unlock()
 				}
 				select {
@@ -579,11 +591,11 @@ func testConcurrent(t *testing.T, s *sv) {
 		t.Fatal(err)
 	}
 	t.Logf("replies during a snapshot save (op code: count): %v", codes)
-	if st := s.status(t); st.State == vmctl.StatePaused {
-		s.must(t, vmctl.Request{Op: vmctl.OpResume})
+	if st := s.status(t); st.State == control.StatePaused {
+		s.must(t, control.Request{Op: control.OpResume})
 	}
-	s.wantState(t, vmctl.StateRunning)
-	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "delete", Tag: "c1"})
+	s.wantState(t, control.StateRunning)
+	s.must(t, control.Request{Op: control.OpSnapshot, Action: "delete", Tag: "c1"})
 }
 
 // demoDef is the demo guest of vmctl/default.toml ([vm.linux]) on the
@@ -605,14 +617,8 @@ func agentClient(t *testing.T, env vmctl.Env) *client.Client {
 		Name:    "linux",
 		Version: "test",
 		Dial: func(ctx context.Context) (net.Conn, error) {
-			rep, conn, err := vmctl.Dial(ctx, env, vmctl.Request{Op: vmctl.OpAgent})
-			if err != nil {
-				return nil, err
-			}
-			if rep.Error != "" {
-				return nil, &vmctl.RemoteError{Code: rep.Code, Msg: rep.Error}
-			}
-			return conn, nil
+			_, conn, err := control.Dial(ctx, env.Path(vmctl.ControlSocket), control.Request{Op: control.OpAgent})
+			return conn, err
 		},
 	})
 	t.Cleanup(func() { c.Close() })
@@ -637,7 +643,7 @@ func TestDemoGuest(t *testing.T) {
 	b := newBootstrap(t, demoDef(files), env)
 	s := supervise(t, b, 0)
 	boot := time.Now()
-	rep := s.must(t, vmctl.Request{Op: vmctl.OpWaitAgent, Timeout: 2 * time.Minute})
+	rep := s.must(t, control.Request{Op: control.OpWaitAgent, Timeout: 2 * time.Minute})
 	if st := rep.Status; st == nil || !st.AgentReady || st.Agent == nil || st.Agent.Hostname != "spirit-demo" {
 		t.Fatalf("wait-agent: status %+v, want the agent of spirit-demo ready", st)
 	}
@@ -671,24 +677,24 @@ func TestDemoGuest(t *testing.T) {
 	}
 
 	if !t.Run("pause", func(t *testing.T) {
-		s.must(t, vmctl.Request{Op: vmctl.OpPause})
+		s.must(t, control.Request{Op: control.OpPause})
 		r := run(t, c, "true")
-		if r.Err == nil || !strings.Contains(r.Err.Error(), "--resume") {
+		if !errors.Is(r.Err, errcode.ErrPaused) || !strings.Contains(r.Err.Error(), "--resume") {
 			t.Errorf("exec on a paused VM: status %d err %v, want an error that says --resume", r.Status, r.Err)
 		}
-		s.must(t, vmctl.Request{Op: vmctl.OpResume})
+		s.must(t, control.Request{Op: control.OpResume})
 		agenttest.MustRun(t, c, "echo again", "again\n")
 	}) {
 		return
 	}
 
 	if !t.Run("balloon", func(t *testing.T) {
-		rep := s.must(t, vmctl.Request{Op: vmctl.OpBalloon, Bytes: 192 << 20})
+		rep := s.must(t, control.Request{Op: control.OpBalloon, Bytes: 192 << 20})
 		t.Log(rep.Message)
 		if st := s.status(t); st.Balloon != 192<<20 {
 			t.Errorf("balloon after a set to 192 MiB: %d MiB", st.Balloon>>20)
 		}
-		s.must(t, vmctl.Request{Op: vmctl.OpBalloon, Bytes: 256 << 20})
+		s.must(t, control.Request{Op: control.OpBalloon, Bytes: 256 << 20})
 	}) {
 		return
 	}
@@ -696,18 +702,18 @@ func TestDemoGuest(t *testing.T) {
 	if !t.Run("snapshot", func(t *testing.T) {
 		agenttest.MustRun(t, c, "echo kept > /tmp/snap && echo ok", "ok\n")
 		start := time.Now()
-		s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "save", Tag: "s1"})
+		s.must(t, control.Request{Op: control.OpSnapshot, Action: "save", Tag: "s1"})
 		saved := time.Since(start)
 		agenttest.MustRun(t, c, "rm /tmp/snap && echo gone", "gone\n")
 		start = time.Now()
-		rep := s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "load", Tag: "s1"})
+		rep := s.must(t, control.Request{Op: control.OpSnapshot, Action: "load", Tag: "s1"})
 		t.Logf("save %v, load %v: %s", saved.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), rep.Message)
 		if !s.status(t).AgentReady {
 			t.Errorf("the load replied before the agent answered again")
 		}
 		// The same client, whose connection the load ended, reconnects.
 		agenttest.MustRun(t, c, "cat /tmp/snap", "kept\n")
-		s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "delete", Tag: "s1"})
+		s.must(t, control.Request{Op: control.OpSnapshot, Action: "delete", Tag: "s1"})
 	}) {
 		return
 	}
@@ -715,10 +721,10 @@ func TestDemoGuest(t *testing.T) {
 	if !t.Run("suspend", func(t *testing.T) {
 		agenttest.MustRun(t, c, "echo in-ram > /tmp/ramfile && echo ok", "ok\n")
 		start := time.Now()
-		rep := s.must(t, vmctl.Request{Op: vmctl.OpSuspend})
+		rep := s.must(t, control.Request{Op: control.OpSuspend})
 		t.Logf("%s (%v)", rep.Message, time.Since(start).Round(time.Millisecond))
 		s.ended(t, 10*time.Second)
-		if _, err := os.Stat(env.SuspendFile()); err != nil {
+		if _, err := os.Stat(env.Path(vmctl.SuspendFile)); err != nil {
 			t.Fatalf("no saved state after the suspend: %v", err)
 		}
 		if r := run(t, c, "true"); r.Err == nil {
@@ -730,19 +736,19 @@ func TestDemoGuest(t *testing.T) {
 
 	// What vmctl.Manager.Plan runs for a suspended VM.
 	resumed := b
-	resumed.Incoming = env.SuspendFile()
+	resumed.Incoming = env.Path(vmctl.SuspendFile)
 	resumed.Args = append(slices.Clone(b.Args), "-incoming", "defer")
 	s = supervise(t, resumed, 0)
 
 	if !t.Run("resume", func(t *testing.T) {
 		st := s.status(t)
-		if !st.Resumed || st.State != vmctl.StateRunning {
+		if !st.Resumed || st.State != control.StateRunning {
 			t.Errorf("status after the resume: %+v, want running, resumed", st)
 		}
-		if _, err := os.Stat(env.SuspendFile()); !errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(env.Path(vmctl.SuspendFile)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("the saved state is still there once resumed (%v)", err)
 		}
-		s.must(t, vmctl.Request{Op: vmctl.OpWaitAgent, Timeout: time.Minute})
+		s.must(t, control.Request{Op: control.OpWaitAgent, Timeout: time.Minute})
 		// The client that the first supervisor served dials the second.
 		agenttest.MustRun(t, c, "cat /tmp/ramfile", "in-ram\n")
 	}) {
@@ -796,12 +802,12 @@ func testUEFISnapshots(t *testing.T) {
 		t.Fatalf("%q: %v\n%s", argv, err, out)
 	}
 	s := supervise(t, newBootstrap(t, d, env), 0)
-	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "save", Tag: "u1"})
-	rep := s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "list"})
+	s.must(t, control.Request{Op: control.OpSnapshot, Action: "save", Tag: "u1"})
+	rep := s.must(t, control.Request{Op: control.OpSnapshot, Action: "list"})
 	if len(rep.Snapshots) != 1 || rep.Snapshots[0].Name != "u1" {
 		t.Fatalf("snapshots after a save: %+v", rep.Snapshots)
 	}
-	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "load", Tag: "u1"})
-	s.must(t, vmctl.Request{Op: vmctl.OpSnapshot, Action: "delete", Tag: "u1"})
-	s.wantState(t, vmctl.StateRunning)
+	s.must(t, control.Request{Op: control.OpSnapshot, Action: "load", Tag: "u1"})
+	s.must(t, control.Request{Op: control.OpSnapshot, Action: "delete", Tag: "u1"})
+	s.wantState(t, control.StateRunning)
 }
