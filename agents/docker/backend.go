@@ -130,7 +130,7 @@ func (b *Backend) Close() error {
 	return errors.Join(errs...)
 }
 
-// Target is one container, or the default one, as a router target. It
+// Target is one container, or the default one, as a target.Target. It
 // holds only a name: the container is looked up at each use, so it may come
 // and go between uses.
 type Target struct {

@@ -611,7 +611,8 @@ func demoDef(files guesttest.Files) vmctl.Definition {
 }
 
 // agentClient is a shell's client of the guest's agent, relayed by the
-// supervisor, as vmctl.Target makes it; it is closed when the test ends.
+// supervisor, as the VM kind (kinds/vm.go) makes it; it is closed when
+// the test ends.
 func agentClient(t *testing.T, env vmctl.Env) *client.Client {
 	c := client.New(client.Options{
 		Name:    "linux",
