@@ -690,3 +690,30 @@ func FuzzDecodeMessage(f *testing.F) {
 		_ = msg.response.decode("x", new(any))
 	})
 }
+
+// TestJobCancelWhileStarting: the deadline ends while QEMU has not yet
+// answered the command that starts the job (QEMU is stopped then); the job
+// it starts once it runs again is cancelled and dismissed all the same.
+func TestJobCancelWhileStarting(t *testing.T) {
+	_, disk := newDisk(t)
+	vm := startQEMU(t, disk...)
+	m := dial(t, vm)
+	ctx, cancel := context.WithTimeout(testContext(t), 300*time.Millisecond)
+	defer cancel()
+	if err := vm.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := time.AfterFunc(time.Second, func() { vm.cmd.Process.Signal(syscall.SIGCONT) })
+	defer resumed.Stop()
+	err := m.runJob(ctx, "drive-backup", map[string]any{
+		"device": "disk0", "target": filepath.Join(t.TempDir(), "backup.qcow2"), "format": "qcow2",
+		"sync": "full", "speed": 1, "auto-dismiss": false,
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want DeadlineExceeded", err)
+	}
+	var jobs []any
+	if err := m.Run(testContext(t), "query-jobs", nil, &jobs); err != nil || len(jobs) != 0 {
+		t.Fatalf("jobs left: %v, %v", jobs, err)
+	}
+}

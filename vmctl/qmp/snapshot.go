@@ -2,6 +2,7 @@ package qmp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -63,27 +64,20 @@ func (m *Monitor) runJob(ctx context.Context, cmd string, args map[string]any) e
 	wake, unsubscribe := m.Subscribe() // before the job starts, not to miss its events
 	defer unsubscribe()
 	if err := m.Run(ctx, cmd, args, nil); err != nil {
+		if ctx.Err() != nil {
+			// QEMU may have started the job before the deadline cut
+			// the wait for its answer.
+			m.cancelJob(ctx, wake, id)
+		}
 		return err
 	}
 
 	jobErr, err := m.waitJob(ctx, wake, id)
 	if err != nil {
-		if ctx.Err() == nil {
-			return err // the connection is gone: nothing to tidy
+		if ctx.Err() != nil {
+			m.cancelJob(ctx, wake, id)
 		}
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		if cerr := m.Run(cctx, "job-cancel", map[string]string{"id": id}, nil); cerr != nil {
-			m.log.Debug("qmp: job-cancel", "job", id, "err", cerr)
-		}
-		if _, werr := m.waitJob(cctx, wake, id); werr != nil {
-			m.log.Warn("qmp: cancelled job did not conclude; left undismissed", "job", id, "err", werr)
-			return err
-		}
-		if derr := m.Run(cctx, "job-dismiss", map[string]string{"id": id}, nil); derr != nil {
-			m.log.Warn("qmp: job-dismiss", "job", id, "err", derr)
-		}
-		return err
+		return err // or the connection is gone: nothing to tidy
 	}
 	if err := m.Run(ctx, "job-dismiss", map[string]string{"id": id}, nil); err != nil {
 		return err
@@ -93,6 +87,30 @@ func (m *Monitor) runJob(ctx context.Context, cmd string, args map[string]any) e
 	}
 	return nil
 }
+
+// cancelJob cancels job id, waits for it to conclude and dismisses it,
+// with a context of its own since ctx is done. A job that does not exist
+// (it never started) ends the tidying at once.
+func (m *Monitor) cancelJob(ctx context.Context, wake <-chan Event, id string) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := m.Run(cctx, "job-cancel", map[string]string{"id": id}, nil); err != nil {
+		m.log.Debug("qmp: job-cancel", "job", id, "err", err)
+	}
+	if _, err := m.waitJob(cctx, wake, id); err != nil {
+		if errors.Is(err, errNoJob) {
+			return // it never started: QMP runs commands in order
+		}
+		m.log.Warn("qmp: cancelled job did not conclude; left undismissed", "job", id, "err", err)
+		return
+	}
+	if err := m.Run(cctx, "job-dismiss", map[string]string{"id": id}, nil); err != nil {
+		m.log.Debug("qmp: job-dismiss", "job", id, "err", err)
+	}
+}
+
+// errNoJob is waitJob's error for a job that QEMU does not list.
+var errNoJob = errors.New("no such job")
 
 // waitJob waits until job id has concluded and returns its error ("" for
 // success). JOB_STATUS_CHANGE events wake it; query-jobs is the truth.
@@ -112,7 +130,7 @@ func (m *Monitor) waitJob(ctx context.Context, wake <-chan Event, id string) (jo
 				return j.Status == "concluded", nil
 			}
 		}
-		return false, fmt.Errorf("job %s vanished", id)
+		return false, fmt.Errorf("job %s: %w", id, errNoJob)
 	})
 	return jobErr, err
 }
