@@ -1,9 +1,10 @@
 // Package shell is spirit's front end: the interactive prompt (go-prompt,
 // with completion, history, continuation lines and a lipgloss prompt) and
 // the other ways of feeding it commands (-c LINE, a script file, commands
-// on stdin). It reads the configuration, builds the targets and hands each
-// line to a router.Session. It does not parse or run the line language
-// (that is the router) and knows no target's protocol (those are agents).
+// on stdin). It reads the configuration (config), builds the registry of
+// target kinds (kinds) and hands each line to a router.Session. It does not
+// parse or run the line language (that is the router) and knows no target's
+// protocol (those are agents and vmctl).
 package shell
 
 import (

@@ -1,8 +1,11 @@
 // Package target is the contract every kind of target implements: a place
 // other than the host where a command runs (a VM guest, a container, an
-// agent at an address). It is a leaf: it imports nothing of spirit's, so the
-// agent, the supervisor and every backend can depend on it without the
-// shell or its interpreter.
+// agent at an address), its Command and terminal, and the Registry in which
+// each kind of target is registered once (package kinds registers them), with
+// the one rule for the names a user gives targets (CheckName). It is a leaf:
+// it imports nothing of spirit's, so the agent, the supervisor and every
+// backend can depend on it without the shell or its interpreter. How a
+// command's streams are run is its sub-package stream's.
 package target
 
 import (
