@@ -14,7 +14,7 @@ import (
 
 // Op is one operation on a VM: the one entry that both `spirit vm VERB
 // NAME ARGS` (cmd/spirit) and the control word `@NAME --VERB ARGS`
-// (Target.Control) are made from, with the same help, options, parsing
+// (Manager.Control) are made from, with the same help, options, parsing
 // and errors. A new operation is a new entry of Ops (and, for a new
 // request, the supervisor's handler).
 type Op struct {
