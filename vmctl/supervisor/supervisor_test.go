@@ -412,6 +412,13 @@ func TestNoGuestOS(t *testing.T) {
 		s := supervise(t, newBootstrap(t, d, env), time.Second)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
+		// A balloon is refused until the VM runs: wait for that first.
+		for s.status(t).State != control.StateRunning {
+			if ctx.Err() != nil {
+				t.Fatal("the VM is not running after 30 s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		ballooned := make(chan error, 1)
 		go func() {
 			_, _, err := control.Dial(ctx, env.Path(vmctl.ControlSocket), control.Request{Op: control.OpBalloon, Bytes: 64 << 20})
@@ -424,6 +431,11 @@ func TestNoGuestOS(t *testing.T) {
 			_, err := s.call(t, control.Request{Op: control.OpSnapshot, Action: "delete", Tag: "none"})
 			if errors.Is(err, errcode.ErrState) {
 				break
+			}
+			select {
+			case err := <-ballooned:
+				t.Fatalf("the balloon request ended before it held the VM: %v", err)
+			default:
 			}
 			if time.Now().After(deadline) {
 				t.Fatal("the balloon request has not started after 10 s")
