@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"spirit/errcode"
+	"spirit/target"
 	"spirit/vmctl/control"
 )
 
@@ -79,10 +80,22 @@ func (m *Manager) Names() []string { return slices.Sorted(maps.Keys(m.o.Defs)) }
 func (m *Manager) Definition(name string) (Definition, error) {
 	d, ok := m.o.Defs[name]
 	if !ok {
-		return Definition{}, fmt.Errorf("no vm %s (vms: %s)", name, joinNames(m.Names()))
+		return Definition{}, &NoVMError{Name: name, Known: m.Names()}
 	}
 	return d, nil
 }
+
+// NoVMError is a name that no VM has; it is a target.ErrNotFound.
+type NoVMError struct {
+	Name  string
+	Known []string // the VMs there are, for the message
+}
+
+func (e *NoVMError) Error() string {
+	return fmt.Sprintf("no vm %s (vms: %s)", e.Name, joinNames(e.Known))
+}
+
+func (e *NoVMError) Is(err error) bool { return err == target.ErrNotFound }
 
 // Env is where the VM name keeps its files.
 func (m *Manager) Env(name string) Env { return m.o.Places.Env(name) }

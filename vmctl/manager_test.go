@@ -17,6 +17,7 @@ import (
 
 	"spirit/errcode"
 	"spirit/gpu/gpusim"
+	"spirit/target"
 	"spirit/vmctl/control"
 )
 
@@ -297,7 +298,7 @@ func TestManagerNotRunning(t *testing.T) {
 	if _, err := m.Stop(ctx, "t", 0); !errors.Is(err, control.ErrNotRunning) {
 		t.Errorf("Stop: %v, want control.ErrNotRunning", err)
 	}
-	if _, err := m.Call(ctx, "nope", control.Request{Op: control.OpStatus}); err == nil || !strings.Contains(err.Error(), "no vm nope (vms: t)") {
+	if _, err := m.Call(ctx, "nope", control.Request{Op: control.OpStatus}); !errors.Is(err, target.ErrNotFound) || !strings.Contains(err.Error(), "no vm nope (vms: t)") {
 		t.Errorf("Call of an undefined VM: %v", err)
 	}
 	list, err := m.List(ctx)
@@ -384,7 +385,8 @@ func TestManagerPlan(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "cannot start vm t") {
 		t.Errorf("Plan with a missing disk: %v, want %q", err, want)
 	}
-	if _, err := m.Plan(ctx, "nope", StartOptions{}); err == nil || !strings.Contains(err.Error(), "no vm nope") {
+	var novm *NoVMError
+	if _, err := m.Plan(ctx, "nope", StartOptions{}); !errors.As(err, &novm) || novm.Name != "nope" {
 		t.Errorf("Plan of an undefined VM: %v", err)
 	}
 }
