@@ -1,6 +1,9 @@
 package router
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestAt(t *testing.T) {
 	tests := []struct {
@@ -32,4 +35,18 @@ func TestAt(t *testing.T) {
 			t.Errorf("At(%q) = %+v, %v; want %+v, %v", tt.src, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// FuzzAt: whatever is typed, At neither panics nor names a word that is
+// not the end of the line.
+func FuzzAt(f *testing.F) {
+	for _, s := range []string{"", "@do", "ls | @sp", "echo hi > @li", "@docker:web --p", "x=./s", "echo $(ls /u", "echo 'abc", "a | b | @c d |", "for i in a; do ec", "cat <<EOF\nx", "f() { @linux ls", "((1+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		c, ok := At(src, "spirit")
+		if ok && !strings.HasSuffix(src, c.Word) {
+			t.Errorf("At(%q) = word %q, not the end of the line", src, c.Word)
+		}
+	})
 }
