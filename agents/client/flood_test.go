@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -174,6 +175,56 @@ func TestFlood(t *testing.T) {
 			}
 			if !errors.Is(perr, client.ErrLost) || !errors.Is(perr, wire.ErrFlood) || !strings.Contains(perr.Error(), "@hostile") {
 				t.Errorf("a request during the flood ended with %v, want the connection lost to a flood by @hostile", perr)
+			}
+		})
+	}
+}
+
+// TestRelayFlood floods a VM supervisor's relay from the guest's side:
+// the relay's client of the agent holds under 64 MiB and 1,000 goroutines
+// and drops the agent, and the relay ends with a message naming the
+// target; the shell behind it finds its request ended.
+func TestRelayFlood(t *testing.T) {
+	for _, f := range floods() {
+		t.Run(f.name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			sock := filepath.Join(dir, "agent.sock")
+			l, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			done := make(chan struct{})
+			var g errgroup.Group
+			var u usage
+			g.Go(func() (err error) {
+				u, err = f.run(l, done)
+				return err
+			})
+			tr := startRelayWith(t, sock, client.Options{PingInterval: time.Hour})
+			sh := tr.shell(t, client.Options{PingInterval: time.Hour})
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			r := within(t, execAsync(ctx, sh, "anything", nil), 60*time.Second, "exec through the relay")
+			rerr := tr.end(t, 60*time.Second)
+			close(done)
+			if err := g.Wait(); err != nil {
+				t.Fatalf("hostile agent: %v", err)
+			}
+			t.Logf("%d frames sent; at most %d goroutines and %.1f MiB (heap and stacks)", u.sent, u.goroutines, float64(u.mem)/(1<<20))
+			if u.goroutines >= maxGoroutines || u.mem >= maxMem {
+				t.Errorf("the flood made the supervisor hold %d goroutines and %.1f MiB, want under %d and %d MiB",
+					u.goroutines, float64(u.mem)/(1<<20), maxGoroutines, maxMem>>20)
+			}
+			if !errors.Is(rerr, wire.ErrFlood) || !strings.Contains(rerr.Error(), "@a") {
+				t.Errorf("the relay ended with %v, want the agent's connection lost to a flood by @a", rerr)
+			}
+			if r.Err == nil {
+				t.Errorf("the shell's exec ended with status %d and no error, want its connection lost", r.Status)
 			}
 		})
 	}
