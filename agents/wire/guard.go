@@ -57,6 +57,7 @@ const (
 type Guard struct {
 	conn net.Conn
 	br   *bufio.Reader
+	open chan struct{} // closed once the session has gone away
 	// Read side, yamux's receive loop only.
 	hdr     [muxHeaderLen]byte
 	pending []byte // header bytes checked and not yet read by yamux
@@ -75,16 +76,19 @@ type Guard struct {
 // every stream the agent opens reset and every ping of its dropped. ctx
 // bounds the time to tell the agent so.
 func HostSession(ctx context.Context, conn net.Conn) (*yamux.Session, *Guard, error) {
-	g := &Guard{conn: conn, br: bufio.NewReader(conn)}
+	g := &Guard{conn: conn, br: bufio.NewReader(conn), open: make(chan struct{})}
 	g.credit.Store(floodSlack)
 	sess, err := yamux.Client(guarded{g}, MuxConfig())
 	if err != nil {
 		return nil, nil, fmt.Errorf("start session: %w", err)
 	}
 	// A going-away session resets each stream the peer opens, from its
-	// receive loop, holding nothing for it.
+	// receive loop, holding nothing for it. Until it goes away, yamux
+	// reads nothing (open): a stream opened right after the handshake
+	// would wait for an accept.
 	stop := context.AfterFunc(ctx, func() { conn.SetWriteDeadline(time.Now()) })
 	err = sess.GoAway()
+	close(g.open)
 	if !stop() {
 		err = errors.Join(err, ctx.Err())
 	}
@@ -121,6 +125,7 @@ func (c guarded) Close() error                { return c.g.conn.Close() }
 
 // read gives yamux the agent's frames but its pings.
 func (g *Guard) read(p []byte) (int, error) {
+	<-g.open
 	for {
 		if err := g.Err(); err != nil {
 			return 0, err
