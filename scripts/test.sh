@@ -37,6 +37,9 @@ go test -run '^$' -fuzz '^FuzzPlan$' -fuzztime 100000x ./router/
 for f in $(go test -list '^Fuzz' ./agents/wire/ | grep '^Fuzz'); do
 	go test -run '^$' -fuzz "^$f\$" -fuzztime 200000x ./agents/wire/
 done
+# A session per input (a handshake, a ping, the end): slower, so fewer;
+# minimizing a new input is bounded too, by count.
+go test -run '^$' -fuzz '^FuzzHostSession$' -fuzztime 10000x -fuzzminimizetime 100x ./agents/client/
 go test -run '^$' -fuzz '^FuzzDecodeMessage$' -fuzztime 100000x ./vmctl/qmp/
 go test -run '^$' -fuzz '^FuzzCPUList$' -fuzztime 100000x ./vmctl/
 go test -run '^$' -fuzz '^FuzzReadJournal$' -fuzztime 50000x ./gpu/

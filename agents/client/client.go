@@ -83,6 +83,7 @@ func New(o Options) *Client {
 // itself.
 type conn struct {
 	mux   *yamux.Session
+	guard *wire.Guard
 	hello wire.Hello
 	done  chan struct{} // closed when the keepalive has ended
 	err   error         // why the connection ended, once done
@@ -159,12 +160,12 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		raw.Close()
 		return nil, err
 	}
-	mux, err := yamux.Client(mc, wire.MuxConfig())
+	mux, guard, err := wire.HostSession(ctx, mc)
 	if err != nil {
 		raw.Close()
-		return nil, fmt.Errorf("start session: %w", err)
+		return nil, err
 	}
-	cn := &conn{mux: mux, hello: hello, done: make(chan struct{})}
+	cn := &conn{mux: mux, guard: guard, hello: hello, done: make(chan struct{})}
 	c.o.Log.Debug("agent connected", "target", c.o.Name, "version", hello.Version, "os", hello.OS, "host", hello.Hostname)
 	go c.keepalive(cn)
 	return cn, nil
@@ -180,7 +181,7 @@ func (c *Client) keepalive(cn *conn) {
 	for {
 		select {
 		case <-cn.mux.CloseChan():
-			cn.err = ErrLost
+			cn.err = c.ended(cn)
 			return
 		case <-t.C:
 		}
@@ -192,7 +193,7 @@ func (c *Client) keepalive(cn *conn) {
 			continue
 		}
 		if cn.mux.IsClosed() {
-			cn.err = ErrLost
+			cn.err = c.ended(cn)
 			return
 		}
 		c.o.Log.Info("agent does not answer; dropping the connection", "target", c.o.Name, "err", err)
@@ -200,6 +201,17 @@ func (c *Client) keepalive(cn *conn) {
 		cn.mux.Close()
 		return
 	}
+}
+
+// ended is why a connection ended by itself: the agent lost it by a
+// flood or a frame yamux does not know, or it was lost.
+func (c *Client) ended(cn *conn) error {
+	err := cn.guard.Err()
+	if err == nil {
+		return ErrLost
+	}
+	c.o.Log.Warn("agent broke the protocol; connection dropped", "target", c.o.Name, "err", err)
+	return fmt.Errorf("%w: @%s: %w", ErrLost, c.o.Name, err)
 }
 
 // ping makes one request that starts nothing on the agent.

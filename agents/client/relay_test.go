@@ -45,6 +45,12 @@ type testRelay struct {
 // startRelay relays to the agent on agentSock until the test ends.
 func startRelay(t *testing.T, agentSock string) *testRelay {
 	t.Helper()
+	return startRelayWith(t, agentSock, client.Options{})
+}
+
+// startRelayWith is startRelay with o the upstream client's options.
+func startRelayWith(t *testing.T, agentSock string, o client.Options) *testRelay {
+	t.Helper()
 	// A short directory: a unix socket path is limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "r")
 	if err != nil {
@@ -52,7 +58,7 @@ func startRelay(t *testing.T, agentSock string) *testRelay {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	tr := &testRelay{
-		upstream: newClient(t, agentSock, client.Options{}),
+		upstream: newClient(t, agentSock, o),
 		sock:     filepath.Join(dir, "r.sock"),
 		ended:    make(chan error, 64),
 	}
