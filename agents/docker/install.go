@@ -42,8 +42,8 @@ type agentBin struct {
 	key string
 
 	hashOnce sync.Once
-	hash     string // the start of its SHA-256, in hex; set by hashOnce
-	hashErr  error  // set by hashOnce
+	sum      [sha256.Size]byte // its SHA-256; set by hashOnce
+	hashErr  error             // set by hashOnce
 }
 
 // socket is where the shared agent of a container listens when its binary
@@ -53,6 +53,15 @@ func (a *agentBin) socket(dir string) string { return dir + "/agent-" + a.key + 
 // path is where the binary is in dir in a container. Its name carries a
 // hash of its content, so that an identical binary is never copied twice.
 func (a *agentBin) path(dir string) (string, error) {
+	sum, err := a.sha256()
+	if err != nil {
+		return "", err
+	}
+	return dir + "/spirit-agent-" + hex.EncodeToString(sum[:8]), nil
+}
+
+// sha256 is the SHA-256 of the binary, computed once.
+func (a *agentBin) sha256() ([sha256.Size]byte, error) {
 	a.hashOnce.Do(func() {
 		f, err := os.Open(a.file)
 		if err != nil {
@@ -65,9 +74,9 @@ func (a *agentBin) path(dir string) (string, error) {
 			a.hashErr = fmt.Errorf("agent binary: %w", err)
 			return
 		}
-		a.hash = hex.EncodeToString(h.Sum(nil)[:8])
+		h.Sum(a.sum[:0])
 	})
-	return dir + "/spirit-agent-" + a.hash, a.hashErr
+	return a.sum, a.hashErr
 }
 
 // agentBinary finds Options.AgentBinary, once.
@@ -115,16 +124,22 @@ func (r *resolved) installAgent(ctx context.Context, bin *agentBin) (dir, exe st
 	return "", "", errors.Join(errs...)
 }
 
-// installIn copies the agent binary into dir, unless it is there.
+// installIn copies the agent binary into dir, unless it is there already
+// and safe to run (reusable). A copy replaces whatever is at its path and
+// makes dir the container root's, 0755.
 func (r *resolved) installIn(ctx context.Context, bin *agentBin, dir string) (string, error) {
 	exe, err := bin.path(dir)
 	if err != nil {
 		return "", err
 	}
-	st, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: exe})
-	if err == nil && st.Stat.Mode.IsRegular() && st.Stat.Size == bin.size {
+	err = r.reusable(ctx, bin, dir, exe)
+	if err == nil {
 		return exe, nil
 	}
+	if ctx.Err() != nil {
+		return "", err
+	}
+	r.b.log.Debug("docker agent binary not reused", "container", r.name, "path", exe, "why", err)
 	f, err := os.Open(bin.file)
 	if err != nil {
 		return "", fmt.Errorf("agent binary: %w", err)
