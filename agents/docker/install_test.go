@@ -48,36 +48,47 @@ func TestAgentPlanted(t *testing.T) {
 		{name: "a link", content: agent, setup: `mv "$1" /elsewhere && ln -s /elsewhere "$1"`},
 	}
 	exe := agentExe(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			name := dockertest.Container(t, "")
-			plain := New(Options{}) // the Engine's exec and archive, to plant and look
-			t.Cleanup(func() { _ = plain.Close() })
-			look := plain.Target(name)
-			mustRun(t, look, "mkdir -p "+path.Dir(exe))
-			writeFile(t, look, exe, target.Write, tt.content)
-			mustRun(t, look, fmt.Sprintf(`set -e; chmod 755 %[1]s; set -- %[1]s; %[2]s`, exe, tt.setup))
+	for _, way := range ways {
+		for _, tt := range tests {
+			t.Run(way.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				checkPlanted(t, way.noSocket, exe, tt.content, tt.setup, agent)
+			})
+		}
+	}
+}
 
-			tgt := agentBackend(t, false).Target(name)
-			if got := mustRun(t, tgt, "echo here"); got != "here\n" {
-				t.Fatalf("first command: %q", got)
-			}
-			if got := mustRun(t, look, "[ -e "+plantedMarker+" ] && echo the planted binary ran || true"); got != "" {
-				t.Errorf("%s", got)
-			}
-			sum := sha256.Sum256(agent)
-			want := fmt.Sprintf("%s 0 755 0 755", hex.EncodeToString(sum[:]))
-			got := mustRun(t, look, fmt.Sprintf(`set -- %s; [ -L "$1" ] && echo a link; echo $(sha256sum "$1" | cut -d' ' -f1) $(stat -c '%%u %%a' "$1" "${1%%/*}")`, exe))
-			if strings.TrimSpace(got) != want {
-				t.Errorf("the binary in the container (sha256, owner, mode, then its directory's): %q, want %q", got, want)
-			}
-			before := time.Now()
-			mustRun(t, tgt, "true")
-			if n := dockertest.ExecsSince(t, name, before); n > 0 {
-				t.Errorf("a command after the first made Engine execs %v: the agent copied afresh is not used", n)
-			}
-		})
+// checkPlanted plants content at exe in a new container, runs setup with
+// exe as $1, and checks that the first command through the agent does not
+// run the planted binary and leaves the agent (whose content is agent)
+// there instead, root's and 0755, in a directory of the same kind.
+func checkPlanted(t *testing.T, noSocket bool, exe string, content []byte, setup string, agent []byte) {
+	t.Helper()
+	name := dockertest.Container(t, "")
+	plain := New(Options{}) // the Engine's exec and archive, to plant and look
+	t.Cleanup(func() { _ = plain.Close() })
+	look := plain.Target(name)
+	mustRun(t, look, "mkdir -p "+path.Dir(exe))
+	writeFile(t, look, exe, target.Write, content)
+	mustRun(t, look, fmt.Sprintf(`set -e; chmod 755 %[1]s; set -- %[1]s; %[2]s`, exe, setup))
+
+	tgt := agentBackend(t, noSocket).Target(name)
+	if got := mustRun(t, tgt, "echo here"); got != "here\n" {
+		t.Fatalf("first command: %q", got)
+	}
+	if got := mustRun(t, look, "[ -e "+plantedMarker+" ] && echo the planted binary ran || true"); got != "" {
+		t.Errorf("%s", got)
+	}
+	sum := sha256.Sum256(agent)
+	want := fmt.Sprintf("%s 0 755 0 755", hex.EncodeToString(sum[:]))
+	got := mustRun(t, look, fmt.Sprintf(`set -- %s; [ -L "$1" ] && echo a link; echo $(sha256sum "$1" | cut -d' ' -f1) $(stat -c '%%u %%a' "$1" "${1%%/*}")`, exe))
+	if strings.TrimSpace(got) != want {
+		t.Errorf("the binary in the container (sha256, owner, mode, then its directory's): %q, want %q", got, want)
+	}
+	before := time.Now()
+	mustRun(t, tgt, "true")
+	if n := dockertest.ExecsSince(t, name, before); n > 0 {
+		t.Errorf("a command after the first made Engine execs %v: the agent copied afresh is not used", n)
 	}
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -32,15 +35,19 @@ done
 got=$(sha256sum "$exe") || exit 2
 [ "${got%% *}" = "$sum" ] || { echo "$exe is not the agent: its content differs"; exit 1; }`
 
-// reusable says (nil) whether the agent binary at exe, in dir, can be run
-// as it is, or why not. The agent runs as the container's root, so a
-// binary that anything else in the container could have written must not
-// be. The check is one exec of reuseScript, as root, since reading the
-// binary back through the archive API to hash it on the host costs
-// several times more (two archive reads against one exec).
-func (r *resolved) reusable(ctx context.Context, bin *agentBin, dir, exe string) error {
-	// A stat first, a few milliseconds against an exec's tens: a binary
-	// that is not there, or not of the agent's size, needs no check.
+// checkedStart runs reuseScript, then says checkedToken and becomes the
+// agent: the check and the start of an agent exec in one exec.
+const checkedStart = reuseScript + `
+echo ` + checkedToken + `
+exec "$exe" --stdio`
+
+// checkedToken is what checkedStart writes before the agent starts.
+const checkedToken = "spirit-agent-checked"
+
+// looksReusable says (nil) whether a binary of the agent's size is at exe:
+// a stat, a few milliseconds against an exec's tens, so that a binary
+// that is not there or not of the agent's size costs no check.
+func (r *resolved) looksReusable(ctx context.Context, bin *agentBin, exe string) error {
 	st, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: exe})
 	if cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("%s: %w", exe, fs.ErrNotExist)
@@ -51,12 +58,21 @@ func (r *resolved) reusable(ctx context.Context, bin *agentBin, dir, exe string)
 	if !st.Stat.Mode.IsRegular() || st.Stat.Size != bin.size {
 		return fmt.Errorf("%s is not a regular file of the agent's size", exe)
 	}
-	sum, err := bin.sha256()
+	return nil
+}
+
+// checkReusable says (nil) whether the agent binary at exe, in dir, can
+// be run as it is, or why not. The agent runs as the container's root, so
+// a binary that anything else in the container could have written must
+// not be. The check is one exec of reuseScript, as root, since reading
+// the binary back through the archive API to hash it on the host costs
+// several times more (two archive reads against one exec).
+func (r *resolved) checkReusable(ctx context.Context, bin *agentBin, dir, exe string) error {
+	args, err := reuseArgs(bin, dir, exe)
 	if err != nil {
 		return err
 	}
-	cmd := []string{"/bin/sh", "-c", reuseScript, "spirit-reuse", dir, exe, hex.EncodeToString(sum[:])}
-	out, code, err := runQuiet(ctx, r.cli, r.id, "0", cmd)
+	out, code, err := runQuiet(ctx, r.cli, r.id, "0", append([]string{"/bin/sh", "-c", reuseScript}, args...))
 	if err != nil {
 		return fmt.Errorf("checking %s: %w", exe, r.b.engineErr(r.cli, err))
 	}
@@ -64,4 +80,34 @@ func (r *resolved) reusable(ctx context.Context, bin *agentBin, dir, exe string)
 		return fmt.Errorf("checking %s: exit status %d: %q", exe, code, strings.TrimSpace(out))
 	}
 	return nil
+}
+
+// reuseArgs are reuseScript's $0 and arguments.
+func reuseArgs(bin *agentBin, dir, exe string) ([]string, error) {
+	sum, err := bin.sha256()
+	if err != nil {
+		return nil, err
+	}
+	return []string{"spirit-reuse", dir, exe, hex.EncodeToString(sum[:])}, nil
+}
+
+// expectChecked reads checkedToken from the start of an agent exec's
+// stream, or fails with what the check said instead.
+func expectChecked(ctx context.Context, conn net.Conn) error {
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	buf := make([]byte, len(checkedToken)+1) // and its newline
+	n, err := io.ReadFull(conn, buf)
+	if err == nil && string(buf) == checkedToken+"\n" {
+		if !stop() {
+			return fmt.Errorf("checking the agent binary: %w", ctx.Err())
+		}
+		return nil
+	}
+	// The script said why, then exited: its output ends.
+	rest, _ := io.ReadAll(io.LimitReader(conn, maxQuietOutput))
+	stop()
+	if ctx.Err() != nil {
+		return fmt.Errorf("checking the agent binary: %w", ctx.Err())
+	}
+	return fmt.Errorf("checking the agent binary: %q", strings.TrimSpace(string(buf[:n])+string(rest)))
 }
