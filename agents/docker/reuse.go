@@ -18,9 +18,9 @@ import (
 // run as it is: both are owned by the container's root and writable by
 // no one else, neither is a symbolic link, and the binary's SHA-256 is $3.
 // Otherwise it says why and exits non-zero. The directory's own parent is
-// / or the sticky /tmp, in which no other user can rename a directory of
-// root's, so nothing can change the binary between this check and its
-// start but the container's root. It needs sh, stat and sha256sum
+// / or /tmp, which in any sane image no other user can rename a directory
+// of root's in (/ is root's alone, /tmp sticky), so nothing can change the
+// binary between this check and its start but the container's root. It needs sh, stat and sha256sum
 // (busybox has them); without them the binary is copied afresh.
 const reuseScript = `dir=$1 exe=$2 sum=$3
 [ -e "$exe" ] || { echo "not there"; exit 1; }
