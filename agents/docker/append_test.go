@@ -100,3 +100,18 @@ func TestAppendFails(t *testing.T) {
 		}
 	})
 }
+
+// TestAppendEndless: appending through a link the container made to a
+// file with no end (/dev/zero) stores the bytes there as cat would, with
+// nothing read from it and nothing made on the host (TMPDIR names no
+// directory). A host copy of the current contents would never finish.
+// Not parallel: it sets TMPDIR for the whole process.
+func TestAppendEndless(t *testing.T) {
+	_, tgt, _ := newTarget(t)
+	mustRun(t, tgt, "ln -s /dev/zero /tmp/endless")
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "no-such-dir"))
+	writeFile(t, tgt, "/tmp/endless", target.Append, []byte("x\n"))
+	if got := mustRun(t, tgt, "[ -L /tmp/endless ] && echo still a link"); got != "still a link\n" {
+		t.Errorf("got %q", got)
+	}
+}
