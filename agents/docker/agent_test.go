@@ -387,14 +387,5 @@ func TestAgentExecEnds(t *testing.T) {
 // agentCmd is the command line of the test agent in a container.
 func agentCmd(t *testing.T, args ...string) string {
 	t.Helper()
-	b := New(Options{AgentBinary: testAgentBin})
-	bin, err := b.agentBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe, err := bin.path(agentDirs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(append([]string{exe}, args...), " ")
+	return strings.Join(append([]string{agentExe(t)}, args...), " ")
 }

@@ -28,7 +28,8 @@ const newFileMode = 0o644
 // target.Target. A relative path is taken from the container's working
 // directory. Reads stream the file; writes are spooled to a private host
 // file and stored in the container by Close, since a tar entry needs its
-// size up front.
+// size up front; appends stream into the container (append.go), so that no
+// copy of the current file is ever made on the host.
 func (t *Target) Open(ctx context.Context, p string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	r, err := t.resolve(ctx, needExists, func(name string) string { return fmt.Sprintf("%s %s in %s", mode, p, name) })
 	if err != nil {
@@ -45,8 +46,10 @@ func (t *Target) Open(ctx context.Context, p string, mode target.OpenMode) (io.R
 			return f, nil
 		}
 		return r.openRead(ctx, p)
-	case target.Write, target.Append:
-		return r.openWrite(ctx, p, mode)
+	case target.Write:
+		return r.openWrite(ctx, p)
+	case target.Append:
+		return r.openAppend(ctx, p)
 	}
 	return nil, fmt.Errorf("docker open %s in %s: unknown mode %d", p, r.name, int(mode))
 }
@@ -124,21 +127,21 @@ func (f *fileReader) Close() error { return f.body.Close() }
 // openWrite checks that p can be written, then returns a writer that spools
 // to a host file until Close. The check at Open is for an early, clear error
 // before a command runs; Close checks again.
-func (r *resolved) openWrite(ctx context.Context, p string, mode target.OpenMode) (io.ReadWriteCloser, error) {
+func (r *resolved) openWrite(ctx context.Context, p string) (io.ReadWriteCloser, error) {
 	if _, _, err := r.destination(ctx, p); err != nil {
-		return nil, r.fileErr(mode, p, err)
+		return nil, r.fileErr(target.Write, p, err)
 	}
 	spool, err := os.CreateTemp("", "spirit-docker-*")
 	if err != nil {
-		return nil, r.fileErr(mode, p, fmt.Errorf("spool file: %w", err))
+		return nil, r.fileErr(target.Write, p, fmt.Errorf("spool file: %w", err))
 	}
 	// Unlinked at once: the open file is all we need, and nothing is left
 	// behind whatever happens (CreateTemp makes it 0600 anyway).
 	if err := os.Remove(spool.Name()); err != nil {
 		closeQuietly(spool)
-		return nil, r.fileErr(mode, p, fmt.Errorf("spool file: %w", err))
+		return nil, r.fileErr(target.Write, p, fmt.Errorf("spool file: %w", err))
 	}
-	return &fileWriter{r: r, ctx: ctx, path: p, mode: mode, spool: spool}, nil
+	return &fileWriter{r: r, ctx: ctx, path: p, spool: spool}, nil
 }
 
 // destination follows a symbolic link at p, as a shell's redirection
@@ -193,7 +196,6 @@ type fileWriter struct {
 	r     *resolved
 	ctx   context.Context
 	path  string
-	mode  target.OpenMode
 	spool *os.File // nil once closed
 	err   error    // the first write error
 }
@@ -223,16 +225,16 @@ func (f *fileWriter) Close() error {
 		f.spool = nil
 	}()
 	if f.err != nil {
-		return f.r.fileErr(f.mode, f.path, f.err)
+		return f.r.fileErr(target.Write, f.path, f.err)
 	}
 	if err := f.store(); err != nil {
-		return f.r.fileErr(f.mode, f.path, err)
+		return f.r.fileErr(target.Write, f.path, err)
 	}
 	return nil
 }
 
-// store sends the spooled bytes (after the file's current ones, to append)
-// as a one-entry tar into the file's directory.
+// store sends the spooled bytes as a one-entry tar into the file's
+// directory.
 func (f *fileWriter) store() error {
 	ctx, r := f.ctx, f.r
 	dest, st, err := r.destination(ctx, f.path)
@@ -253,68 +255,40 @@ func (f *fileWriter) store() error {
 		Size:     size,
 		ModTime:  time.Now(),
 	}
-	var old io.Reader // the current content, to append to
 	copyOwner := false
 	if st != nil {
 		// Keep the file's mode and owner, as a shell's redirection does;
 		// the owner is only in the archive's header.
 		hdr.Mode = unixMode(st.Mode)
-		cur, oldFile, err := r.current(ctx, dest, f.mode == target.Append)
+		cur, err := r.current(ctx, dest)
 		if err != nil {
-			return fmt.Errorf("reading the current file: %w", err)
+			return fmt.Errorf("reading the current file's owner: %w", err)
 		}
 		hdr.Uid, hdr.Gid, copyOwner = cur.Uid, cur.Gid, true
-		if oldFile != nil {
-			defer closeQuietly(oldFile)
-			old = io.LimitReader(oldFile, cur.Size)
-			hdr.Size += cur.Size
-		}
 	}
-	return r.putFile(ctx, path.Dir(dest), hdr, old, f.spool, copyOwner)
+	return r.putFile(ctx, path.Dir(dest), hdr, f.spool, copyOwner)
 }
 
-// current reads the header of the file at p and, to append to it, its
-// content into a private host file. The archive is closed before it
-// returns: the Engine holds the container's lock until then, so a copy
-// into the container made while it is open would wait for ever once the
-// file is larger than what the connection buffers.
-func (r *resolved) current(ctx context.Context, p string, content bool) (*tar.Header, *os.File, error) {
+// current reads the header of the file at p, and none of its content. The
+// archive is closed before it returns: the Engine holds the container's
+// lock until then, so a copy into the container made while it is open
+// would wait for ever once the file is larger than what the connection
+// buffers.
+func (r *resolved) current(ctx context.Context, p string) (*tar.Header, error) {
 	res, err := r.cli.CopyFromContainer(ctx, r.id, client.CopyFromContainerOptions{SourcePath: p})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer closeQuietly(res.Content)
-	tr := tar.NewReader(res.Content)
-	cur, err := tr.Next()
-	if err != nil || !content {
-		return cur, nil, err
-	}
-	spool, err := os.CreateTemp("", "spirit-docker-*")
-	if err != nil {
-		return nil, nil, fmt.Errorf("spool file: %w", err)
-	}
-	if err := os.Remove(spool.Name()); err != nil {
-		closeQuietly(spool)
-		return nil, nil, fmt.Errorf("spool file: %w", err)
-	}
-	if _, err := io.Copy(spool, tr); err != nil {
-		closeQuietly(spool)
-		return nil, nil, err
-	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		closeQuietly(spool)
-		return nil, nil, fmt.Errorf("spool file: %w", err)
-	}
-	return cur, spool, nil
+	return tar.NewReader(res.Content).Next()
 }
 
-// putFile streams a one-entry tar of hdr with the content of old then data
-// into dir.
-func (r *resolved) putFile(ctx context.Context, dir string, hdr *tar.Header, old, data io.Reader, copyOwner bool) error {
+// putFile streams a one-entry tar of hdr with the content of data into dir.
+func (r *resolved) putFile(ctx context.Context, dir string, hdr *tar.Header, data io.Reader, copyOwner bool) error {
 	pr, pw := io.Pipe()
 	tarDone := make(chan error, 1)
 	go func() {
-		err := writeTar(pw, hdr, old, data)
+		err := writeTar(pw, hdr, data)
 		pw.CloseWithError(err)
 		tarDone <- err
 	}()
@@ -340,23 +314,17 @@ func (r *resolved) putFile(ctx context.Context, dir string, hdr *tar.Header, old
 	return err
 }
 
-// writeTar writes a one-entry tar: hdr, then old and data, which together
-// must hold exactly hdr.Size bytes.
-func writeTar(w io.Writer, hdr *tar.Header, old, data io.Reader) error {
+// writeTar writes a one-entry tar: hdr, then data, which must hold exactly
+// hdr.Size bytes.
+func writeTar(w io.Writer, hdr *tar.Header, data io.Reader) error {
 	tw := tar.NewWriter(w)
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	for _, src := range []io.Reader{old, data} {
-		if src == nil {
-			continue
-		}
-		if _, err := io.Copy(tw, src); err != nil {
-			return err
-		}
+	if _, err := io.Copy(tw, data); err != nil {
+		return err
 	}
-	// Close fails if the content fell short of hdr.Size (the file shrank
-	// while being read to append to it).
+	// Close fails if data fell short of hdr.Size.
 	return tw.Close()
 }
 

@@ -42,8 +42,8 @@ type agentBin struct {
 	key string
 
 	hashOnce sync.Once
-	hash     string // the start of its SHA-256, in hex; set by hashOnce
-	hashErr  error  // set by hashOnce
+	sum      [sha256.Size]byte // its SHA-256; set by hashOnce
+	hashErr  error             // set by hashOnce
 }
 
 // socket is where the shared agent of a container listens when its binary
@@ -53,6 +53,15 @@ func (a *agentBin) socket(dir string) string { return dir + "/agent-" + a.key + 
 // path is where the binary is in dir in a container. Its name carries a
 // hash of its content, so that an identical binary is never copied twice.
 func (a *agentBin) path(dir string) (string, error) {
+	sum, err := a.sha256()
+	if err != nil {
+		return "", err
+	}
+	return dir + "/spirit-agent-" + hex.EncodeToString(sum[:8]), nil
+}
+
+// sha256 is the SHA-256 of the binary, computed once.
+func (a *agentBin) sha256() ([sha256.Size]byte, error) {
 	a.hashOnce.Do(func() {
 		f, err := os.Open(a.file)
 		if err != nil {
@@ -65,9 +74,9 @@ func (a *agentBin) path(dir string) (string, error) {
 			a.hashErr = fmt.Errorf("agent binary: %w", err)
 			return
 		}
-		a.hash = hex.EncodeToString(h.Sum(nil)[:8])
+		h.Sum(a.sum[:0])
 	})
-	return dir + "/spirit-agent-" + a.hash, a.hashErr
+	return a.sum, a.hashErr
 }
 
 // agentBinary finds Options.AgentBinary, once.
@@ -97,37 +106,68 @@ func (b *Backend) agentBinary() (*agentBin, error) {
 	return b.bin, b.binErr
 }
 
+// placed is where the agent binary is in a container.
+type placed struct {
+	dir, exe string
+	// unchecked: a binary of the agent's size was found there, and
+	// reuseScript must pass before it runs.
+	unchecked bool
+}
+
 // installAgent copies the agent binary into the first of agentDirs that
-// takes it, unless the same one is there already, and returns its
-// directory and path there.
-func (r *resolved) installAgent(ctx context.Context, bin *agentBin) (dir, exe string, err error) {
+// takes it, unless the same one is there already, and returns where it
+// is. With deferCheck, the check of a binary found there is left to the
+// caller, which folds it into the agent's start (dialExec).
+func (r *resolved) installAgent(ctx context.Context, bin *agentBin, deferCheck bool) (placed, error) {
 	var errs []error
 	for _, dir := range agentDirs {
-		exe, err := r.installIn(ctx, bin, dir)
+		p, err := r.installIn(ctx, bin, dir, deferCheck)
 		if err == nil {
-			return dir, exe, nil
+			return p, nil
 		}
 		if ctx.Err() != nil {
-			return "", "", err
+			return placed{}, err
 		}
 		errs = append(errs, err)
 	}
-	return "", "", errors.Join(errs...)
+	return placed{}, errors.Join(errs...)
 }
 
-// installIn copies the agent binary into dir, unless it is there.
-func (r *resolved) installIn(ctx context.Context, bin *agentBin, dir string) (string, error) {
+// installIn copies the agent binary into dir, unless it is there already
+// and safe to run (reusable), or, with deferCheck, looks so.
+func (r *resolved) installIn(ctx context.Context, bin *agentBin, dir string, deferCheck bool) (placed, error) {
 	exe, err := bin.path(dir)
 	if err != nil {
-		return "", err
+		return placed{}, err
 	}
-	st, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: exe})
-	if err == nil && st.Stat.Mode.IsRegular() && st.Stat.Size == bin.size {
-		return exe, nil
+	p := placed{dir: dir, exe: exe}
+	err = r.looksReusable(ctx, bin, exe)
+	if err == nil && deferCheck {
+		p.unchecked = true
+		return p, nil
 	}
+	if err == nil {
+		err = r.checkReusable(ctx, bin, dir, exe)
+	}
+	if err == nil {
+		return p, nil
+	}
+	if ctx.Err() != nil {
+		return placed{}, err
+	}
+	r.b.log.Debug("docker agent binary not reused", "container", r.name, "path", exe, "why", err)
+	if err := r.copyAgent(ctx, bin, dir, exe); err != nil {
+		return placed{}, err
+	}
+	return p, nil
+}
+
+// copyAgent copies the agent binary to exe in dir. It replaces whatever
+// is at exe, and makes dir the container root's, 0755.
+func (r *resolved) copyAgent(ctx context.Context, bin *agentBin, dir, exe string) error {
 	f, err := os.Open(bin.file)
 	if err != nil {
-		return "", fmt.Errorf("agent binary: %w", err)
+		return fmt.Errorf("agent binary: %w", err)
 	}
 	defer f.Close()
 	pr, pw := io.Pipe()
@@ -144,13 +184,13 @@ func (r *resolved) installIn(ctx context.Context, bin *agentBin, dir string) (st
 	pr.CloseWithError(errors.New("request ended")) // unblocks the tar writer
 	tarErr := <-tarDone
 	if err != nil {
-		return "", fmt.Errorf("copy the agent to %s: %w", exe, r.b.engineErr(r.cli, err))
+		return fmt.Errorf("copy the agent to %s: %w", exe, r.b.engineErr(r.cli, err))
 	}
 	if tarErr != nil {
-		return "", fmt.Errorf("copy the agent to %s: %w", exe, tarErr)
+		return fmt.Errorf("copy the agent to %s: %w", exe, tarErr)
 	}
 	r.b.log.Debug("docker agent copied", "container", r.name, "path", exe)
-	return exe, nil
+	return nil
 }
 
 // writeAgentTar writes the directory dir and the binary f in it, called
@@ -213,11 +253,11 @@ func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, err
 			return nil, err
 		}
 	}
-	dir, exe, err := r.installAgent(ctx, bin)
+	p, err := r.installAgent(ctx, bin, false)
 	if err != nil {
 		return nil, err
 	}
-	sock := bin.socket(dir)
+	exe, sock := p.exe, bin.socket(p.dir)
 	ex, err := r.cli.ExecCreate(ctx, r.id, client.ExecCreateOptions{
 		Cmd: []string{exe, "--listen", "unix:" + sock},
 	})
@@ -255,14 +295,45 @@ func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, err
 }
 
 // dialExec starts an agent of this Backend's own as an Engine exec and
-// returns its stdin and stdout as a stream.
+// returns its stdin and stdout as a stream. The check of a binary found
+// in place is folded into that exec, so that each spirit that takes this
+// way pays one exec, not two; when the check fails, the binary is copied
+// afresh and started without it.
 func (r *resolved) dialExec(ctx context.Context, bin *agentBin) (net.Conn, error) {
-	_, exe, err := r.installAgent(ctx, bin)
+	p, err := r.installAgent(ctx, bin, true)
 	if err != nil {
 		return nil, err
 	}
+	if p.unchecked {
+		conn, err := r.startAgentExec(ctx, bin, p)
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		r.b.log.Debug("docker agent binary not reused", "container", r.name, "path", p.exe, "why", err)
+		if err := r.copyAgent(ctx, bin, p.dir, p.exe); err != nil {
+			return nil, err
+		}
+		p.unchecked = false
+	}
+	return r.startAgentExec(ctx, bin, p)
+}
+
+// startAgentExec starts "spirit-agent --stdio" at p as an Engine exec,
+// after reuseScript's check when p is unchecked.
+func (r *resolved) startAgentExec(ctx context.Context, bin *agentBin, p placed) (net.Conn, error) {
+	cmd := []string{p.exe, "--stdio"}
+	if p.unchecked {
+		args, err := reuseArgs(bin, p.dir, p.exe)
+		if err != nil {
+			return nil, err
+		}
+		cmd = append([]string{"/bin/sh", "-c", checkedStart}, args...)
+	}
 	ex, err := r.cli.ExecCreate(ctx, r.id, client.ExecCreateOptions{
-		Cmd:          []string{exe, "--stdio"},
+		Cmd:          cmd,
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,
@@ -274,8 +345,15 @@ func (r *resolved) dialExec(ctx context.Context, bin *agentBin) (net.Conn, error
 	if err != nil {
 		return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, err))
 	}
-	r.b.log.Debug("docker agent exec started", "container", r.name, "exec", ex.ID)
-	return newExecConn(att.HijackedResponse, &logWriter{r: r, exec: ex.ID}), nil
+	r.b.log.Debug("docker agent exec started", "container", r.name, "exec", ex.ID, "checked", p.unchecked)
+	conn := newExecConn(att.HijackedResponse, &logWriter{r: r, exec: ex.ID})
+	if p.unchecked {
+		if err := expectChecked(ctx, conn); err != nil {
+			closeQuietly(conn)
+			return nil, err
+		}
+	}
+	return conn, nil
 }
 
 // logWriter passes what the agent writes on stderr to the debug log.
