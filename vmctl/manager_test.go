@@ -233,6 +233,30 @@ func TestPrivate(t *testing.T) {
 			t.Errorf("private of another user's directory: %v", err)
 		}
 	})
+
+	// As root, under a directory of another user ($SPIRIT_STATE_DIR
+	// kept by sudo -E): that user could rename root's directory away and
+	// put links in its place, so nothing is made or used there.
+	t.Run("under someone else's", func(t *testing.T) {
+		if os.Getuid() != 0 {
+			t.Fatal("needs root, to give a directory to another user: run it as make test does, as root")
+		}
+		theirs := filepath.Join(root, "their-state")
+		if err := os.Mkdir(theirs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(theirs, 1234, 1234); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range []string{filepath.Join(theirs, "vm"), filepath.Join(theirs, "vm", "deeper")} {
+			if err := private(dir); err == nil || !strings.Contains(err.Error(), theirs+" belongs to user 1234") {
+				t.Errorf("private(%s): %v, want a refusal that names %s", dir, err, theirs)
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(theirs, "vm")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("root made a directory in another user's: %v", err)
+		}
+	})
 }
 
 // testManager is a manager of the VM t (defined in a file of its own,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"spirit/internal/envlist"
+	"spirit/internal/rootfile"
 )
 
 // Places says where VMs keep their files on this host.
@@ -84,27 +85,11 @@ func (p Places) Env(name string) Env {
 }
 
 // private makes dir (and its parents) with mode 0700 and checks that it
-// is a directory that belongs to us and that nobody else can enter.
+// is a directory that belongs to us and that nobody else can enter; as
+// root, also that no other user controls a directory above it
+// ($SPIRIT_RUNTIME_DIR and $SPIRIT_STATE_DIR survive sudo -E).
 func private(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s: not a directory", dir)
-	}
-	if owner(fi) != os.Getuid() {
-		return fmt.Errorf("%s: belongs to user %d, not to you: remove it", dir, owner(fi))
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rootfile.MkdirAll(dir, 0o700, os.Geteuid() == 0)
 }
 
 // getenv looks a variable up in a NAME=value list.
