@@ -130,6 +130,27 @@ func TestPlacesFor(t *testing.T) {
 	}
 }
 
+// TestPlacesForRootRefusesAUsersBase: $SPIRIT_BASE survives sudo -E, and
+// the built-in VMs' disks and kernels are found under it: as root, one
+// that another user controls is refused (a disk swapped for a link to a
+// host device would be written by a root QEMU).
+func TestPlacesForRootRefusesAUsersBase(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("needs root, to give a directory to another user: run it as make test does, as root")
+	}
+	base := t.TempDir()
+	if err := os.Chown(base, 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SPIRIT_BASE=" + base}
+	if _, err := PlacesFor(env, 0, "/usr/bin/spirit"); err == nil || !strings.Contains(err.Error(), base+" belongs to user 1234") {
+		t.Errorf("PlacesFor as root: %v; want a refusal of %s", err, base)
+	}
+	if p, err := PlacesFor(append(env, "XDG_RUNTIME_DIR=/run/user/1234", "HOME=/home/u"), 1234, "/usr/bin/spirit"); err != nil || p.Base != base {
+		t.Errorf("PlacesFor as its owner: %+v, %v", p, err)
+	}
+}
+
 func TestPlacesEnv(t *testing.T) {
 	p := Places{Run: "/r", State: "/s", Base: "/b"}
 	if got, want := p.Env("linux"), (Env{Dir: "/r/linux", StateDir: "/s/linux", Base: "/b"}); got != want {

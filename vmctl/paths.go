@@ -27,9 +27,11 @@ type Places struct {
 // and user id uid, as systemd and the XDG base directory specification
 // lay them out: /run/spirit and /var/lib/spirit for root,
 // $XDG_RUNTIME_DIR/spirit and $XDG_STATE_HOME/spirit (~/.local/state)
-// otherwise. $SPIRIT_RUNTIME_DIR, $SPIRIT_STATE_DIR and $SPIRIT_BASE
-// override them (tests use them). Never a shared /tmp: a socket there is
-// for anyone to take.
+// otherwise; never $XDG_* for root. $SPIRIT_RUNTIME_DIR,
+// $SPIRIT_STATE_DIR and $SPIRIT_BASE override them (tests use them); as
+// root, a $SPIRIT_BASE that another user controls is refused (a
+// *rootfile.RefusedError). Never a shared /tmp: a socket there is for
+// anyone to take.
 func PlacesFor(env []string, uid int, exe string) (Places, error) {
 	p := Places{
 		Run:   getenv(env, "SPIRIT_RUNTIME_DIR"),
@@ -66,6 +68,16 @@ func PlacesFor(env []string, uid int, exe string) (Places, error) {
 	for _, d := range []*string{&p.Run, &p.State, &p.Base} {
 		if *d != "" && !filepath.IsAbs(*d) {
 			return p, fmt.Errorf("%s: want an absolute path", *d)
+		}
+	}
+	if base := getenv(env, "SPIRIT_BASE"); uid == 0 && base != "" {
+		// The built-in VMs' disks are found under it, and a root QEMU
+		// opens them: as root, only a directory that only root can
+		// change (the run and state directories are checked when a VM
+		// starts: see private). A missing one is left to the VM's start.
+		var re *rootfile.RefusedError
+		if _, err := rootfile.Dir(base); errors.As(err, &re) {
+			return p, fmt.Errorf("SPIRIT_BASE=%s: %w", base, err)
 		}
 	}
 	return p, nil
