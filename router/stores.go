@@ -72,20 +72,24 @@ func (t *storeTable) take(id string) bool {
 // checkStores wraps every statement of f that writes a file on a target
 // so that a failed store fails it.
 func (s *Session) checkStores(f *syntax.File) {
-	ids := make(map[*syntax.Stmt]string)
-	var writers []*syntax.Stmt
+	type writer struct {
+		st *syntax.Stmt
+		id string
+	}
+	var writers []writer
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if st, ok := n.(*syntax.Stmt); ok {
 			if id := s.markStores(st); id != "" {
-				ids[st] = id
-				writers = append(writers, st)
+				writers = append(writers, writer{st, id})
 			}
 		}
 		return true
 	})
-	for _, st := range writers {
+	// Wrapped after the walk, which must not see the new statements.
+	for _, w := range writers {
+		st := w.st
 		inner := &syntax.Stmt{Position: st.Position, Cmd: st.Cmd, Redirs: st.Redirs}
-		check := &syntax.CallExpr{Args: []*syntax.Word{litWord(storedCmd), litWord(ids[st]), statusWord()}}
+		check := &syntax.CallExpr{Args: []*syntax.Word{litWord(storedCmd), litWord(w.id), statusWord()}}
 		st.Cmd = &syntax.Block{Lbrace: st.Position, Rbrace: st.Position,
 			Stmts: []*syntax.Stmt{inner, {Position: st.Position, Cmd: check}}}
 		st.Redirs = nil
