@@ -173,7 +173,7 @@ type reportingFile struct {
 	stderr io.Writer
 	what   string
 	stores *storeTable
-	id     string // "" when no storedCmd follows (an exec redirection)
+	id     string // of the redirection, for storedCmd; "" when it has none
 }
 
 func (f *reportingFile) Close() error {
