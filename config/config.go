@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 
 	"spirit/internal/envlist"
+	"spirit/internal/rootfile"
 	"spirit/vmctl"
 )
 
@@ -63,14 +64,18 @@ func Paths(env []string) []string {
 }
 
 // Load reads the first of paths that exists and returns its
-// configuration and its path. The first file found is the whole
+// configuration and its path. As root it takes only a file that root owns
+// under directories that only root can change, and refuses any other (a
+// *rootfile.RefusedError that names it and says why). The first file found is the whole
 // configuration: a user's file replaces the system's rather than merging
 // with it, so what a user reads in their file is what applies. No file at
 // all is the empty configuration; so is a file with errors, beside the
 // error (a *Error, or several joined).
 func Load(paths []string) (*Config, string, error) {
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		// As root, only a file that only root can change: under sudo -E
+		// the user's file would reach a root QEMU.
+		data, err := rootfile.ReadFile(p, os.Geteuid() == 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

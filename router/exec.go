@@ -19,6 +19,9 @@ import (
 // leaves the rest to the interpreter's own handler.
 func (s *Session) middleware(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
+		if args[0] == storedCmd {
+			return s.stored(args)
+		}
 		if !strings.HasPrefix(args[0], "@") {
 			return next(ctx, args)
 		}

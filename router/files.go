@@ -17,7 +17,8 @@ func (s *Session) open(ctx context.Context, path string, flag int, perm os.FileM
 	if !strings.HasPrefix(path, redirMarker) {
 		return interp.DefaultOpenHandler()(ctx, path, flag, perm)
 	}
-	name, file, _ := strings.Cut(path[len(redirMarker):], "\x1f")
+	name, rest, _ := strings.Cut(path[len(redirMarker):], "\x1f")
+	id, file := cutStoreID(rest)
 	tg, err := s.lookup(name)
 	if err != nil {
 		return nil, err
@@ -39,21 +40,5 @@ func (s *Session) open(ctx context.Context, path string, flag int, perm os.FileM
 	if mode == target.Read {
 		return f, nil
 	}
-	return &reportingFile{ReadWriteCloser: f, stderr: interp.HandlerCtx(ctx).Stderr, what: fmt.Sprintf("%s @%s %s", mode, name, file)}, nil
-}
-
-// reportingFile reports a failure to store a written file: the interpreter
-// ignores errors from Close, and nothing may be lost in silence.
-type reportingFile struct {
-	io.ReadWriteCloser
-	stderr io.Writer
-	what   string
-}
-
-func (f *reportingFile) Close() error {
-	err := f.ReadWriteCloser.Close()
-	if err != nil {
-		fmt.Fprintf(f.stderr, "spirit: %s: %v\n", f.what, err)
-	}
-	return err
+	return s.openedStore(ctx, f, id, fmt.Sprintf("%s @%s %s", mode, name, file)), nil
 }

@@ -58,8 +58,11 @@ func (t shTarget) Open(_ context.Context, path string, mode target.OpenMode) (io
 type shResolver struct{ targets map[string]shTarget }
 
 func (r shResolver) Lookup(name string) (target.Target, error) {
-	if name == "ctl" {
+	switch name {
+	case "ctl":
 		return echoController{}, nil
+	case "full":
+		return fullTarget{}, nil
 	}
 	if t, ok := r.targets[name]; ok {
 		return t, nil

@@ -53,6 +53,7 @@ type Session struct {
 	log    *slog.Logger
 	runner *interp.Runner
 	segs   segTable
+	stores storeTable
 	exited bool
 	last   int // the status of the last Run, for $?
 
@@ -126,6 +127,7 @@ func (s *Session) run(ctx context.Context, src, name string) int {
 		return 2
 	}
 	arg0(f)
+	s.checkStores(f)
 	if err := s.setArg0(ctx, name); err != nil {
 		s.errorf("%v", err)
 		return 2

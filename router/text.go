@@ -9,7 +9,8 @@ import (
 )
 
 // redirMarker starts the word of a redirection to a file on a target, as the
-// open handler receives it: "\x1f@docker:web\x1f/tmp/x". The control
+// open handler receives it: "\x1f@docker:web\x1f/tmp/x" (a redirection that
+// writes also carries the ID of its store: see storeMark). The control
 // character keeps it apart from any path a user would write.
 const redirMarker = "\x1f@"
 

@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"spirit/internal/envlist"
 	"strings"
+
+	"spirit/internal/envlist"
+	"spirit/internal/rootfile"
 )
 
 // history is the file of lines typed at the prompt, one a line. Each line
@@ -16,6 +18,9 @@ import (
 // loses nothing and several shells add to one file.
 type history struct {
 	path string
+	// root is whether spirit runs as root: then the file is kept only
+	// where only root can change it (see rootfile).
+	root bool
 }
 
 // historyKeep is how many lines are loaded at start.
@@ -33,9 +38,11 @@ func historyPath(env []string) string {
 
 // load returns the last historyKeep lines, oldest first. A missing file
 // is an empty history. It tightens the file's mode to 0600: the lines
-// typed at a shell may hold secrets.
+// typed at a shell may hold secrets. A symbolic link is refused (a
+// *rootfile.RefusedError), and so as root is a file that another user
+// could change.
 func (h *history) load() ([]string, error) {
-	f, err := os.Open(h.path)
+	f, err := rootfile.OpenFile(h.path, os.O_RDONLY, 0, h.root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -64,19 +71,17 @@ func (h *history) load() ([]string, error) {
 }
 
 // add appends one line, creating the directory (0700) and the file (0600)
-// as needed.
+// as needed. It writes nothing through a symbolic link, and as root
+// nothing where another user could change the file or its directories.
 func (h *history) add(line string) error {
 	if strings.TrimSpace(line) == "" || strings.ContainsAny(line, "\n\r") {
 		return nil
 	}
 	dir := filepath.Dir(h.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := rootfile.MkdirAll(dir, 0o700, h.root); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	f, err := os.OpenFile(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := rootfile.OpenFile(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, h.root)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
@@ -89,6 +94,18 @@ func (h *history) add(line string) error {
 		return fmt.Errorf("history: write %s: %w", h.path, err)
 	}
 	return f.Close()
+}
+
+// refusedHistory reports whether err is a refusal of the history file
+// (see rootfile). It says so, once: the shell then keeps no history file.
+func (s *shell) refusedHistory(h *history, err error) bool {
+	var re *rootfile.RefusedError
+	if !errors.As(err, &re) {
+		return false
+	}
+	fmt.Fprintf(errOut(s.opts), "spirit: %v; this shell keeps no history file\n", err)
+	h.path = ""
+	return true
 }
 
 // tighten removes from f's mode whatever perm does not allow.

@@ -53,11 +53,11 @@ func (s *shell) promptLoop(ctx context.Context, guard *terminalGuard, in, ui *os
 	keys := newKeyReader(int(in.Fd()), int(ui.Fd()), saved)
 	defer context.AfterFunc(ctx, keys.end)()
 
-	hist := &history{path: historyPath(s.opts.Env)}
+	hist := &history{path: historyPath(s.opts.Env), root: os.Geteuid() == 0}
 	var past []string
 	if hist.path != "" {
 		var err error
-		if past, err = hist.load(); err != nil {
+		if past, err = hist.load(); err != nil && !s.refusedHistory(hist, err) {
 			fmt.Fprintf(errOut(s.opts), "spirit: %v\n", err)
 		}
 	}
@@ -101,7 +101,7 @@ func (s *shell) promptLoop(ctx context.Context, guard *terminalGuard, in, ui *os
 			continue
 		}
 		if hist.path != "" {
-			if err := hist.add(line); err != nil {
+			if err := hist.add(line); err != nil && !s.refusedHistory(hist, err) {
 				s.log.Debug("history", "err", err)
 			}
 		}

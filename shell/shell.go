@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"spirit/config"
 	"spirit/internal/envlist"
+	"spirit/internal/rootfile"
 
 	"golang.org/x/term"
 
@@ -191,7 +192,8 @@ func batch(ctx context.Context, o Options, name string, params []string, run fun
 	return status
 }
 
-// readRC runs ~/.spiritrc when there is one. done is true when it ran the
+// readRC runs ~/.spiritrc when there is one; as root, one that another
+// user could change is refused with a message. done is true when it ran the
 // exit builtin, which ends the shell as it would in bash.
 func (s *shell) readRC(ctx context.Context) (status int, done bool) {
 	home := getenv(s.opts.Env, "HOME")
@@ -199,7 +201,9 @@ func (s *shell) readRC(ctx context.Context) (status int, done bool) {
 		return 0, false
 	}
 	path := filepath.Join(home, ".spiritrc")
-	src, err := os.ReadFile(path)
+	// As root, only a file that only root can change: $HOME may be a
+	// user's (sudo -E), and their commands must not run as root.
+	src, err := rootfile.ReadFile(path, os.Geteuid() == 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, false
 	}

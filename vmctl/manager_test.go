@@ -131,6 +131,27 @@ func TestPlacesFor(t *testing.T) {
 	}
 }
 
+// TestPlacesForRootRefusesAUsersBase: $SPIRIT_BASE survives sudo -E, and
+// the built-in VMs' disks and kernels are found under it: as root, one
+// that another user controls is refused (a disk swapped for a link to a
+// host device would be written by a root QEMU).
+func TestPlacesForRootRefusesAUsersBase(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("needs root, to give a directory to another user: run it as make test does, as root")
+	}
+	base := t.TempDir()
+	if err := os.Chown(base, 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SPIRIT_BASE=" + base}
+	if _, err := PlacesFor(env, 0, "/usr/bin/spirit"); err == nil || !strings.Contains(err.Error(), base+" belongs to user 1234") {
+		t.Errorf("PlacesFor as root: %v; want a refusal of %s", err, base)
+	}
+	if p, err := PlacesFor(append(env, "XDG_RUNTIME_DIR=/run/user/1234", "HOME=/home/u"), 1234, "/usr/bin/spirit"); err != nil || p.Base != base {
+		t.Errorf("PlacesFor as its owner: %+v, %v", p, err)
+	}
+}
+
 func TestPlacesEnv(t *testing.T) {
 	p := Places{Run: "/r", State: "/s", Base: "/b"}
 	if got, want := p.Env("linux"), (Env{Dir: "/r/linux", StateDir: "/s/linux", Base: "/b"}); got != want {
@@ -232,6 +253,30 @@ func TestPrivate(t *testing.T) {
 		}
 		if err := private(dir); err == nil || !strings.Contains(err.Error(), "belongs to user 1234") {
 			t.Errorf("private of another user's directory: %v", err)
+		}
+	})
+
+	// As root, under a directory of another user ($SPIRIT_STATE_DIR
+	// kept by sudo -E): that user could rename root's directory away and
+	// put links in its place, so nothing is made or used there.
+	t.Run("under someone else's", func(t *testing.T) {
+		if os.Getuid() != 0 {
+			t.Fatal("needs root, to give a directory to another user: run it as make test does, as root")
+		}
+		theirs := filepath.Join(root, "their-state")
+		if err := os.Mkdir(theirs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(theirs, 1234, 1234); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range []string{filepath.Join(theirs, "vm"), filepath.Join(theirs, "vm", "deeper")} {
+			if err := private(dir); err == nil || !strings.Contains(err.Error(), theirs+" belongs to user 1234") {
+				t.Errorf("private(%s): %v, want a refusal that names %s", dir, err, theirs)
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(theirs, "vm")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("root made a directory in another user's: %v", err)
 		}
 	})
 }

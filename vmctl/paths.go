@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"spirit/internal/envlist"
+	"spirit/internal/rootfile"
 )
 
 // Places says where VMs keep their files on this host.
@@ -26,9 +27,11 @@ type Places struct {
 // and user id uid, as systemd and the XDG base directory specification
 // lay them out: /run/spirit and /var/lib/spirit for root,
 // $XDG_RUNTIME_DIR/spirit and $XDG_STATE_HOME/spirit (~/.local/state)
-// otherwise. $SPIRIT_RUNTIME_DIR, $SPIRIT_STATE_DIR and $SPIRIT_BASE
-// override them (tests use them). Never a shared /tmp: a socket there is
-// for anyone to take.
+// otherwise; never $XDG_* for root. $SPIRIT_RUNTIME_DIR,
+// $SPIRIT_STATE_DIR and $SPIRIT_BASE override them (tests use them); as
+// root, a $SPIRIT_BASE that another user controls is refused (a
+// *rootfile.RefusedError). Never a shared /tmp: a socket there is for
+// anyone to take.
 func PlacesFor(env []string, uid int, exe string) (Places, error) {
 	p := Places{
 		Run:   getenv(env, "SPIRIT_RUNTIME_DIR"),
@@ -67,6 +70,16 @@ func PlacesFor(env []string, uid int, exe string) (Places, error) {
 			return p, fmt.Errorf("%s: want an absolute path", *d)
 		}
 	}
+	if base := getenv(env, "SPIRIT_BASE"); uid == 0 && base != "" {
+		// The built-in VMs' disks are found under it, and a root QEMU
+		// opens them: as root, only a directory that only root can
+		// change (the run and state directories are checked when a VM
+		// starts: see private). A missing one is left to the VM's start.
+		var re *rootfile.RefusedError
+		if _, err := rootfile.Dir(base); errors.As(err, &re) {
+			return p, fmt.Errorf("SPIRIT_BASE=%s: %w", base, err)
+		}
+	}
 	return p, nil
 }
 
@@ -84,27 +97,11 @@ func (p Places) Env(name string) Env {
 }
 
 // private makes dir (and its parents) with mode 0700 and checks that it
-// is a directory that belongs to us and that nobody else can enter.
+// is a directory that belongs to us and that nobody else can enter; as
+// root, also that no other user controls a directory above it
+// ($SPIRIT_RUNTIME_DIR and $SPIRIT_STATE_DIR survive sudo -E).
 func private(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s: not a directory", dir)
-	}
-	if owner(fi) != os.Getuid() {
-		return fmt.Errorf("%s: belongs to user %d, not to you: remove it", dir, owner(fi))
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rootfile.MkdirAll(dir, 0o700, os.Geteuid() == 0)
 }
 
 // getenv looks a variable up in a NAME=value list.

@@ -60,6 +60,13 @@ func Client(t testing.TB) *client.Client {
 // earlier run is removed first.
 func Container(t testing.TB, name string) string {
 	t.Helper()
+	return ContainerWith(t, name, nil)
+}
+
+// ContainerWith is Container with host, when not nil, changing the
+// container's host configuration first: a tmpfs, a limit.
+func ContainerWith(t testing.TB, name string, host func(*container.HostConfig)) string {
+	t.Helper()
 	cli := Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -78,8 +85,7 @@ func Container(t testing.TB, name string) string {
 			Cmd:    []string{"sleep", "1000000"},
 			Labels: map[string]string{Label: t.Name()},
 		},
-		// The test dockerd has no bridge; no test needs a network.
-		HostConfig: &container.HostConfig{NetworkMode: "none"},
+		HostConfig: hostConfig(host),
 	})
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
@@ -91,7 +97,8 @@ func Container(t testing.TB, name string) string {
 		// t.Context is already done here; removal needs its own.
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		_, err := cli.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true})
+		// With its anonymous volumes: a test's tmpfs volume goes with it.
+		_, err := cli.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			t.Errorf("remove container %s: %v", name, err)
 		}
@@ -100,6 +107,15 @@ func Container(t testing.TB, name string) string {
 		t.Fatalf("start container %s: %v", name, err)
 	}
 	return name
+}
+
+func hostConfig(change func(*container.HostConfig)) *container.HostConfig {
+	// The test dockerd has no bridge; no test needs a network.
+	hc := &container.HostConfig{NetworkMode: "none"}
+	if change != nil {
+		change(hc)
+	}
+	return hc
 }
 
 // uniqueName turns a test name into a valid, unique container name
