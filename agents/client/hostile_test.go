@@ -60,6 +60,21 @@ func (h hostile) serve(conn net.Conn) error {
 		return err
 	}
 	defer sess.Close()
+	err = h.loop(sess)
+	if err != nil {
+		// A stream cut because the host has gone (the test is over) is
+		// not the agent's failure.
+		select {
+		case <-sess.CloseChan():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	return err
+}
+
+// loop serves the streams the host opens until the host has gone.
+func (h hostile) loop(sess *yamux.Session) error {
 	var ctl *yamux.Stream
 	var execReq wire.Request
 	attached := map[int]*yamux.Stream{}

@@ -38,7 +38,7 @@ func TestFailedStoreFails(t *testing.T) {
 		if tc.stdout != "" {
 			wantStatus = 0
 		}
-		if r.status != wantStatus || r.stdout != tc.stdout || !strings.Contains(r.stderr, "no space left on device") {
+		if r.status != wantStatus || r.stdout != tc.stdout || !strings.Contains(strings.ToLower(r.stderr), "no space left on device") {
 			t.Errorf("%s: status %d, stdout %q, stderr %q; want status %d, stdout %q and no space left on device",
 				tc.src, r.status, r.stdout, r.stderr, wantStatus, tc.stdout)
 		}
