@@ -129,6 +129,36 @@ func (f flood) run(l net.Listener, done <-chan struct{}) (usage, error) {
 	return u, nil
 }
 
+// startFlood serves f on a unix socket at sock. stop ends the flood and
+// checks what the host (who) held while it went on.
+func startFlood(t *testing.T, f flood, sock string) (stop func(t *testing.T, who string)) {
+	t.Helper()
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	done := make(chan struct{})
+	var g errgroup.Group
+	var u usage
+	g.Go(func() (err error) {
+		u, err = f.run(l, done)
+		return err
+	})
+	return func(t *testing.T, who string) {
+		t.Helper()
+		close(done)
+		if err := g.Wait(); err != nil {
+			t.Fatalf("hostile agent: %v", err)
+		}
+		t.Logf("%d frames sent; at most %d goroutines and %.1f MiB (heap and stacks)", u.sent, u.goroutines, float64(u.mem)/(1<<20))
+		if u.goroutines >= maxGoroutines || u.mem >= maxMem {
+			t.Errorf("the flood made %s hold %d goroutines and %.1f MiB, want under %d and %d MiB",
+				who, u.goroutines, float64(u.mem)/(1<<20), maxGoroutines, maxMem>>20)
+		}
+	}
+}
+
 // TestFlood floods the real client from an agent that never reads: the
 // host holds under 64 MiB and 1,000 goroutines through the flood, refuses
 // the agent's streams, and drops the connection with a message that
@@ -137,18 +167,7 @@ func TestFlood(t *testing.T) {
 	for _, f := range floods() {
 		t.Run(f.name, func(t *testing.T) {
 			sock := filepath.Join(t.TempDir(), "agent.sock")
-			l, err := net.Listen("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			done := make(chan struct{})
-			var g errgroup.Group
-			var u usage
-			g.Go(func() (err error) {
-				u, err = f.run(l, done)
-				return err
-			})
+			stop := startFlood(t, f, sock)
 			c := client.New(client.Options{
 				Name: "hostile", Version: "test",
 				Dial: func(ctx context.Context) (net.Conn, error) {
@@ -163,16 +182,8 @@ func TestFlood(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			_, perr := c.Ping(ctx)
-			close(done)
 			c.Close()
-			if err := g.Wait(); err != nil {
-				t.Fatalf("hostile agent: %v", err)
-			}
-			t.Logf("%d frames sent; at most %d goroutines and %.1f MiB (heap and stacks)", u.sent, u.goroutines, float64(u.mem)/(1<<20))
-			if u.goroutines >= maxGoroutines || u.mem >= maxMem {
-				t.Errorf("the flood made the host hold %d goroutines and %.1f MiB, want under %d and %d MiB",
-					u.goroutines, float64(u.mem)/(1<<20), maxGoroutines, maxMem>>20)
-			}
+			stop(t, "the host")
 			if !errors.Is(perr, client.ErrLost) || !errors.Is(perr, wire.ErrFlood) || !strings.Contains(perr.Error(), "@hostile") {
 				t.Errorf("a request during the flood ended with %v, want the connection lost to a flood by @hostile", perr)
 			}
@@ -193,33 +204,14 @@ func TestRelayFlood(t *testing.T) {
 			}
 			defer os.RemoveAll(dir)
 			sock := filepath.Join(dir, "agent.sock")
-			l, err := net.Listen("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			done := make(chan struct{})
-			var g errgroup.Group
-			var u usage
-			g.Go(func() (err error) {
-				u, err = f.run(l, done)
-				return err
-			})
+			stop := startFlood(t, f, sock)
 			tr := startRelayWith(t, sock, client.Options{PingInterval: time.Hour})
 			sh := tr.shell(t, client.Options{PingInterval: time.Hour})
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			r := within(t, execAsync(ctx, sh, "anything", nil), 60*time.Second, "exec through the relay")
 			rerr := tr.end(t, 60*time.Second)
-			close(done)
-			if err := g.Wait(); err != nil {
-				t.Fatalf("hostile agent: %v", err)
-			}
-			t.Logf("%d frames sent; at most %d goroutines and %.1f MiB (heap and stacks)", u.sent, u.goroutines, float64(u.mem)/(1<<20))
-			if u.goroutines >= maxGoroutines || u.mem >= maxMem {
-				t.Errorf("the flood made the supervisor hold %d goroutines and %.1f MiB, want under %d and %d MiB",
-					u.goroutines, float64(u.mem)/(1<<20), maxGoroutines, maxMem>>20)
-			}
+			stop(t, "the supervisor")
 			if !errors.Is(rerr, wire.ErrFlood) || !strings.Contains(rerr.Error(), "@a") {
 				t.Errorf("the relay ended with %v, want the agent's connection lost to a flood by @a", rerr)
 			}
