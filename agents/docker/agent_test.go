@@ -27,6 +27,9 @@ import (
 var testAgentBin string
 
 func TestMain(m *testing.M) {
+	if code, ok := runHelper(); ok {
+		os.Exit(code)
+	}
 	spiritbin.MainBins(m, spiritbin.Bins{Agent: &testAgentBin})
 }
 

@@ -66,6 +66,10 @@ type Backend struct {
 	// noSocket leaves out the shared socket agent, so that tests can
 	// take the exec way into a container that could have it.
 	noSocket bool
+	// beforeConnect, set by tests, is called once the container's
+	// process has been checked and before its agent's socket sock is
+	// connected to: where a reused PID strikes.
+	beforeConnect func(pid int, sock string)
 
 	binOnce sync.Once
 	bin     *agentBin // set by binOnce

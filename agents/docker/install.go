@@ -245,6 +245,9 @@ func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, err
 		return nil, err
 	}
 	for _, dir := range agentDirs {
+		if r.b.beforeConnect != nil {
+			r.b.beforeConnect(pid, bin.socket(dir))
+		}
 		conn, err := dialInContainer(ctx, pid, bin.socket(dir))
 		if err == nil {
 			return conn, nil
