@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -55,15 +56,17 @@ func (b *Backend) agentWanted(r *resolved) bool {
 }
 
 // agentClient returns the client of the agent in r's container, connected,
-// or nil when the Engine's exec is to be used.
-func (b *Backend) agentClient(ctx context.Context, r *resolved) *client.Client {
+// or nil when the Engine's exec is to be used. It fails only when the
+// container's process went away while the host connected to the agent
+// through it (ErrProcessGone): nothing is to be run then.
+func (b *Backend) agentClient(ctx context.Context, r *resolved) (*client.Client, error) {
 	if !b.agentWanted(r) || r.info.State == nil || !r.info.State.Running || r.info.State.Paused {
-		return nil
+		return nil, nil
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	a := b.agents[r.id]
 	if a == nil {
@@ -91,12 +94,12 @@ func bootOf(r *resolved) string {
 // ready connects to the agent if it is not connected, and returns the
 // client, or nil when no agent can be reached in this start of the
 // container.
-func (a *containerAgent) ready(ctx context.Context, r *resolved) *client.Client {
+func (a *containerAgent) ready(ctx context.Context, r *resolved) (*client.Client, error) {
 	boot := bootOf(r)
 	a.mu.Lock()
 	if a.failed == boot {
 		a.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	restarted := a.boot != "" && a.boot != boot
 	a.cur, a.boot = r, boot
@@ -108,7 +111,10 @@ func (a *containerAgent) ready(ctx context.Context, r *resolved) *client.Client 
 	}
 	if _, err := a.cl.Hello(ctx); err != nil {
 		if ctx.Err() != nil {
-			return nil // the Engine's path sees the cancellation too
+			return nil, nil // the Engine's path sees the cancellation too
+		}
+		if errors.Is(err, ErrProcessGone) {
+			return nil, err
 		}
 		a.mu.Lock()
 		if a.boot == boot {
@@ -116,9 +122,9 @@ func (a *containerAgent) ready(ctx context.Context, r *resolved) *client.Client 
 		}
 		a.mu.Unlock()
 		a.b.log.Debug("docker agent unavailable; using the Engine's exec", "container", r.name, "err", err)
-		return nil
+		return nil, nil
 	}
-	return a.cl
+	return a.cl, nil
 }
 
 // dial makes a stream to the agent, starting one if needed; the client
@@ -136,7 +142,7 @@ func (a *containerAgent) dial(ctx context.Context) (net.Conn, error) {
 		if err == nil {
 			return conn, nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrProcessGone) {
 			return nil, err
 		}
 		a.b.log.Debug("docker agent socket unusable; starting an agent exec", "container", r.name, "err", err)

@@ -28,7 +28,11 @@ func (t *Target) Exec(ctx context.Context, c *target.Command) (int, error) {
 	if err != nil {
 		return stream.NotStarted(ctx, err)
 	}
-	if cl := t.b.agentClient(ctx, r); cl != nil {
+	cl, err := t.b.agentClient(ctx, r)
+	if err != nil {
+		return stream.NotStarted(ctx, err)
+	}
+	if cl != nil {
 		return cl.Exec(ctx, c)
 	}
 	return r.engineExec(ctx, c)

@@ -38,7 +38,11 @@ func (t *Target) Open(ctx context.Context, p string, mode target.OpenMode) (io.R
 	p = r.abs(p)
 	switch mode {
 	case target.Read:
-		if cl := t.b.agentClient(ctx, r); cl != nil {
+		cl, err := t.b.agentClient(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("docker %s %s in %s: %w", mode, p, r.name, err)
+		}
+		if cl != nil {
 			f, err := cl.Open(ctx, p, mode)
 			if err != nil {
 				return nil, fmt.Errorf("docker %s %s in %s: %w", mode, p, r.name, err)

@@ -2,8 +2,8 @@ package docker
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -213,9 +213,8 @@ func writeAgentTar(w io.Writer, f io.Reader, dir, name string, size int64) error
 
 // sharedAgentPid is the pid, as the host sees it, of the container's first
 // process when the shared socket agent can be used: the Engine is on this
-// machine, the container runs as root (the user the agent serves as), and
-// the pid is the container's own (not one of another pid namespace that
-// happens to exist here).
+// machine and the container runs as root (the user the agent serves as).
+// That it is still the container's is for holdProcess to check.
 func (r *resolved) sharedAgentPid() (int, error) {
 	if host := r.cli.DaemonHost(); !strings.HasPrefix(host, "unix://") {
 		return 0, fmt.Errorf("the Engine at %s is not on this machine", host)
@@ -227,32 +226,54 @@ func (r *resolved) sharedAgentPid() (int, error) {
 	if pid <= 0 {
 		return 0, errors.New("the engine reported no pid")
 	}
-	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return 0, err
-	}
-	if !bytes.Contains(cg, []byte(r.id)) {
-		return 0, fmt.Errorf("process %d is not in the container's cgroup", pid)
-	}
 	return pid, nil
 }
 
+// listenEnv tells a shared agent where to listen (unix:PATH). The
+// environment, unlike the command line, is not for every local user to
+// read in /proc: the socket's name is a secret of root's and the
+// container's root.
+const listenEnv = "SPIRIT_AGENT_LISTEN"
+
+// socketName is a fresh name for the socket of an agent started from the
+// binary whose key is key: its random part makes it one that nobody can
+// compute from the binary, and that a former start's agent never had.
+func socketName(key string) string { return "agent-" + key + "-" + rand.Text() + ".sock" }
+
+// validSocketName says whether name is one that socketName makes for key.
+func validSocketName(name, key string) bool {
+	r, ok := strings.CutPrefix(name, "agent-"+key+"-")
+	r, ok2 := strings.CutSuffix(r, ".sock")
+	return ok && ok2 && len(r) == 26 && strings.Trim(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == ""
+}
+
+// nameFile is the file, in an agent directory, that names the socket of
+// the agent last started there from the binary whose key is key.
+func nameFile(key string) string { return "agent-" + key + ".name" }
+
 // dialSocket connects to the container's shared agent, starting it if it
-// is not listening.
+// is not listening. The container's first process is held from its check
+// to the end, so that every path is resolved in the container's root, not
+// in that of a process that took its PID meanwhile.
 func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, error) {
 	pid, err := r.sharedAgentPid()
 	if err != nil {
 		return nil, err
 	}
+	h, err := holdProcess(r.name, r.id, pid, r.info.State.StartedAt)
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
 	for _, dir := range agentDirs {
-		if r.b.beforeConnect != nil {
-			r.b.beforeConnect(pid, bin.socket(dir))
-		}
-		conn, err := dialInContainer(ctx, pid, bin.socket(dir))
+		sock, err := h.agentSocket(dir, bin.key)
 		if err == nil {
-			return conn, nil
+			var conn net.Conn
+			if conn, err = r.connect(ctx, h, sock); err == nil {
+				return conn, nil
+			}
 		}
-		if errors.Is(err, errUnreachable) {
+		if errors.Is(err, ErrProcessGone) || errors.Is(err, errUnreachable) {
 			return nil, err
 		}
 	}
@@ -260,9 +281,10 @@ func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	exe, sock := p.exe, bin.socket(p.dir)
+	sock := p.dir + "/" + socketName(bin.key)
 	ex, err := r.cli.ExecCreate(ctx, r.id, client.ExecCreateOptions{
-		Cmd: []string{exe, "--listen", "unix:" + sock},
+		Cmd: []string{p.exe},
+		Env: []string{listenEnv + "=unix:" + sock},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, err))
@@ -270,22 +292,24 @@ func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, err
 	if _, err := r.cli.ExecStart(ctx, ex.ID, client.ExecStartOptions{Detach: true}); err != nil {
 		return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, err))
 	}
-	r.b.log.Debug("docker agent started", "container", r.name, "exec", ex.ID, "socket", sock)
+	r.b.log.Debug("docker agent started", "container", r.name, "exec", ex.ID)
 	delay := time.Millisecond
 	for {
-		conn, err := dialInContainer(ctx, pid, sock)
+		conn, err := r.connect(ctx, h, sock)
 		if err == nil {
+			if err := h.saveAgentSocket(sock, bin.key); err != nil {
+				r.b.log.Debug("docker agent socket not recorded", "container", r.name, "err", err)
+			}
 			return conn, nil
+		}
+		if errors.Is(err, ErrProcessGone) || errors.Is(err, errUnreachable) {
+			return nil, err
 		}
 		ins, ierr := r.cli.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
 		if ierr != nil {
 			return nil, fmt.Errorf("start the agent: %w", r.b.engineErr(r.cli, ierr))
 		}
 		if !ins.Running {
-			// Another spirit's agent may have won the socket.
-			if conn, err := dialInContainer(ctx, pid, sock); err == nil {
-				return conn, nil
-			}
 			return nil, fmt.Errorf("start the agent: it exited with status %d (%v)", ins.ExitCode, err)
 		}
 		select {
@@ -295,6 +319,14 @@ func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, err
 		}
 		delay = min(2*delay, 50*time.Millisecond)
 	}
+}
+
+// connect dials the agent's socket sock through the held process.
+func (r *resolved) connect(ctx context.Context, h *heldProc, sock string) (net.Conn, error) {
+	if r.b.beforeConnect != nil {
+		r.b.beforeConnect(h.pid, sock)
+	}
+	return h.dial(ctx, sock)
 }
 
 // dialExec starts an agent of this Backend's own as an Engine exec and

@@ -136,6 +136,7 @@ func TestAgentPidReuse(t *testing.T) {
 	if len(got) > 0 {
 		t.Errorf("the other user's socket got %q, want nothing", got)
 	}
+	t.Logf("spirit said: %v", res.err)
 	want := fmt.Sprintf("its process %d exited while spirit connected", pid)
 	if res.err == nil || !errors.Is(res.err, ErrProcessGone) || !strings.Contains(res.err.Error(), want) {
 		t.Errorf("got status %d, error %v, stderr %q; want an error (ErrProcessGone) that says %q", res.status, res.err, res.stderr, want)

@@ -10,7 +10,15 @@ import (
 
 var errUnreachable = errors.New("the container's files are not reachable from here")
 
-// dialInContainer needs Linux's /proc and openat2.
-func dialInContainer(context.Context, int, string) (net.Conn, error) {
-	return nil, errUnreachable
-}
+// heldProc needs Linux's /proc, pidfds and openat2.
+type heldProc struct{ pid int }
+
+func holdProcess(string, string, int, string) (*heldProc, error) { return nil, errUnreachable }
+
+func (*heldProc) close() {}
+
+func (*heldProc) dial(context.Context, string) (net.Conn, error) { return nil, errUnreachable }
+
+func (*heldProc) agentSocket(string, string) (string, error) { return "", errUnreachable }
+
+func (*heldProc) saveAgentSocket(string, string) error { return errUnreachable }

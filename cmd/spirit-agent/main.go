@@ -30,6 +30,12 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
+// listenEnv, when no port is named on the command line, is a listen
+// address (unix:PATH): spirit's host starts a container's shared agent so,
+// keeping the socket's name out of the command line that every local
+// user can read.
+const listenEnv = "SPIRIT_AGENT_LISTEN"
+
 // options are the command line's.
 type options struct {
 	stdio  bool
@@ -59,6 +65,13 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return subcommand(fs.Args(), stderr)
+	}
+	if v, ok := os.LookupEnv(listenEnv); ok {
+		// The commands the agent runs are not to see it.
+		os.Unsetenv(listenEnv)
+		if o.listen == "" && !o.stdio {
+			o.listen = v
+		}
 	}
 	if o.stdio && o.listen != "" {
 		fmt.Fprintln(stderr, "spirit-agent: --stdio and --listen exclude each other")
