@@ -25,7 +25,13 @@ import (
 //     socket inside the container, and every spirit process connects to
 //     it directly: a later "spirit -c" makes no Engine exec at all. The
 //     agent is started once, detached, by the first spirit that needs it,
-//     and lives until the container stops.
+//     and lives until the container stops. Its socket's name has a random
+//     part, chosen by the host at each start and recorded in a file of
+//     the container's root beside it (nameFile); the host reaches both
+//     through the container's first process, held by its pidfd and /proc
+//     directory from its check to the end of the dial (heldProc,
+//     socket_linux.go), and takes only a listener that is the container's
+//     root in the container.
 //   - exec: otherwise, each Backend starts "spirit-agent --stdio" as one
 //     long-lived Engine exec whose hijacked stdin and stdout are the
 //     stream. It ends when the Backend closes the stream (or its process

@@ -35,20 +35,17 @@ var agentDirs = []string{"/.spirit", "/tmp/.spirit"}
 type agentBin struct {
 	file string // on the host
 	size int64
-	// key names the socket of the agent started from this file: it is
-	// made from the file's size, modification time and inode, which a
-	// stat gives at once, where hashing it would cost each spirit -c
-	// some milliseconds.
+	// key is in the names of the socket of the agent started from this
+	// file and of the file that records it (nameFile): it is made from
+	// the file's size, modification time and inode, which a stat gives
+	// at once, where hashing it would cost each spirit -c some
+	// milliseconds.
 	key string
 
 	hashOnce sync.Once
 	sum      [sha256.Size]byte // its SHA-256; set by hashOnce
 	hashErr  error             // set by hashOnce
 }
-
-// socket is where the shared agent of a container listens when its binary
-// is in dir.
-func (a *agentBin) socket(dir string) string { return dir + "/agent-" + a.key + ".sock" }
 
 // path is where the binary is in dir in a container. Its name carries a
 // hash of its content, so that an identical binary is never copied twice.
