@@ -269,6 +269,12 @@ func (r *resolved) dialSocket(ctx context.Context, bin *agentBin) (net.Conn, err
 			if conn, err = r.connect(ctx, h, sock); err == nil {
 				return conn, nil
 			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// A former start's agent: each start leaves one.
+				if rerr := h.removeSocket(sock); rerr != nil {
+					r.b.log.Debug("docker agent: stale socket not removed", "container", r.name, "err", rerr)
+				}
+			}
 		}
 		if errors.Is(err, ErrProcessGone) || errors.Is(err, errUnreachable) {
 			return nil, err

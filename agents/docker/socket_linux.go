@@ -450,3 +450,18 @@ func (h *heldProc) saveAgentSocket(sock, key string) error {
 	}
 	return nil
 }
+
+// removeSocket removes sock, a socket of the agent's in the container that
+// no agent listens on any more.
+func (h *heldProc) removeSocket(sock string) error {
+	dir, name := path.Split(sock)
+	dfd, err := h.agentDir(path.Clean(dir))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	if err := unix.Unlinkat(dfd, name, 0); err != nil {
+		return &os.PathError{Op: "remove", Path: sock, Err: err}
+	}
+	return nil
+}

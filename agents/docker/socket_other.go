@@ -22,3 +22,5 @@ func (*heldProc) dial(context.Context, string) (net.Conn, error) { return nil, e
 func (*heldProc) agentSocket(string, string) (string, error) { return "", errUnreachable }
 
 func (*heldProc) saveAgentSocket(string, string) error { return errUnreachable }
+
+func (*heldProc) removeSocket(string) error { return errUnreachable }
