@@ -181,6 +181,14 @@ func takePid(ctx context.Context, pid int, root, sock string) (*fakeProc, error)
 		return nil, err
 	}
 	for range 1000 {
+		// A process of the machine's may have taken the PID first: wait
+		// for its end.
+		for unix.Kill(pid, 0) == nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("PID %d stays taken: %w", pid, ctx.Err())
+			}
+			time.Sleep(time.Millisecond)
+		}
 		cmd := exec.Command(self)
 		cmd.Env = append(os.Environ(), fakeRootEnv+"="+root, fakeSockEnv+"="+sock)
 		cmd.Stderr = os.Stderr

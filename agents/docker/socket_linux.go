@@ -106,7 +106,7 @@ func (h *heldProc) hold(id string, started time.Time) error {
 		return &goneError{container: h.container, pid: h.pid, why: "was replaced: what has that PID now is not in the container's cgroup"}
 	}
 	if h.pidns, err = h.nsOf(h.dir); err != nil {
-		return h.goneOr("has exited", err)
+		return h.goneOr("has exited", fmt.Errorf("%w: %v", errUnreachable, err))
 	}
 	for _, m := range []struct {
 		file string
@@ -329,6 +329,9 @@ func (h *heldProc) checkPeer(conn net.Conn) error {
 		return err
 	}
 	if credErr != nil {
+		if pidfdErr == nil {
+			unix.Close(peerfd)
+		}
 		return fmt.Errorf("the listener's credentials: %w", credErr)
 	}
 	if pidfdErr != nil {
