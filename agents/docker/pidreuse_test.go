@@ -35,6 +35,9 @@ const (
 // runHelper runs the fake agent when the environment asks for it, and
 // says whether it did.
 func runHelper() (int, bool) {
+	if hold := os.Getenv(holdEnv); hold != "" {
+		return holdAsUser(hold), true
+	}
 	root := os.Getenv(fakeRootEnv)
 	if root == "" {
 		return 0, false
@@ -44,6 +47,38 @@ func runHelper() (int, bool) {
 		return 1, true
 	}
 	return 0, true
+}
+
+// holdEnv asks the test binary to become fakeUID and hold a container's
+// process: "PID ID STARTEDAT".
+const holdEnv = "SPIRIT_TEST_HOLD"
+
+// holdAsUser becomes fakeUID, holds the process that hold names, and
+// prints what became of it: "held", "unreachable", "gone" or the error.
+func holdAsUser(hold string) int {
+	var pid int
+	var id, started string
+	if _, err := fmt.Sscan(hold, &pid, &id, &started); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	if err := syscall.Setuid(fakeUID); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	h, err := holdProcess("c1", id, pid, started)
+	switch {
+	case err == nil:
+		h.close()
+		fmt.Println("held")
+	case errors.Is(err, errUnreachable):
+		fmt.Println("unreachable")
+	case errors.Is(err, ErrProcessGone):
+		fmt.Println("gone:", err)
+	default:
+		fmt.Println(err)
+	}
+	return 0
 }
 
 // fakeAgent makes root its root, becomes fakeUID, listens on sock as a

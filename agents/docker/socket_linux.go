@@ -131,9 +131,29 @@ func (h *heldProc) close() {
 	unix.Close(h.pidfd)
 }
 
-// alive says (nil) whether the held process still runs.
+// alive says (nil) whether the held process still runs. A signal 0
+// through its pidfd fails with ESRCH once it has exited (and EPERM for a
+// user who may not signal it, which says nothing); an exited process not
+// yet reaped takes signals, and its state in stat says what it is.
 func (h *heldProc) alive() error {
-	return unix.PidfdSendSignal(h.pidfd, 0, nil, 0)
+	if err := unix.PidfdSendSignal(h.pidfd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	if h.dir < 0 {
+		return nil
+	}
+	stat, err := h.read("stat")
+	if err != nil {
+		return err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return fmt.Errorf("malformed stat %q", stat)
+	}
+	if state := stat[i+2]; state == 'Z' || state == 'X' {
+		return errors.New("it has exited")
+	}
+	return nil
 }
 
 // goneOr is a goneError when the process no longer runs, and err
@@ -356,7 +376,7 @@ func (h *heldProc) checkPeer(conn net.Conn) error {
 	if err != nil {
 		return fmt.Errorf("the listener, process %d: %w", cred.Pid, err)
 	}
-	if err := unix.PidfdSendSignal(peerfd, 0, nil, 0); err != nil {
+	if err := unix.PidfdSendSignal(peerfd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("the listener, process %d, exited", cred.Pid)
 	}
 	if ns != h.pidns {

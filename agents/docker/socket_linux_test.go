@@ -152,6 +152,12 @@ func TestHoldProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	inCgroup := strings.TrimSpace(string(cg[strings.LastIndexByte(string(cg[:len(cg)-1]), '\n')+1:]))
+	zombie := exec.Command("true")
+	if err := zombie.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Wait()
+	waitProcState(t, zombie.Process.Pid, 'Z')
 	now := time.Now()
 	tests := []struct {
 		name    string
@@ -161,6 +167,7 @@ func TestHoldProcess(t *testing.T) {
 		want    string // in the error; "" for none
 	}{
 		{"exited", dead.Process.Pid, inCgroup, now, "has exited"},
+		{"exited, not reaped", zombie.Process.Pid, inCgroup, now, "has exited"},
 		{"started after the container", self, inCgroup, now.Add(-time.Hour), "was replaced: what has that PID now started at"},
 		{"another cgroup", self, "0123456789abcdef-no-such-container", now, "is not in the container's cgroup"},
 		{"the container's", self, inCgroup, now, ""},
@@ -233,5 +240,50 @@ func TestSocketName(t *testing.T) {
 		if got := validSocketName(tt.name, "k1"); got != tt.ok {
 			t.Errorf("validSocketName(%q) = %v, want %v", tt.name, got, tt.ok)
 		}
+	}
+}
+
+// waitProcState waits until the process pid is in state (of its stat).
+func waitProcState(t *testing.T, pid int, state byte) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d: %q, not in state %c", pid, stat, state)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHoldProcessUser: a user who may not look into a container's
+// process (spirit not run as root) finds it unreachable, not gone, and
+// so takes the agent exec instead.
+func TestHoldProcessUser(t *testing.T) {
+	t.Parallel()
+	name := dockertest.Container(t, "")
+	res, err := dockertest.Client(t).ContainerInspect(testContext(t), name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Container.State
+	cmd := exec.CommandContext(testContext(t), self)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s %s", holdEnv, st.Pid, res.Container.ID, st.StartedAt))
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "unreachable\n" {
+		t.Errorf("holding the container's process as uid %d: %q, %v; want unreachable", fakeUID, out, err)
+	}
+	if got := mustRun(t, agentBackend(t, false).Target(name), "echo reached"); got != "reached\n" {
+		t.Errorf("as root: %q", got)
 	}
 }
