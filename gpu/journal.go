@@ -53,8 +53,9 @@ func asRoot() bool { return os.Geteuid() == 0 }
 
 // readJournal reads the journal in dir; ok is false when there is none.
 // A torn last line (a crash while writing it) is dropped: its step was
-// never taken.
-func readJournal(dir string) (j journal, ok bool, err error) {
+// never taken. A step naming a unit or module outside p refuses the whole
+// journal: none of it is acted on.
+func readJournal(dir string, p Profile) (j journal, ok bool, err error) {
 	f, err := rootfile.OpenFile(filepath.Join(dir, journalFile), os.O_RDONLY, 0, asRoot())
 	if errors.Is(err, fs.ErrNotExist) {
 		return journal{}, false, nil
@@ -75,6 +76,9 @@ func readJournal(dir string) (j journal, ok bool, err error) {
 		case l.Step != nil:
 			if err := l.Step.check(); err != nil {
 				return journal{}, false, err
+			}
+			if err := p.allows(*l.Step); err != nil {
+				return journal{}, false, fmt.Errorf("the GPU journal in %s: %w: remove it once the host is as it should be", dir, err)
 			}
 			j.Steps = append(j.Steps, *l.Step)
 		case l.Attached:
