@@ -35,11 +35,12 @@ type Dir struct {
 	UID  int
 }
 
-// open says whether everyone may create and remove in the directory, with
-// the sticky bit keeping each to their own: the directories the rules
-// are for.
-func (d Dir) open() bool {
-	return d.Mode&fs.ModeSticky != 0 && d.Mode.Perm()&0o002 != 0
+// Shared says whether everyone may create and remove in a directory of
+// mode dir, with the sticky bit keeping each to their own: the
+// directories the rules are for. Outside them, the rules allow all, and
+// the directory's owner need not be looked up.
+func Shared(dir fs.FileMode) bool {
+	return dir&fs.ModeSticky != 0 && dir.Perm()&0o002 != 0
 }
 
 // Follow says whether a process of user follower may follow the symbolic
@@ -47,7 +48,7 @@ func (d Dir) open() bool {
 // sticky directory others can write; inside one, only a link of the
 // follower's or of the directory's owner.
 func Follow(follower int, link string, linkUID int, dir Dir) error {
-	if !dir.open() || linkUID == follower || linkUID == dir.UID {
+	if !Shared(dir.Mode) || linkUID == follower || linkUID == dir.UID {
 		return nil
 	}
 	return &Error{Path: link, Why: fmt.Sprintf(
@@ -61,7 +62,7 @@ func Follow(follower int, link string, linkUID int, dir Dir) error {
 // regular file or a FIFO only when it is the creator's or the directory
 // owner's. Writing such a file by replacing it would bypass the check.
 func Create(creator int, path string, fileUID int, mode fs.FileMode, dir Dir) error {
-	if !dir.open() || fileUID == creator || fileUID == dir.UID {
+	if !Shared(dir.Mode) || fileUID == creator || fileUID == dir.UID {
 		return nil
 	}
 	if !mode.IsRegular() && mode.Type() != fs.ModeNamedPipe {
