@@ -9,13 +9,15 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"spirit/target"
 	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"spirit/internal/printable"
+	"spirit/target"
 )
 
 // maxLinks bounds the symbolic links followed to reach a file.
@@ -66,9 +68,11 @@ func (r *resolved) abs(p string) string {
 	return path.Clean(p)
 }
 
-// fileErr wraps an error about the file p.
+// fileErr wraps an error about the file p. Its text may hold what the
+// container chose (a link's target, in a path the Engine echoes): it is
+// shown escaped.
 func (r *resolved) fileErr(op target.OpenMode, p string, err error) error {
-	return fmt.Errorf("docker %s %s in %s: %w", op, p, r.name, r.b.engineErr(r.cli, err))
+	return printable.Error(fmt.Errorf("docker %s %s in %s: %w", op, p, r.name, r.b.engineErr(r.cli, err)))
 }
 
 // openRead streams the one regular file at p out of the archive the Engine

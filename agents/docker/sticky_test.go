@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"strings"
 	"testing"
 
 	"spirit/target"
@@ -82,4 +83,17 @@ func useFile(t *testing.T, tgt *Target, p string, mode target.OpenMode) error {
 		err = cerr
 	}
 	return err
+}
+
+// TestFileErrorEscaped: a file error whose text holds what the container
+// chose (here a link's target, named by the refusal) shows it escaped.
+func TestFileErrorEscaped(t *testing.T) {
+	_, tgt, _ := newTarget(t)
+	mustRun(t, tgt, `set -e
+ln -s /etc/passwd "$(printf '/tmp/x\033[2J')" && chown -h 1000:1000 /tmp/x*
+ln -s "$(printf '/tmp/x\033[2J')" /tmp/a`)
+	err := useFile(t, tgt, "/tmp/a", target.Read)
+	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), `/tmp/x\x1b[2J`) || strings.Contains(err.Error(), "\x1b") {
+		t.Errorf("%q: want a refusal that names the link escaped", err)
+	}
 }
