@@ -80,9 +80,12 @@ func findOrphan(env Env) (*orphan, error) {
 	return o, nil
 }
 
-// alive says whether the pidfd's process has not exited.
+// alive says whether the pidfd's process has not exited. One this user
+// may not signal (a QEMU run as another user) is alive too: the kill
+// then says why it cannot end it.
 func (o *orphan) alive() bool {
-	return unix.PidfdSendSignal(o.fd, 0, nil, 0) == nil
+	err := unix.PidfdSendSignal(o.fd, 0, nil, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
 }
 
 // wait waits up to d for the process to exit: its pidfd becomes
