@@ -33,6 +33,9 @@ type Options struct {
 	StopTimeout time.Duration
 	// Root says whether this process may change drivers.
 	Root bool
+	// Profile is what a passthrough may stop and unload; the zero
+	// Profile is DefaultProfile.
+	Profile Profile
 }
 
 // Handover gives the host's GPU to a VM and takes it back.
@@ -47,6 +50,9 @@ func New(o Options) *Handover {
 	}
 	if o.StopTimeout == 0 {
 		o.StopTimeout = time.Minute
+	}
+	if o.Profile.Units == nil && o.Profile.Modules == nil {
+		o.Profile = DefaultProfile()
 	}
 	return &Handover{o: o}
 }
@@ -70,7 +76,7 @@ func (h *Handover) Status() ([]GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, ok, err := readJournal(h.o.Dir)
+	j, ok, err := readJournal(h.o.Dir, h.o.Profile)
 	if err != nil || !ok {
 		return gpus, err
 	}
@@ -98,7 +104,7 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 		return fmt.Errorf("gpu passthrough: %w", err)
 	}
 	defer l.Close()
-	if j, ok, err := readJournal(h.o.Dir); err != nil || ok {
+	if j, ok, err := readJournal(h.o.Dir, h.o.Profile); err != nil || ok {
 		return fmt.Errorf("gpu passthrough: %w", cmp.Or(err, busy(j)))
 	}
 	g, err := h.o.Host.Find(addr)
@@ -235,7 +241,7 @@ func (h *Handover) undo(ctx context.Context, j journal, vmEnded bool) error {
 // journal says was done, whether the passthrough finished or crashed.
 // It says whether there was anything to give back.
 func (h *Handover) Reclaim(ctx context.Context) (bool, error) {
-	j, ok, err := readJournal(h.o.Dir)
+	j, ok, err := readJournal(h.o.Dir, h.o.Profile)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -251,7 +257,7 @@ func (h *Handover) Reclaim(ctx context.Context) (bool, error) {
 		return true, fmt.Errorf("gpu reclaim: %w", err)
 	}
 	defer l.Close()
-	j, ok, err = readJournal(h.o.Dir)
+	j, ok, err = readJournal(h.o.Dir, h.o.Profile)
 	if err != nil || !ok {
 		return true, err // the VM's exit gave it back
 	}
@@ -281,7 +287,7 @@ func (h *Handover) VMExited(ctx context.Context, vm string) error {
 		return fmt.Errorf("give the GPU back after vm %s: %w", vm, err)
 	}
 	defer l.Close()
-	j, ok, err := readJournal(h.o.Dir)
+	j, ok, err := readJournal(h.o.Dir, h.o.Profile)
 	if err != nil || !ok || j.vm() != vm {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"spirit/internal/rootfile"
 )
 
 // The journal is a file of JSON lines in the GPU's runtime directory: a
@@ -43,11 +45,18 @@ const (
 	lockFile    = "lock"
 )
 
+// asRoot says whether the runtime directory and its files must pass
+// rootfile's rule for root: as root, the journal names units to start and
+// modules to load, so only a file that root alone could have written is
+// read, and no link lets another user point root's writes elsewhere.
+func asRoot() bool { return os.Geteuid() == 0 }
+
 // readJournal reads the journal in dir; ok is false when there is none.
 // A torn last line (a crash while writing it) is dropped: its step was
-// never taken.
-func readJournal(dir string) (j journal, ok bool, err error) {
-	f, err := os.Open(filepath.Join(dir, journalFile))
+// never taken. A step naming a unit or module outside p refuses the whole
+// journal: none of it is acted on.
+func readJournal(dir string, p Profile) (j journal, ok bool, err error) {
+	f, err := rootfile.OpenFile(filepath.Join(dir, journalFile), os.O_RDONLY, 0, asRoot())
 	if errors.Is(err, fs.ErrNotExist) {
 		return journal{}, false, nil
 	}
@@ -67,6 +76,9 @@ func readJournal(dir string) (j journal, ok bool, err error) {
 		case l.Step != nil:
 			if err := l.Step.check(); err != nil {
 				return journal{}, false, err
+			}
+			if err := p.allows(*l.Step); err != nil {
+				return journal{}, false, fmt.Errorf("the GPU journal in %s: %w: remove it once the host is as it should be", dir, err)
 			}
 			j.Steps = append(j.Steps, *l.Step)
 		case l.Attached:
@@ -89,7 +101,7 @@ func readJournal(dir string) (j journal, ok bool, err error) {
 type journalWriter struct{ f *os.File }
 
 func createJournal(dir string, h header) (*journalWriter, error) {
-	f, err := os.OpenFile(filepath.Join(dir, journalFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	f, err := rootfile.OpenFile(filepath.Join(dir, journalFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600, asRoot())
 	if err != nil {
 		return nil, fmt.Errorf("create the GPU journal: %w", err)
 	}
@@ -128,10 +140,12 @@ func removeJournal(dir string) error {
 // lock takes the GPU lock in dir, waiting while another GPU operation
 // holds it. The kernel drops it with its holder, so a crash frees it.
 func lock(ctx context.Context, dir string, waiting func()) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The VMs' rule (vmctl's private): 0700, ours, under directories
+	// only root controls.
+	if err := rootfile.MkdirAll(dir, 0o700, asRoot()); err != nil {
 		return nil, fmt.Errorf("GPU runtime directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	f, err := rootfile.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600, asRoot())
 	if err != nil {
 		return nil, fmt.Errorf("GPU lock: %w", err)
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzReadJournal: whatever the journal holds, what it yields never
-// names a path outside sysfs: steps and addresses become paths.
+// names a path outside sysfs (steps and addresses become paths), nor a
+// unit or a module outside the GPU profile.
 func FuzzReadJournal(f *testing.F) {
 	f.Add([]byte(`{"begin":{"vm":"win","gpu":"0000:01:00.0","drivers":{"0000:01:00.0":"nvidia"}}}
 {"step":{"kind":"stop-unit","name":"display-manager.service"}}
@@ -18,16 +19,22 @@ func FuzzReadJournal(f *testing.F) {
 `))
 	f.Add([]byte(`{"step":{"kind":"unbind-platform","name":"../../x","driver":"efi-framebuffer"}}`))
 	f.Add([]byte(`{"begin":{"gpu":"x","drivers":{"../x":""}}}` + "\n{\"step\":"))
+	f.Add([]byte(`{"step":{"kind":"stop-unit","name":"sshd.service"}}`))
+	f.Add([]byte(`{"step":{"kind":"unload-module","name":"nvidia-drm"}}` + "\n" + `{"step":{"kind":"unload-module","name":"ext4"}}`))
 	dir := f.TempDir()
+	p := DefaultProfile()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := os.WriteFile(filepath.Join(dir, journalFile), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		j, ok, err := readJournal(dir)
+		j, ok, err := readJournal(dir, p)
 		if err != nil || !ok {
 			return
 		}
 		for _, s := range j.Steps {
+			if p.allows(s) != nil {
+				t.Fatalf("step %+v is outside the profile", s)
+			}
 			for _, v := range append([]string{s.Name, s.Driver}, s.Functions...) {
 				if strings.Contains(v, "/") || strings.Contains(v, "..") && s.Kind != stepStopUnit {
 					t.Fatalf("step %+v names a path", s)

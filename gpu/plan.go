@@ -36,6 +36,12 @@ func (h *Handover) plan(ctx context.Context, g GPU, vm string) ([]Step, error) {
 	for _, m := range mods {
 		steps = append(steps, Step{Kind: stepUnloadModule, Name: m})
 	}
+	for _, s := range steps {
+		// A journal naming it would be refused when read back.
+		if err := h.o.Profile.allows(s); err != nil {
+			return nil, err
+		}
+	}
 	if !h.o.Host.Sys.DriverLoaded(vfioDriver) {
 		steps = append(steps, Step{Kind: stepLoadVFIO})
 	}

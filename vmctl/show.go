@@ -9,6 +9,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"spirit/internal/printable"
 	"spirit/internal/tables"
 	"spirit/vmctl/control"
 )
@@ -42,7 +43,7 @@ func WriteList(w io.Writer, defs map[string]Definition, list []control.Status) e
 func agentCell(st control.Status) string {
 	switch {
 	case st.Agent != nil && st.AgentReady:
-		return st.Agent.Version
+		return printable.String(st.Agent.Version)
 	case st.State == control.StateRunning:
 		return "not yet"
 	}
@@ -83,7 +84,10 @@ func WriteStatus(w io.Writer, d Definition, st control.Status) error {
 		line("balloon", fmt.Sprintf("%d MiB", st.Balloon>>20))
 	}
 	if st.Agent != nil {
-		line("agent", fmt.Sprintf("spirit-agent %s on %s (%s), %s", st.Agent.Version, st.Agent.Hostname, st.Agent.OS, answers(st)))
+		// The guest's words: escaped here too, whatever the supervisor did.
+		a := st.Agent
+		line("agent", fmt.Sprintf("spirit-agent %s on %s (%s), %s",
+			printable.String(a.Version), printable.String(a.Hostname), printable.String(a.OS), answers(st)))
 	} else if st.PID != 0 {
 		line("agent", answers(st))
 	}

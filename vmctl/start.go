@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -329,40 +328,6 @@ func (m *Manager) awaitStart(ctx context.Context, name string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// endOrphan ends a QEMU left by a supervisor that died: it got SIGTERM
-// then (Pdeathsig) and may still be exiting, holding its disks. It is
-// known by its pid file and its QMP socket's path on its command line;
-// it gets 10 s, then SIGKILL.
-func endOrphan(ctx context.Context, env Env) error {
-	data, err := os.ReadFile(env.Path(PIDFile))
-	if err != nil {
-		return nil
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return nil
-	}
-	alive := func() bool {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return err == nil && strings.Contains(string(cmdline), env.Path(QMPSocket))
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for alive() {
-		if time.Now().After(deadline) {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-				return fmt.Errorf("end the QEMU its dead supervisor left (pid %d): %w", pid, err)
-			}
-			deadline = time.Now().Add(5 * time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // checkVFIO says which of the VM's GPU functions the host still drives:

@@ -23,6 +23,8 @@ import (
 type hostile struct {
 	closeOutputs bool
 	exit         *wire.ExitMsg // nil: never sent
+	hello        wire.Hello    // its hello; the zero Hello: a plain one
+	fileErr      wire.ErrorMsg // the answer to every file request
 }
 
 // start serves one connection as h and returns a client of it. The peer
@@ -51,7 +53,11 @@ func (h hostile) start(t *testing.T) *client.Client {
 }
 
 func (h hostile) serve(conn net.Conn) error {
-	_, mc, err := wire.GuestSync(conn, wire.Hello{Proto: wire.Proto, Version: "hostile", OS: "linux"})
+	hello := h.hello
+	if hello.Proto == 0 {
+		hello = wire.Hello{Proto: wire.Proto, Version: "hostile", OS: "linux"}
+	}
+	_, mc, err := wire.GuestSync(conn, hello)
 	if err != nil {
 		return err
 	}
@@ -90,6 +96,12 @@ func (h hostile) loop(sess *yamux.Session) error {
 		switch req.Op {
 		case wire.OpPing:
 			if err := wire.WriteFrame(st, wire.TOK, wire.Reply{}); err != nil {
+				return err
+			}
+			st.Close()
+			continue
+		case wire.OpRead, wire.OpWrite, wire.OpStat:
+			if err := wire.WriteFrame(st, wire.TError, h.fileErr); err != nil {
 				return err
 			}
 			st.Close()

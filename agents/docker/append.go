@@ -15,9 +15,9 @@ import (
 )
 
 // appendScript appends its stdin to the file $1 inside the container, as
-// a shell's >> does there: the container's kernel follows the file's
-// symbolic links (with its own rules), and the file keeps its owner and
-// mode. Appending through the archive API would need the whole current
+// a shell's >> does there: $1 is the path with its links followed by the
+// kernel's rules (destination), the container's kernel opens it, and the
+// file keeps its owner and mode. Appending through the archive API would need the whole current
 // file on the host first, which a container controls the size of.
 const appendScript = `exec cat >>"$1"`
 
@@ -33,14 +33,17 @@ const (
 // writes: the redirection is the host user's, whoever the container's
 // default user is.
 func (r *resolved) openAppend(ctx context.Context, p string) (io.ReadWriteCloser, error) {
-	// An early, clear error for a directory or a missing one; the shell
-	// in the container decides for good.
-	if _, _, err := r.destination(ctx, p); err != nil {
+	// An early, clear error for a directory or a missing one, and the
+	// kernel's rules for links and files in sticky directories, which
+	// the container's kernel applies only when its sysctls say so; the
+	// shell in the container decides the rest.
+	dest, _, err := r.destination(ctx, p)
+	if err != nil {
 		return nil, r.fileErr(target.Append, p, err)
 	}
 	ex, err := r.cli.ExecCreate(ctx, r.id, client.ExecCreateOptions{
 		User:         "0",
-		Cmd:          []string{"/bin/sh", "-c", appendScript, "spirit-append", p},
+		Cmd:          []string{"/bin/sh", "-c", appendScript, "spirit-append", dest},
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,

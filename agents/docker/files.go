@@ -9,13 +9,15 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"spirit/target"
 	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"spirit/internal/printable"
+	"spirit/target"
 )
 
 // maxLinks bounds the symbolic links followed to reach a file.
@@ -70,48 +72,44 @@ func (r *resolved) abs(p string) string {
 	return path.Clean(p)
 }
 
-// fileErr wraps an error about the file p.
+// fileErr wraps an error about the file p. Its text may hold what the
+// container chose (a link's target, in a path the Engine echoes): it is
+// shown escaped.
 func (r *resolved) fileErr(op target.OpenMode, p string, err error) error {
-	return fmt.Errorf("docker %s %s in %s: %w", op, p, r.name, r.b.engineErr(r.cli, err))
+	return printable.Error(fmt.Errorf("docker %s %s in %s: %w", op, p, r.name, r.b.engineErr(r.cli, err)))
 }
 
 // openRead streams the one regular file at p out of the archive the Engine
-// sends.
+// sends, its links followed as cat would with the kernel's rules (walk).
 func (r *resolved) openRead(ctx context.Context, p string) (io.ReadWriteCloser, error) {
-	want := p
-	for range maxLinks {
-		res, err := r.cli.CopyFromContainer(ctx, r.id, client.CopyFromContainerOptions{SourcePath: p})
-		if err != nil {
-			if cerrdefs.IsNotFound(err) {
-				return nil, r.fileErr(target.Read, want, fs.ErrNotExist)
-			}
-			return nil, r.fileErr(target.Read, want, err)
-		}
-		st := res.Stat
-		if st.Mode&fs.ModeSymlink != 0 && st.LinkTarget != "" && st.LinkTarget != p {
-			// The archive holds the link itself; read what it points to,
-			// as cat would.
-			closeQuietly(res.Content)
-			p = st.LinkTarget
-			continue
-		}
-		if st.Mode.IsDir() {
-			closeQuietly(res.Content)
-			return nil, r.fileErr(target.Read, want, syscall.EISDIR)
-		}
-		tr := tar.NewReader(res.Content)
-		hdr, err := tr.Next()
-		if err != nil {
-			closeQuietly(res.Content)
-			return nil, r.fileErr(target.Read, want, fmt.Errorf("reading the archive: %w", err))
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			closeQuietly(res.Content)
-			return nil, r.fileErr(target.Read, want, errors.New("not a regular file"))
-		}
-		return &fileReader{tr: tr, body: res.Content}, nil
+	dest, st, err := r.walk(ctx, p)
+	switch {
+	case err != nil:
+		return nil, r.fileErr(target.Read, p, err)
+	case st == nil:
+		return nil, r.fileErr(target.Read, p, fs.ErrNotExist)
+	case st.Mode.IsDir():
+		return nil, r.fileErr(target.Read, p, syscall.EISDIR)
 	}
-	return nil, r.fileErr(target.Read, want, syscall.ELOOP)
+	res, err := r.cli.CopyFromContainer(ctx, r.id, client.CopyFromContainerOptions{SourcePath: dest})
+	if cerrdefs.IsNotFound(err) {
+		return nil, r.fileErr(target.Read, p, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, r.fileErr(target.Read, p, err)
+	}
+	tr := tar.NewReader(res.Content)
+	hdr, err := tr.Next()
+	if err != nil {
+		closeQuietly(res.Content)
+		return nil, r.fileErr(target.Read, p, fmt.Errorf("reading the archive: %w", err))
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		// A link put in its place since walk is not followed either.
+		closeQuietly(res.Content)
+		return nil, r.fileErr(target.Read, p, errors.New("not a regular file"))
+	}
+	return &fileReader{tr: tr, body: res.Content}, nil
 }
 
 // fileReader reads one file out of a tar stream.
@@ -148,35 +146,21 @@ func (r *resolved) openWrite(ctx context.Context, p string) (io.ReadWriteCloser,
 	return &fileWriter{r: r, ctx: ctx, path: p, spool: spool}, nil
 }
 
-// destination follows a symbolic link at p, as a shell's redirection
-// does, and checks the file it names: it must not be a directory, and its
-// directory must exist. st is nil for a new file.
+// destination follows the symbolic links of p, as a shell's redirection
+// does with the kernel's rules (walk), and checks the file it names: it
+// must not be a directory, its directory must exist, and root must be
+// allowed to open it with O_CREAT (mayCreate). st is nil for a new file.
 func (r *resolved) destination(ctx context.Context, p string) (dest string, st *container.PathStat, err error) {
-	dest = p
-	for range maxLinks {
-		res, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: dest})
-		if cerrdefs.IsNotFound(err) {
-			return dest, nil, r.checkDir(ctx, path.Dir(dest))
-		}
-		if err != nil {
-			// The stat is a HEAD request: its error has no text. The
-			// usual cause is a file where a directory should be.
-			if derr := r.checkDir(ctx, path.Dir(dest)); derr != nil {
-				return "", nil, derr
-			}
-			return "", nil, err
-		}
-		s := res.Stat
-		if s.Mode&fs.ModeSymlink != 0 && s.LinkTarget != "" && s.LinkTarget != dest {
-			dest = s.LinkTarget
-			continue
-		}
-		if s.Mode.IsDir() {
-			return "", nil, syscall.EISDIR
-		}
-		return dest, &s, nil
+	dest, st, err = r.walk(ctx, p)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case st == nil:
+		return dest, nil, r.checkDir(ctx, path.Dir(dest))
+	case st.Mode.IsDir():
+		return "", nil, syscall.EISDIR
 	}
-	return "", nil, syscall.ELOOP
+	return dest, st, r.mayCreate(ctx, dest, st)
 }
 
 // checkDir checks that dir exists and is a directory.

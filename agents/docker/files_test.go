@@ -90,11 +90,13 @@ func TestFiles(t *testing.T) {
 	})
 
 	t.Run("mode and owner kept", func(t *testing.T) {
-		mustRun(t, tgt, "echo x >/tmp/script && chmod 750 /tmp/script && chown 1000:1001 /tmp/script")
-		writeFile(t, tgt, "/tmp/script", target.Write, []byte("#!/bin/sh\necho hi\n"))
-		writeFile(t, tgt, "/tmp/script", target.Append, []byte("echo more\n"))
+		// Not in /tmp: root may not write another user's file there
+		// (TestStickyLinks).
+		mustRun(t, tgt, "mkdir -p /data && echo x >/data/script && chmod 750 /data/script && chown 1000:1001 /data/script")
+		writeFile(t, tgt, "/data/script", target.Write, []byte("#!/bin/sh\necho hi\n"))
+		writeFile(t, tgt, "/data/script", target.Append, []byte("echo more\n"))
 		writeFile(t, tgt, "/tmp/fresh", target.Write, []byte("x"))
-		got := mustRun(t, tgt, `stat -c '%a %u:%g' /tmp/script /tmp/fresh; /tmp/script`)
+		got := mustRun(t, tgt, `stat -c '%a %u:%g' /data/script /tmp/fresh; /data/script`)
 		if want := "750 1000:1001\n644 0:0\nhi\nmore\n"; got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}

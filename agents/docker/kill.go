@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
+
+	"spirit/internal/printable"
 )
 
 // killScript stops every process of the container whose environment holds
@@ -82,7 +84,8 @@ func (e *execRun) Stop(ctx context.Context, sig string) error {
 		return fmt.Errorf("stopping the command with SIG%s: %w", sig, err)
 	}
 	if code != 0 {
-		return fmt.Errorf("stopping the command with SIG%s: kill script exited %d: %s", sig, code, strings.TrimSpace(out))
+		// The container's sh wrote it.
+		return fmt.Errorf("stopping the command with SIG%s: kill script exited %d: %s", sig, code, printable.String(strings.TrimSpace(out)))
 	}
 	if err := e.waitEnded(ctx, killTimeout); err != nil {
 		return fmt.Errorf("stopping the command: %w", err)

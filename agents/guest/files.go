@@ -17,7 +17,11 @@ import (
 const copyBuf = 64 << 10
 
 func (s *Server) stat(st net.Conn, req *wire.Request) {
-	fi, err := os.Stat(req.Path)
+	p, err := resolve(req.Path)
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = os.Lstat(p)
+	}
 	if err != nil {
 		s.fail(st, err)
 		return
@@ -32,7 +36,11 @@ func statOf(fi fs.FileInfo) *wire.Stat {
 // read sends a file: OK with its stat, then its bytes in chunks, then how
 // the reading ended.
 func (s *Server) read(st net.Conn, req *wire.Request) {
-	f, err := os.Open(req.Path)
+	p, err := resolve(req.Path)
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(p, os.O_RDONLY|noFollow, 0)
+	}
 	if err != nil {
 		s.fail(st, err)
 		return
@@ -86,7 +94,7 @@ func (s *Server) write(st net.Conn, req *wire.Request) {
 
 // target is a file being written.
 type target struct {
-	path   string   // the file to write, symlinks resolved
+	path   string   // the file to write, symlinks resolved (resolve)
 	f      *os.File // where the bytes go now
 	temp   string   // f's name, to remove on failure; "" if none
 	append bool
@@ -95,11 +103,21 @@ type target struct {
 }
 
 func openTarget(req *wire.Request) (*target, error) {
-	t := &target{path: req.Path, append: req.Append, mode: req.Mode}
+	p, err := resolve(req.Path) // write through a symlink, as > does
+	if err != nil {
+		return nil, err
+	}
+	t := &target{path: p, append: req.Append, mode: req.Mode}
 	if t.mode == 0 {
 		t.mode = 0o644
 	}
-	fi, err := os.Stat(req.Path)
+	fi, err := os.Lstat(p)
+	if err == nil {
+		// > and >> open with O_CREAT: what the kernel would refuse them.
+		if err := mayCreate(p, fi); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case err == nil && fi.IsDir():
 		return nil, errors.New("is a directory")
@@ -111,13 +129,10 @@ func openTarget(req *wire.Request) (*target, error) {
 		if req.Append {
 			flag |= os.O_APPEND
 		}
-		t.f, err = os.OpenFile(req.Path, flag, 0)
+		t.f, err = os.OpenFile(p, flag|noFollow, 0)
 		return t, err
 	case err == nil:
 		t.mode = fi.Mode().Perm() // keep the file's permissions
-		if p, err := filepath.EvalSymlinks(req.Path); err == nil {
-			t.path = p // write through a symlink, as > does
-		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
@@ -161,7 +176,7 @@ func (t *target) appendTemp() error {
 	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	dst, err := os.OpenFile(t.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, t.mode)
+	dst, err := os.OpenFile(t.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|noFollow, t.mode)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,9 @@ import (
 
 // Listen returns a port that accepts hosts on addr, "unix:PATH": any
 // number at once, each a fresh stream. It is how tests and a supervisor on
-// the same machine reach an agent. The socket is made 0600, and a stale
-// socket left by an agent that died is replaced.
+// the same machine reach an agent. The socket is 0600 from the moment it
+// is at PATH (bindPrivate), and a stale socket left by an agent that died
+// is replaced.
 func Listen(addr string) (Port, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok || path == "" {
@@ -23,15 +24,11 @@ func Listen(addr string) (Port, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
-	l, err := net.Listen("unix", path)
+	l, err := bindPrivate(path)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	return &listenPort{l: l}, nil
+	return &listenPort{l: l, path: path}, nil
 }
 
 // removeStale removes a socket nobody answers on; anything else in the
@@ -59,7 +56,8 @@ func removeStale(path string) error {
 }
 
 type listenPort struct {
-	l net.Listener
+	l    net.Listener
+	path string // removed by Close: the listener was bound elsewhere
 }
 
 func (p *listenPort) Next(ctx context.Context) (net.Conn, error) {
@@ -74,4 +72,10 @@ func (p *listenPort) Next(ctx context.Context) (net.Conn, error) {
 
 func (p *listenPort) Concurrent() bool { return true }
 
-func (p *listenPort) Close() error { return p.l.Close() }
+func (p *listenPort) Close() error {
+	err := p.l.Close()
+	if rerr := os.Remove(p.path); err == nil && !errors.Is(rerr, fs.ErrNotExist) {
+		err = rerr
+	}
+	return err
+}

@@ -15,6 +15,7 @@ import (
 	"io"
 
 	"spirit/errcode"
+	"spirit/internal/printable"
 )
 
 // MaxFrame bounds a control frame's payload. Frames carry only small JSON
@@ -132,7 +133,8 @@ func Expect(r io.Reader, t Type, v any) error {
 		if err := f.Decode(&e); err != nil {
 			return err
 		}
-		return &errcode.Error{Code: e.Code, Msg: e.Message}
+		// The peer's text: shown, never obeyed, by the user's terminal.
+		return &errcode.Error{Code: e.Code, Msg: printable.String(e.Message)}
 	}
 	return fmt.Errorf("%w: got %v, want %v", ErrFrame, f.Type, t)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"spirit/errcode"
+	"spirit/internal/printable"
 )
 
 // The seed corpora under testdata/fuzz hold valid frames of each type,
@@ -195,7 +196,8 @@ func decodeChunks(in []byte) (data []byte, end int, e chunkEnd) {
 		if json.Unmarshal(payload, &m) != nil {
 			return data, 0, chunkEnd{kind: "frame"}
 		}
-		return data, 0, chunkEnd{kind: "remote", remote: errcode.Error{Msg: m.Message, Code: m.Code}}
+		// The peer's text comes escaped (Expect).
+		return data, 0, chunkEnd{kind: "remote", remote: errcode.Error{Msg: printable.String(m.Message), Code: m.Code}}
 	}
 	return data, 0, chunkEnd{kind: "frame"}
 }

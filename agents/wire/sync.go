@@ -13,6 +13,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"spirit/internal/printable"
 )
 
 // Proto is the protocol version. A host and an agent with different
@@ -295,10 +297,19 @@ func contains(ns []nonce, n nonce) bool {
 	return false
 }
 
+// decodeHello decodes the peer's hello, its texts escaped
+// (printable.String): they are printed (status, errors) and logged, and
+// an agent's escape sequences must not reach the user's terminal.
 func decodeHello(b []byte) (Hello, error) {
 	var h Hello
 	if err := json.Unmarshal(b, &h); err != nil {
 		return Hello{}, err
+	}
+	for _, s := range []*string{&h.Version, &h.OS, &h.Arch, &h.Hostname} {
+		*s = printable.String(*s)
+	}
+	for i := range h.Caps {
+		h.Caps[i] = printable.String(h.Caps[i])
 	}
 	return h, nil
 }
