@@ -28,10 +28,15 @@ import (
 type Bootstrap struct {
 	Def Definition `json:"definition"`
 	Env Env        `json:"env"`
-	// QEMU is the program, Args its arguments.
-	QEMU  string   `json:"qemu"`
-	Args  []string `json:"args"`
-	Notes []Note   `json:"notes,omitempty"`
+	// QEMU is the program, Args its arguments, Files what it gets
+	// open, in order from descriptor 3 (see PassedFile).
+	QEMU  string       `json:"qemu"`
+	Args  []string     `json:"args"`
+	Notes []Note       `json:"notes,omitempty"`
+	Files []PassedFile `json:"files,omitempty"`
+	// User is who QEMU runs as; nil is spirit's own user (root only
+	// when spirit.toml says [qemu] user = "root").
+	User *RunAs `json:"user,omitempty"`
 	// Incoming is a suspended VM's saved state to resume from; QEMU then
 	// starts with -incoming defer.
 	Incoming string `json:"incoming,omitempty"`
@@ -89,16 +94,37 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 	}
 	env := m.Env(name)
 	env.KVM, env.NoKVM = m.o.KVM(ctx)
-	args, notes, err := Args(d, env)
+	l, err := Build(d, env)
 	if err != nil {
 		return Bootstrap{}, err
 	}
-	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: args, Notes: notes, SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir()}
+	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: l.Args, Notes: l.Notes, Files: l.Files,
+		SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir()}
+	if b.User, err = m.runAs(env); err != nil {
+		return Bootstrap{}, fmt.Errorf("cannot start vm %s: %w", name, err)
+	}
+	if b.User == nil && m.o.UID == 0 {
+		b.Notes = append(b.Notes, Note("QEMU runs as root, as spirit.toml says ([qemu] user = \"root\"): "+
+			"a flaw in its device emulation would give the guest the host"))
+	}
 	if !so.Fresh && m.suspended(name) {
 		b.Incoming = env.Path(SuspendFile)
 		b.Args = append(b.Args, "-incoming", "defer")
 	}
 	return b, nil
+}
+
+// runAs is the user QEMU runs as: none of its own unless spirit runs as
+// root.
+func (m *Manager) runAs(env Env) (*RunAs, error) {
+	if m.o.UID != 0 {
+		return nil, nil
+	}
+	r, err := LookupRunAs(m.o.QEMUUser)
+	if err != nil || r == nil || !env.KVM {
+		return r, err
+	}
+	return r, r.withKVM(m.o.KVMDevice)
 }
 
 // suspended says whether the VM name has a saved state to resume.
@@ -333,8 +359,8 @@ func (m *Manager) awaitStart(ctx context.Context, name string) error {
 
 // endOrphan ends a QEMU left by a supervisor that died: it got SIGTERM
 // then (Pdeathsig) and may still be exiting, holding its disks. It is
-// known by its pid file and its QMP socket's path on its command line;
-// it gets 10 s, then SIGKILL.
+// known by its pid file and its console log's path on its command line
+// (the opaque of its -add-fd); it gets 10 s, then SIGKILL.
 func endOrphan(ctx context.Context, env Env) error {
 	data, err := os.ReadFile(env.Path(PIDFile))
 	if err != nil {
@@ -346,7 +372,7 @@ func endOrphan(ctx context.Context, env Env) error {
 	}
 	alive := func() bool {
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return err == nil && strings.Contains(string(cmdline), env.Path(QMPSocket))
+		return err == nil && strings.Contains(string(cmdline), "opaque="+esc(env.Path(ConsoleLog))+"\x00")
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for alive() {
