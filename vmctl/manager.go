@@ -81,6 +81,9 @@ func NewManager(o ManagerOptions) *Manager {
 // QEMU is the emulator the VMs run: a path, or a name looked up in PATH.
 func (m *Manager) QEMU() string { return m.o.QEMU }
 
+// QEMUUser is who QEMU runs as when spirit runs as root.
+func (m *Manager) QEMUUser() string { return m.o.QEMUUser }
+
 // Names lists the VMs defined, sorted.
 func (m *Manager) Names() []string { return slices.Sorted(maps.Keys(m.o.Defs)) }
 

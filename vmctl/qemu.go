@@ -129,7 +129,8 @@ func (b *builder) opt(flag string, parts ...string) {
 func esc(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
 // image passes the image at p (relative to Base) as an fdset, and
-// returns the name QEMU opens it by.
+// returns the name QEMU opens it by. A writable image is passed
+// PassReadWrite, PassRead (see passer.fdset).
 func (b *builder) image(p string, hows ...Pass) string {
 	opts, name := b.pass.fdset(resolve(b.env.Base, p), hows...)
 	for _, o := range opts {
@@ -138,14 +139,11 @@ func (b *builder) image(p string, hows ...Pass) string {
 	return name
 }
 
-// rw are the descriptors of a writable image (see passer.fdset).
-var rw = []Pass{PassReadWrite, PassRead}
-
-// sandbox is QEMU's seccomp filter: besides what -sandbox on denies, no
-// obsolete system calls, no set*uid/set*gid (QEMU is started as its
-// user already), no fork or exec, and no changes to its scheduling or
-// limits (the supervisor pins its threads from outside).
-const sandbox = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+// SandboxOptions are QEMU's seccomp filter: besides what -sandbox on
+// denies, no obsolete system calls, no set*uid/set*gid (QEMU is started
+// as its user already), no fork or exec, and no changes to its
+// scheduling or limits (the supervisor pins its threads from outside).
+const SandboxOptions = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 func (b *builder) head() {
 	// debug-threads names each vCPU thread ("CPU 0/KVM"), which makes
@@ -156,7 +154,7 @@ func (b *builder) head() {
 	b.opt("-no-user-config")
 	b.opt("-nodefaults")
 	b.opt("-display", "none")
-	b.opt("-sandbox", sandbox)
+	b.opt("-sandbox", SandboxOptions)
 }
 
 func (b *builder) machine() {
@@ -213,7 +211,7 @@ func (b *builder) firmware() {
 	if b.d.Firmware == "uefi" {
 		code := b.image(b.d.OVMFCode, PassRead)
 		b.opt("-drive", "if=pflash", "unit=0", "format=raw", "readonly=on", "file="+code)
-		vars := b.image(b.env.Path(VarsFile), rw...)
+		vars := b.image(b.env.Path(VarsFile), PassReadWrite, PassRead)
 		b.opt("-drive", "if=pflash", "unit=1", "format=qcow2", "file="+vars)
 	}
 	if b.d.OS == "windows" {
@@ -246,7 +244,7 @@ func (b *builder) disks() {
 	sata := 0
 	for i, disk := range b.d.Disks {
 		id := "disk" + strconv.Itoa(i)
-		b.opt("-drive", "file="+b.image(disk.Path, rw...), "if=none", "id="+id, "format="+disk.Format, "cache="+disk.Cache)
+		b.opt("-drive", "file="+b.image(disk.Path, PassReadWrite, PassRead), "if=none", "id="+id, "format="+disk.Format, "cache="+disk.Cache)
 		switch disk.Interface {
 		case "virtio":
 			b.opt("-device", "virtio-blk-pci", "drive="+id)
