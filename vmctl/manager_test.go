@@ -577,8 +577,8 @@ func TestManagerPlanChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Plan with enough huge pages: %v", err)
 	}
-	if !slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(a, "memory-backend-file,") }) {
-		t.Errorf("Plan with huge pages: no hugetlbfs backend in %q", b.Args)
+	if !slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(a, "memory-backend-memfd,") }) {
+		t.Errorf("Plan with huge pages: no huge page memfd backend in %q", b.Args)
 	}
 
 	d.HugePages = false
