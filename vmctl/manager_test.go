@@ -628,4 +628,7 @@ func TestManagerPlanGPU(t *testing.T) {
 	if !slices.Contains(b.Args, "vfio-pci,host=0000:01:00.1,bus=gpuport0,addr=00.0") || slices.ContainsFunc(b.Args, func(a string) bool { return strings.Contains(a, "0000:01:00.0") }) {
 		t.Errorf("Plan passes through %q", b.Args)
 	}
+	if len(b.VFIO) != 1 || !strings.HasPrefix(b.VFIO[0], "/dev/vfio/") {
+		t.Errorf("Plan hands QEMU's user the VFIO groups %q, want the function's one", b.VFIO)
+	}
 }

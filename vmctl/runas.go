@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -83,4 +84,38 @@ func (r *RunAs) Credential() *syscall.Credential {
 	}
 	// Groups is set even when empty: root's groups must not be kept.
 	return &syscall.Credential{Uid: r.UID, Gid: r.GID, Groups: append([]uint32{}, r.Groups...)}
+}
+
+// HandOver makes the devices r's for as long as QEMU runs (VFIO groups,
+// which QEMU opens by path, as libvirt hands them over), and returns
+// what gives each back to its owner. Nothing is handed over for nil.
+func HandOver(devices []string, r *RunAs) (restore func() error, err error) {
+	var undo []func() error
+	restore = func() error {
+		var errs []error
+		for _, u := range slices.Backward(undo) {
+			errs = append(errs, u())
+		}
+		return errors.Join(errs...)
+	}
+	if r == nil {
+		return restore, nil
+	}
+	for _, dev := range devices {
+		fi, err := os.Stat(dev)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("hand %s to %s: %w", dev, r.Name, err), restore())
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if err := os.Chown(dev, int(r.UID), int(r.GID)); err != nil {
+			return nil, errors.Join(fmt.Errorf("hand %s to %s: %w", dev, r.Name, err), restore())
+		}
+		undo = append(undo, func() error {
+			if err := os.Chown(dev, int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("give %s back: %w", dev, err)
+			}
+			return nil
+		})
+	}
+	return restore, nil
 }

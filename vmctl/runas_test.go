@@ -169,3 +169,44 @@ func TestLoadAsAnotherUser(t *testing.T) {
 		t.Errorf("cat /proc/self/fd/3 as nobody: %q, %v", out, err)
 	}
 }
+
+// TestHandOver makes a VFIO group's device QEMU's user's, and gives it
+// back.
+func TestHandOver(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "11"), filepath.Join(dir, "12")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chown(b, 7, 8)
+	owner := func(p string) [2]uint32 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		return [2]uint32{st.Uid, st.Gid}
+	}
+	r := &RunAs{Name: "q", UID: 900, GID: 901}
+	restore, err := HandOver([]string{a, b}, r)
+	if err != nil {
+		t.Fatalf("HandOver (needs root): %v", err)
+	}
+	if owner(a) != [2]uint32{900, 901} || owner(b) != [2]uint32{900, 901} {
+		t.Errorf("owners %v %v, want QEMU's user's", owner(a), owner(b))
+	}
+	if err := restore(); err != nil {
+		t.Fatal(err)
+	}
+	if owner(a) != [2]uint32{0, 0} || owner(b) != [2]uint32{7, 8} {
+		t.Errorf("owners %v %v after restore, want back as they were", owner(a), owner(b))
+	}
+	if _, err := HandOver([]string{a, filepath.Join(dir, "none")}, r); !errors.Is(err, os.ErrNotExist) || owner(a) != [2]uint32{0, 0} {
+		t.Errorf("a missing device: %v, owner of the first %v: want the error and the first given back", err, owner(a))
+	}
+	if restore, err := HandOver([]string{filepath.Join(dir, "none")}, nil); err != nil || restore() != nil {
+		t.Errorf("no user: %v; want nothing done", err)
+	}
+}

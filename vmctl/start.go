@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,10 @@ type Bootstrap struct {
 	// User is who QEMU runs as; nil is spirit's own user (root only
 	// when spirit.toml says [qemu] user = "root").
 	User *RunAs `json:"user,omitempty"`
+	// VFIO are the VFIO group devices of the GPU's functions
+	// (/dev/vfio/N), which QEMU opens by path: the supervisor makes
+	// them User's for QEMU's life (see HandOver).
+	VFIO []string `json:"vfio,omitempty"`
 	// Incoming is a suspended VM's saved state to resume from; QEMU then
 	// starts with -incoming defer.
 	Incoming string `json:"incoming,omitempty"`
@@ -89,7 +94,8 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 			return Bootstrap{}, err // it names the VM
 		}
 	}
-	if err := m.checkVFIO(d); err != nil {
+	vfio, err := m.checkVFIO(d)
+	if err != nil {
 		return Bootstrap{}, err
 	}
 	env := m.Env(name)
@@ -99,7 +105,7 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 		return Bootstrap{}, err
 	}
 	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: l.Args, Notes: l.Notes, Files: l.Files,
-		SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir()}
+		SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir(), VFIO: vfio}
 	if b.User, err = m.runAs(env); err != nil {
 		return Bootstrap{}, fmt.Errorf("cannot start vm %s: %w", name, err)
 	}
@@ -393,18 +399,22 @@ func endOrphan(ctx context.Context, env Env) error {
 
 // checkVFIO says which of the VM's GPU functions the host still drives:
 // QEMU can only take them from vfio-pci, which spirit gpu passthrough
-// binds them to.
-func (m *Manager) checkVFIO(d Definition) error {
+// binds them to. It returns the VFIO group devices QEMU opens for them.
+func (m *Manager) checkVFIO(d Definition) ([]string, error) {
 	sys := gpu.Sys{Root: m.o.SysfsRoot}
+	var groups []string
 	for _, addr := range d.GPU {
 		dev, err := sys.Device(addr)
 		if err != nil {
-			return fmt.Errorf("cannot start vm %s: gpu: %w", d.Name, err)
+			return nil, fmt.Errorf("cannot start vm %s: gpu: %w", d.Name, err)
 		}
 		if dev.Driver != "vfio-pci" {
-			return fmt.Errorf("cannot start vm %s: its GPU function %s is on %s, not vfio-pci: spirit gpu passthrough --vm %s hands it over",
+			return nil, fmt.Errorf("cannot start vm %s: its GPU function %s is on %s, not vfio-pci: spirit gpu passthrough --vm %s hands it over",
 				d.Name, addr, cmp.Or(dev.Driver, "no driver"), d.Name)
 		}
+		if g := "/dev/vfio/" + strconv.Itoa(dev.Group); dev.Group >= 0 && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
 	}
-	return nil
+	return groups, nil
 }
