@@ -36,13 +36,17 @@ const (
 	// PassListen makes a unix socket (0600) listening at the path: QEMU
 	// accepts on it, its users connect to the path.
 	PassListen Pass = "listen"
+	// PassTap runs the bridge helper at the path, which makes a tap
+	// device on the bridge Bridge (see openTap).
+	PassTap Pass = "tap"
 )
 
 // PassedFile is a file that QEMU gets open, at descriptor PassedFD(i)
 // for the i-th of Bootstrap.Files.
 type PassedFile struct {
-	Path string `json:"path"`
-	How  Pass   `json:"how"`
+	Path   string `json:"path"`
+	How    Pass   `json:"how"`
+	Bridge string `json:"bridge,omitempty"`
 }
 
 // firstPassedFD is the descriptor of the first passed file: the files
@@ -89,6 +93,8 @@ func (pf PassedFile) open(otherUser bool) (*os.File, error) {
 		return os.OpenFile(pf.Path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	case PassListen:
 		return listenFile(pf.Path)
+	case PassTap:
+		return openTap(pf.Path, pf.Bridge)
 	}
 	return nil, fmt.Errorf("unknown way to pass a file: %q", pf.How)
 }

@@ -1,6 +1,7 @@
 package vmctl
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,9 @@ type Env struct {
 	// NoKVM why not, for the note that TCG is used instead.
 	KVM   bool
 	NoKVM string
+	// BridgeHelper makes the tap of a VM on a bridge; empty means
+	// DefaultBridgeHelper.
+	BridgeHelper string `json:",omitempty"`
 }
 
 // VarsCopyArgs is the command that makes the VM's variable store from the
@@ -265,7 +269,9 @@ func (b *builder) network() {
 	case "user":
 		b.opt("-netdev", "user", "id=net0")
 	case "bridge":
-		b.opt("-netdev", "bridge", "id=net0", "br="+n.Bridge)
+		// The supervisor runs the bridge helper: QEMU may not.
+		b.pass.files = append(b.pass.files, PassedFile{Path: cmp.Or(b.env.BridgeHelper, DefaultBridgeHelper), How: PassTap, Bridge: n.Bridge})
+		b.opt("-netdev", "tap", "id=net0", "fd="+strconv.Itoa(PassedFD(len(b.pass.files)-1)))
 	}
 	device := map[string]string{"virtio-net": "virtio-net-pci", "e1000e": "e1000e", "e1000": "e1000"}[n.Model]
 	b.opt("-device", device, "netdev=net0")

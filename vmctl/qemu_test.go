@@ -243,7 +243,7 @@ func TestArgsDevices(t *testing.T) {
 			"-add-fd fd=6,set=6,opaque=/run/a,,b/console.log",
 		}},
 		{name: "bridge", change: func(d *vmctl.Definition) { d.Network = vmctl.Network{Mode: "bridge", Bridge: "br0", Model: "e1000e"} },
-			has: []string{"-netdev bridge,id=net0,br=br0", "-device e1000e,netdev=net0"}},
+			has: []string{"-netdev tap,id=net0,fd=3", "-device e1000e,netdev=net0"}},
 		{name: "huge pages from a memfd", change: func(d *vmctl.Definition) { d.HugePages = true },
 			has: []string{"-object memory-backend-memfd,id=mem,size=1G,hugetlb=on,hugetlbsize=2M,share=on,prealloc=on"}},
 		{name: "gpu under bios gets x-vga", change: func(d *vmctl.Definition) { d.GPU = []string{"0000:0a:00.0"} },

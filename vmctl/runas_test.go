@@ -2,12 +2,15 @@ package vmctl
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestLookupRunAs(t *testing.T) {
@@ -117,7 +120,7 @@ func TestOpenPassed(t *testing.T) {
 	os.WriteFile(log, []byte("old"), 0o644)
 	sock := filepath.Join(dir, "s.sock")
 	files, err := OpenPassed([]PassedFile{
-		{private, PassLoad}, {public, PassLoad}, {log, PassLog}, {sock, PassListen}, {public, PassReadWrite},
+		{Path: private, How: PassLoad}, {Path: public, How: PassLoad}, {Path: log, How: PassLog}, {Path: sock, How: PassListen}, {Path: public, How: PassReadWrite},
 	}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +139,7 @@ func TestOpenPassed(t *testing.T) {
 	if err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket: %v, %v; want a socket of mode 0600, left in place", fi, err)
 	}
-	if _, err := OpenPassed([]PassedFile{{filepath.Join(dir, "none"), PassRead}}, false); !errors.Is(err, os.ErrNotExist) ||
+	if _, err := OpenPassed([]PassedFile{{Path: filepath.Join(dir, "none"), How: PassRead}}, false); !errors.Is(err, os.ErrNotExist) ||
 		!strings.Contains(err.Error(), "open "+filepath.Join(dir, "none")+" for qemu") {
 		t.Errorf("a missing file: %v", err)
 	}
@@ -156,7 +159,7 @@ func TestLoadAsAnotherUser(t *testing.T) {
 	if err := os.WriteFile(kernel, []byte("kernel bytes"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	files, err := OpenPassed([]PassedFile{{kernel, PassLoad}}, true)
+	files, err := OpenPassed([]PassedFile{{Path: kernel, How: PassLoad}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,4 +212,61 @@ func TestHandOver(t *testing.T) {
 	if restore, err := HandOver([]string{filepath.Join(dir, "none")}, nil); err != nil || restore() != nil {
 		t.Errorf("no user: %v; want nothing done", err)
 	}
+}
+
+// TestOpenTap runs a bridge helper that sends a descriptor, as
+// qemu-bridge-helper sends its tap, and one that fails.
+func TestOpenTap(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := filepath.Join(t.TempDir(), "helper")
+	script := "#!/bin/sh\nSPIRIT_BRIDGE_HELPER=1 exec " + exe + " -test.run='^TestBridgeHelperProcess$' -- \"$@\"\n"
+	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := OpenPassed([]PassedFile{{Path: helper, How: PassTap, Bridge: "br0"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ClosePassed(files)
+	data := make([]byte, 64)
+	n, _ := files[0].Read(data)
+	if got := string(data[:n]); got != "tap of br0\n" {
+		t.Errorf("the descriptor sent reads %q, want the helper's", got)
+	}
+	_, err = OpenPassed([]PassedFile{{Path: helper, How: PassTap, Bridge: "denied"}}, false)
+	if err == nil || !strings.Contains(err.Error(), "bridge denied: "+helper) || !strings.Contains(err.Error(), "access denied by acl file") {
+		t.Errorf("a helper that fails: %v, want its words", err)
+	}
+}
+
+// TestBridgeHelperProcess is not a test: with SPIRIT_BRIDGE_HELPER=1 it
+// is a bridge helper that sends, on --fd=3, the read end of a pipe that
+// names the bridge (or fails for the bridge "denied", as the real one
+// does for a bridge its ACL does not allow).
+func TestBridgeHelperProcess(t *testing.T) {
+	if os.Getenv("SPIRIT_BRIDGE_HELPER") != "1" {
+		return
+	}
+	args := strings.Join(os.Args, " ")
+	if !strings.Contains(args, "--use-vnet") || !strings.Contains(args, "--fd=3") {
+		fmt.Fprintln(os.Stderr, "usage: helper --use-vnet --br=BR --fd=3")
+		os.Exit(2)
+	}
+	_, br, _ := strings.Cut(args, "--br=")
+	br, _, _ = strings.Cut(br, " ")
+	if br == "denied" {
+		fmt.Fprintln(os.Stderr, "access denied by acl file")
+		os.Exit(1)
+	}
+	r, w, _ := os.Pipe()
+	fmt.Fprintf(w, "tap of %s\n", br)
+	w.Close()
+	if err := unix.Sendmsg(3, []byte{0}, unix.UnixRights(int(r.Fd())), nil, 0); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
