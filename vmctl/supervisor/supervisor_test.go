@@ -58,7 +58,7 @@ func newEnv(t *testing.T) vmctl.Env {
 }
 
 // newBootstrap is what vmctl.Manager.Plan would have the supervisor run
-// for d in env, under TCG.
+// for d in env, under TCG, QEMU as spirit-qemu when the test is root.
 func newBootstrap(t *testing.T, d vmctl.Definition, env vmctl.Env) vmctl.Bootstrap {
 	t.Helper()
 	d = d.WithDefaults()
@@ -67,7 +67,14 @@ func newBootstrap(t *testing.T, d vmctl.Definition, env vmctl.Env) vmctl.Bootstr
 		t.Fatal(err)
 	}
 	qemu := guesttest.Program(t, "qemu-system-x86_64")
-	return vmctl.Bootstrap{Def: d, Env: env, QEMU: qemu, Args: l.Args, Notes: l.Notes, Files: l.Files, SysfsRoot: "/sys"}
+	b := vmctl.Bootstrap{Def: d, Env: env, QEMU: qemu, Args: l.Args, Notes: l.Notes, Files: l.Files, SysfsRoot: "/sys"}
+	if os.Geteuid() == 0 {
+		// As Plan has it: QEMU as its own user (scripts/deps.sh makes it).
+		if b.User, err = vmctl.LookupRunAs(vmctl.DefaultQEMUUser); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
 }
 
 // newDisk makes an empty qcow2 image.
