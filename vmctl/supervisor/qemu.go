@@ -77,11 +77,12 @@ func userName(r *vmctl.RunAs) string {
 	return r.Name
 }
 
+// asUser says who QEMU runs as, for an error.
 func asUser(r *vmctl.RunAs) string {
-	if r == nil {
-		return ""
+	if n := userName(r); n != "" {
+		return " as " + n
 	}
-	return " as " + r.Name
+	return ""
 }
 
 // qemuLog is the end of QEMU's own messages, for an error.
