@@ -197,6 +197,14 @@ func vmSandbox(t *testing.T, h *vmHarness) {
 	if fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
 		t.Errorf("runtime directory: %v, owner %d: want 0700 and spirit's user's", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
 	}
+	// QEMU's user reaches none of the VM's paths: only what was passed.
+	uid, _ := strconv.Atoi(strings.Fields(status["Uid"])[0])
+	gid, _ := strconv.Atoi(strings.Fields(status["Gid"])[0])
+	ls := exec.CommandContext(t.Context(), "ls", filepath.Join(h.run, "linux"))
+	ls.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	if out, err := ls.CombinedOutput(); err == nil || !strings.Contains(string(out), "Permission denied") {
+		t.Errorf("ls of the runtime directory as QEMU's user: %v, %s; want Permission denied", err, out)
+	}
 }
 
 // procStatus reads /proc/PID/status into its fields.
