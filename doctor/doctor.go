@@ -1,12 +1,13 @@
 // Package doctor checks that a host can run what spirit runs, as
 // virt-host-validate does and more: KVM that really runs a guest, the
 // CPU's virtualisation flags, the IOMMU, vfio-pci, the GPUs, huge pages,
-// the UEFI firmware, QEMU, dockerd and the demo guest. Each check that
-// is not ok says how to fix it.
+// the UEFI firmware, QEMU, its sandbox and user, dockerd and the demo
+// guest. Each check that is not ok says how to fix it.
 //
 // It only looks: it writes nothing, loads no module and starts nothing
 // but KVM's test guest (vmctl.KVMUsableAt) and `qemu-system-x86_64
-// --version` (once with -sandbox). Fixing is left to the user, most of it as root.
+// --version` (once more with -sandbox). Fixing is left to the user, most
+// of it as root.
 package doctor
 
 import (
