@@ -44,8 +44,9 @@ const (
 // PassedFile is a file that QEMU gets open, at descriptor PassedFD(i)
 // for the i-th of Bootstrap.Files.
 type PassedFile struct {
-	Path   string `json:"path"`
-	How    Pass   `json:"how"`
+	Path string `json:"path"`
+	How  Pass   `json:"how"`
+	// Bridge is the bridge of a PassTap.
 	Bridge string `json:"bridge,omitempty"`
 }
 
@@ -157,7 +158,11 @@ type passer struct {
 
 // add passes the file and returns its descriptor.
 func (p *passer) add(path string, how Pass) int {
-	p.files = append(p.files, PassedFile{Path: path, How: how})
+	return p.addFile(PassedFile{Path: path, How: how})
+}
+
+func (p *passer) addFile(f PassedFile) int {
+	p.files = append(p.files, f)
 	return PassedFD(len(p.files) - 1)
 }
 

@@ -270,8 +270,8 @@ func (b *builder) network() {
 		b.opt("-netdev", "user", "id=net0")
 	case "bridge":
 		// The supervisor runs the bridge helper: QEMU may not.
-		b.pass.files = append(b.pass.files, PassedFile{Path: cmp.Or(b.env.BridgeHelper, DefaultBridgeHelper), How: PassTap, Bridge: n.Bridge})
-		b.opt("-netdev", "tap", "id=net0", "fd="+strconv.Itoa(PassedFD(len(b.pass.files)-1)))
+		tap := b.pass.addFile(PassedFile{Path: cmp.Or(b.env.BridgeHelper, DefaultBridgeHelper), How: PassTap, Bridge: n.Bridge})
+		b.opt("-netdev", "tap", "id=net0", "fd="+strconv.Itoa(tap))
 	}
 	device := map[string]string{"virtio-net": "virtio-net-pci", "e1000e": "e1000e", "e1000": "e1000"}[n.Model]
 	b.opt("-device", device, "netdev=net0")
