@@ -33,6 +33,16 @@ type Config struct {
 	// Source and Lines set): vmctl.Merge lays them over the built-in
 	// ones.
 	VM map[string]vmctl.Definition `toml:"vm"`
+	// QEMU is how the VMs' QEMU runs.
+	QEMU QEMU `toml:"qemu"`
+}
+
+// QEMU is the [qemu] table.
+type QEMU struct {
+	// User is who a root spirit runs QEMU as; empty means
+	// vmctl.DefaultQEMUUser. "root" runs it as root, with a note at
+	// each start.
+	User string `toml:"user"`
 }
 
 // Agent is an [agents.NAME] table.

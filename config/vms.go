@@ -57,6 +57,8 @@ func VMs(o VMOptions, cfg *Config, cfgErr error) *vmctl.Manager {
 		Places:    places,
 		Unusable:  perr,
 		Supervise: o.Supervise,
+		UID:       os.Geteuid(),
+		QEMUUser:  cfg.QEMU.User,
 		Version:   o.Version,
 		Progress:  o.Progress,
 		Log:       o.Log,

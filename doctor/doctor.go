@@ -1,12 +1,13 @@
 // Package doctor checks that a host can run what spirit runs, as
 // virt-host-validate does and more: KVM that really runs a guest, the
 // CPU's virtualisation flags, the IOMMU, vfio-pci, the GPUs, huge pages,
-// the UEFI firmware, QEMU, dockerd and the demo guest. Each check that
-// is not ok says how to fix it.
+// the UEFI firmware, QEMU, its sandbox and user, dockerd and the demo
+// guest. Each check that is not ok says how to fix it.
 //
 // It only looks: it writes nothing, loads no module and starts nothing
 // but KVM's test guest (vmctl.KVMUsableAt) and `qemu-system-x86_64
-// --version`. Fixing is left to the user, most of it as root.
+// --version` (once more with -sandbox). Fixing is left to the user, most
+// of it as root.
 package doctor
 
 import (
@@ -97,8 +98,9 @@ type Options struct {
 	Modules gpu.Modules
 	// PCIIDs are the pci.ids files that name GPUs; nil means gpu.PCIIDs.
 	PCIIDs []string
-	// HugeTLBFS is where QEMU takes huge pages from, /dev/hugepages.
-	HugeTLBFS string
+	// QEMUUser is who a root spirit runs QEMU as ([qemu] user);
+	// empty means vmctl.DefaultQEMUUser.
+	QEMUUser string
 	// UID is the user's id: what needs root is said, never failed on.
 	UID int
 	// Timeout bounds each check; zero means DefaultTimeout.
@@ -117,7 +119,7 @@ func (o Options) withDefaults() (Options, error) {
 	o.ProcRoot = cmp.Or(o.ProcRoot, "/proc")
 	o.KVM = cmp.Or(o.KVM, "/dev/kvm")
 	o.QEMU = cmp.Or(o.QEMU, "qemu-system-x86_64")
-	o.HugeTLBFS = cmp.Or(o.HugeTLBFS, "/dev/hugepages")
+	o.QEMUUser = cmp.Or(o.QEMUUser, vmctl.DefaultQEMUUser)
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	if o.Modules.Dir == "" {
 		o.Modules = gpu.KernelModules()
@@ -159,6 +161,7 @@ func checks() []check {
 		{id: "cpu", name: "CPU virtualisation", run: checkCPU},
 		{id: "kvm", name: "KVM", alone: true, run: checkKVM},
 		{id: "qemu", name: "QEMU", run: checkQEMU},
+		{id: "sandbox", name: "QEMU sandbox and user", run: checkSandbox},
 		{id: "ovmf", name: "UEFI firmware (OVMF)", run: checkOVMF},
 		{id: "hugepages", name: "Huge pages", run: checkHugePages},
 		{id: "iommu", name: "IOMMU", run: checkIOMMU},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -76,7 +77,6 @@ func options(root string) Options {
 		Base:       filepath.Join(root, "base"),
 		Modules:    gpu.Modules{Dir: filepath.Join(root, "lib", "modules", "6.1.0-test")},
 		PCIIDs:     []string{},
-		HugeTLBFS:  "/dev/hugepages",
 		VMs:        map[string]vmctl.Definition{},
 		UID:        1000,
 		Timeout:    30 * time.Second,
@@ -271,8 +271,9 @@ func TestHugePages(t *testing.T) {
 		found, fix []string
 	}{
 		{"none reserved", merge(hugepages("0", "0"), mounted), nil, Warn, []string{"none reserved"}, []string{"as root", "/proc/sys/vm/nr_hugepages", "/etc/sysctl.d/spirit.conf"}},
-		{"reserved", merge(hugepages("1024", "1000"), mounted), nil, OK, []string{"1024 pages of 2 MiB reserved, 1000 free (2000 MiB), hugetlbfs at /dev/hugepages"}, nil},
-		{"not mounted", merge(hugepages("1024", "1000"), unmounted), nil, Warn, []string{"no hugetlbfs is mounted at /dev/hugepages"}, []string{"mount -t hugetlbfs"}},
+		{"reserved", merge(hugepages("1024", "1000"), mounted), nil, OK, []string{"1024 pages of 2 MiB reserved, 1000 free (2000 MiB)"}, nil},
+		// QEMU takes them from a memfd.
+		{"not mounted", merge(hugepages("1024", "1000"), unmounted), nil, OK, []string{"1024 pages of 2 MiB reserved"}, nil},
 		{"enough for the vm", merge(hugepages("1024", "600"), mounted), big, OK, []string{"vm big (1G): enough"}, nil},
 		{"not enough for the vm", merge(hugepages("1024", "100"), mounted), big, Fail,
 			[]string{"not enough for the VMs", "vm big (1G): not enough"}, []string{"vm big: huge pages: 1024 MiB of guest memory needs 512 free 2 MiB pages, 100 are free", "echo 1436 > /proc/sys/vm/nr_hugepages"}},
@@ -520,4 +521,51 @@ func TestRunOK(t *testing.T) {
 	if n := notes(Options{UID: 0}); n != nil {
 		t.Errorf("root gets notes %q", n)
 	}
+}
+
+func TestSandbox(t *testing.T) {
+	tests := []struct {
+		name, user string
+		uid        int
+		status     Status
+		found, fix []string
+	}{
+		{"a user of its own", "nobody", 0, OK, []string{"QEMU runs in its seccomp sandbox (-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny), as nobody (uid 65534), not root"}, nil},
+		{"not root", "nobody", 1000, OK, []string{"as you (uid 1000); as root, as nobody"}, nil},
+		{"no such user", "spirit-test-nosuch", 0, Fail, []string{"root's VMs cannot start"},
+			[]string{"useradd --system --no-create-home --shell /usr/sbin/nologin spirit-test-nosuch", "[qemu] user"}},
+		{"no such user, not root", "spirit-test-nosuch", 1000, Warn, []string{"as you (uid 1000)", "does not exist"}, []string{"useradd"}},
+		{"root by choice", "root", 0, Warn, []string{`as root, as spirit.toml says ([qemu] user = "root")`}, []string{"useradd", "drop [qemu] user"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			fakeQEMU(t, root, "QEMU emulator version 7.2.22")
+			o := options(root)
+			o.QEMUUser, o.UID = tt.user, tt.uid
+			want(t, runCheck(t, checkSandbox, o), tt.status, tt.found, tt.fix)
+		})
+	}
+	t.Run("no seccomp", func(t *testing.T) {
+		root := t.TempDir()
+		path := filepath.Join(root, "bin", "qemu-system-x86_64")
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		script := "#!/bin/sh\n[ \"$1\" = -sandbox ] && { echo 'qemu-system-x86_64: -sandbox support is not enabled in this QEMU binary' >&2; exit 1; }\necho 'QEMU emulator version 7.2.22'\n"
+		if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		want(t, runCheck(t, checkSandbox, options(root)), Fail, []string{"refuses -sandbox", "not enabled in this QEMU binary"}, []string{"built with seccomp"})
+	})
+	t.Run("no qemu", func(t *testing.T) {
+		want(t, runCheck(t, checkSandbox, options(t.TempDir())), Skip, []string{"see the QEMU check"}, nil)
+	})
+	t.Run("the real qemu", func(t *testing.T) {
+		qemu, err := exec.LookPath("qemu-system-x86_64")
+		if err != nil {
+			t.Fatal("qemu-system-x86_64 is not installed: run scripts/deps.sh (apt-get install qemu-system-x86)")
+		}
+		o := options(t.TempDir())
+		o.QEMU, o.QEMUUser = qemu, "nobody"
+		want(t, runCheck(t, checkSandbox, o), OK, []string{"seccomp sandbox"}, nil)
+	})
 }

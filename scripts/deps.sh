@@ -34,6 +34,13 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${need[@]}" >&2
 fi
 
+# The user that root's VMs run QEMU as (README: Security); spirit itself
+# never creates it.
+if [ "$(id -u)" = 0 ] && ! getent passwd spirit-qemu >/dev/null; then
+	echo "creating the system user spirit-qemu, that QEMU runs as" >&2
+	useradd --system --no-create-home --shell /usr/sbin/nologin spirit-qemu
+fi
+
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
 	export PATH=/usr/local/go/bin:$PATH
 fi

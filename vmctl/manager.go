@@ -36,6 +36,12 @@ type ManagerOptions struct {
 	QEMU string
 	// KVM says whether KVM can run a guest here; nil means KVMUsable.
 	KVM func(context.Context) (bool, string)
+	// KVMDevice is /dev/kvm, but for tests: QEMU's user gets its group.
+	KVMDevice string
+	// UID is spirit's user's (os.Geteuid()). As root, QEMU runs as
+	// QEMUUser (DefaultQEMUUser when empty), which must exist.
+	UID      int
+	QEMUUser string
 	// SysfsRoot is /sys, but for tests.
 	SysfsRoot string
 	// Version is spirit's, told to the guests' agents.
@@ -65,6 +71,8 @@ func NewManager(o ManagerOptions) *Manager {
 		o.KVM = KVMUsable
 	}
 	o.QEMU = cmp.Or(o.QEMU, "qemu-system-x86_64")
+	o.QEMUUser = cmp.Or(o.QEMUUser, DefaultQEMUUser)
+	o.KVMDevice = cmp.Or(o.KVMDevice, "/dev/kvm")
 	o.SysfsRoot = cmp.Or(o.SysfsRoot, "/sys")
 	o.BootTimeout = cmp.Or(o.BootTimeout, 5*time.Minute)
 	return &Manager{o: o}
@@ -72,6 +80,9 @@ func NewManager(o ManagerOptions) *Manager {
 
 // QEMU is the emulator the VMs run: a path, or a name looked up in PATH.
 func (m *Manager) QEMU() string { return m.o.QEMU }
+
+// QEMUUser is who QEMU runs as when spirit runs as root.
+func (m *Manager) QEMUUser() string { return m.o.QEMUUser }
 
 // Names lists the VMs defined, sorted.
 func (m *Manager) Names() []string { return slices.Sorted(maps.Keys(m.o.Defs)) }

@@ -577,8 +577,8 @@ func TestManagerPlanChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Plan with enough huge pages: %v", err)
 	}
-	if !slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(a, "memory-backend-file,") }) {
-		t.Errorf("Plan with huge pages: no hugetlbfs backend in %q", b.Args)
+	if !slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(a, "memory-backend-memfd,") }) {
+		t.Errorf("Plan with huge pages: no huge page memfd backend in %q", b.Args)
 	}
 
 	d.HugePages = false
@@ -627,5 +627,8 @@ func TestManagerPlanGPU(t *testing.T) {
 	}
 	if !slices.Contains(b.Args, "vfio-pci,host=0000:01:00.1,bus=gpuport0,addr=00.0") || slices.ContainsFunc(b.Args, func(a string) bool { return strings.Contains(a, "0000:01:00.0") }) {
 		t.Errorf("Plan passes through %q", b.Args)
+	}
+	if len(b.VFIO) != 1 || !strings.HasPrefix(b.VFIO[0], "/dev/vfio/") {
+		t.Errorf("Plan hands QEMU's user the VFIO groups %q, want the function's one", b.VFIO)
 	}
 }

@@ -73,7 +73,7 @@ func findOrphan(env Env) (*orphan, error) {
 	}
 	o := &orphan{pid: pid, fd: fd}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), env.Path(QMPSocket)) || !o.alive() {
+	if err != nil || !ownQEMU(cmdline, env) || !o.alive() {
 		o.Close()
 		return nil, nil
 	}
@@ -120,3 +120,10 @@ func (o *orphan) kill() error {
 }
 
 func (o *orphan) Close() error { return unix.Close(o.fd) }
+
+// ownQEMU says whether a command line is this VM's QEMU's: its sockets
+// are passed open, so the one path of the VM's on it is the console log's,
+// as the opaque of its -add-fd.
+func ownQEMU(cmdline []byte, env Env) bool {
+	return strings.Contains(string(cmdline), "opaque="+esc(env.Path(ConsoleLog))+"\x00")
+}

@@ -29,10 +29,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeQEMU starts a process whose command line names env's QMP socket,
+// fakeQEMU starts a process whose command line names env's console log,
 // as QEMU's does, and writes its pid file.
 func fakeQEMU(env Env) (*exec.Cmd, error) {
-	cmd := exec.Command("/bin/sh", "-c", "while :; do sleep 1; done", env.Path(QMPSocket))
+	cmd := exec.Command("/bin/sh", "-c", "while :; do sleep 1; done", "opaque="+esc(env.Path(ConsoleLog)))
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -27,9 +27,9 @@ type Env struct {
 	// NoKVM why not, for the note that TCG is used instead.
 	KVM   bool
 	NoKVM string
-	// HugeTLBFS is where hugetlbfs is mounted; empty means
-	// /dev/hugepages, where systemd mounts it.
-	HugeTLBFS string
+	// BridgeHelper makes the tap of a VM on a bridge; empty means
+	// DefaultBridgeHelper.
+	BridgeHelper string `json:",omitempty"`
 }
 
 // VarsCopyArgs is the command that makes the VM's variable store from the
@@ -54,18 +54,28 @@ const (
 	maxSocketPath = 107
 )
 
-// Args builds QEMU's argv (without the program) for d in env, and notes
-// about what it had to change. The command runs in the foreground: the
-// supervisor that starts it owns the process, so there is no -daemonize.
-// CPU pinning is not in it either: the supervisor pins the vCPU threads
-// once QEMU tells it their ids.
-func Args(d Definition, env Env) ([]string, []Note, error) {
+// Launch is how QEMU is started for a VM: its argv (without the
+// program), notes about what Build had to change, and the files that
+// QEMU gets open (see PassedFile), which the argv names by descriptor.
+type Launch struct {
+	Args  []string
+	Notes []Note
+	Files []PassedFile
+}
+
+// Build makes QEMU's command line for d in env. The command runs in the
+// foreground: the supervisor that starts it owns the process, so there
+// is no -daemonize. CPU pinning is not in it either: the supervisor pins
+// the vCPU threads once QEMU tells it their ids. QEMU opens no path of
+// the VM's itself: each is passed open (see passfd.go), so that QEMU can
+// run as a user of its own.
+func Build(d Definition, env Env) (Launch, error) {
 	d = d.WithDefaults()
 	if err := d.Validate(d.Name); err != nil {
-		return nil, nil, err // it names the VM already
+		return Launch{}, err // it names the VM already
 	}
 	if err := env.check(d); err != nil {
-		return nil, nil, fmt.Errorf("vm %s: %w", d.Name, err)
+		return Launch{}, fmt.Errorf("vm %s: %w", d.Name, err)
 	}
 	b := &builder{d: d, env: env}
 	for _, part := range []func(){
@@ -75,7 +85,13 @@ func Args(d Definition, env Env) ([]string, []Note, error) {
 		part()
 	}
 	b.args = append(b.args, d.ExtraArgs...)
-	return b.args, b.notes, nil
+	return Launch{Args: b.args, Notes: b.notes, Files: b.pass.files}, nil
+}
+
+// Args is Build's argv and notes.
+func Args(d Definition, env Env) ([]string, []Note, error) {
+	l, err := Build(d, env)
+	return l.Args, l.Notes, err
 }
 
 // check makes sure that env can hold d's files.
@@ -100,6 +116,7 @@ type builder struct {
 	env   Env
 	args  []string
 	notes []Note
+	pass  passer
 }
 
 // opt adds flag with its comma-separated parts; none for a bare flag.
@@ -115,7 +132,22 @@ func (b *builder) opt(flag string, parts ...string) {
 // through it.
 func esc(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
-func (b *builder) path(p string) string { return esc(resolve(b.env.Base, p)) }
+// image passes the image at p (relative to Base) as an fdset, and
+// returns the name QEMU opens it by. A writable image is passed
+// PassReadWrite, PassRead (see passer.fdset).
+func (b *builder) image(p string, hows ...Pass) string {
+	opts, name := b.pass.fdset(resolve(b.env.Base, p), hows...)
+	for _, o := range opts {
+		b.opt("-add-fd", o...)
+	}
+	return name
+}
+
+// SandboxOptions are QEMU's seccomp filter: besides what -sandbox on
+// denies, no obsolete system calls, no set*uid/set*gid (QEMU is started
+// as its user already), no fork or exec, and no changes to its
+// scheduling or limits (the supervisor pins its threads from outside).
+const SandboxOptions = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 func (b *builder) head() {
 	// debug-threads names each vCPU thread ("CPU 0/KVM"), which makes
@@ -126,6 +158,7 @@ func (b *builder) head() {
 	b.opt("-no-user-config")
 	b.opt("-nodefaults")
 	b.opt("-display", "none")
+	b.opt("-sandbox", SandboxOptions)
 }
 
 func (b *builder) machine() {
@@ -170,17 +203,20 @@ func (b *builder) memory() {
 	if !b.d.HugePages {
 		return
 	}
-	// share=on lets other processes (vhost-user) map guest memory;
-	// prealloc=on takes every page at start, so that a shortage fails
-	// the start instead of killing a running guest.
-	b.opt("-object", "memory-backend-file", "id=mem", "size="+b.d.Memory,
-		"mem-path="+esc(cmp.Or(b.env.HugeTLBFS, "/dev/hugepages")), "share=on", "prealloc=on")
+	// A memfd of huge pages needs no hugetlbfs that QEMU's user could
+	// write to. share=on lets other processes (vhost-user) map guest
+	// memory; prealloc=on takes every page at start, so that a shortage
+	// fails the start instead of killing a running guest.
+	b.opt("-object", "memory-backend-memfd", "id=mem", "size="+b.d.Memory,
+		"hugetlb=on", "hugetlbsize=2M", "share=on", "prealloc=on")
 }
 
 func (b *builder) firmware() {
 	if b.d.Firmware == "uefi" {
-		b.opt("-drive", "if=pflash", "unit=0", "format=raw", "readonly=on", "file="+b.path(b.d.OVMFCode))
-		b.opt("-drive", "if=pflash", "unit=1", "format=qcow2", "file="+esc(b.env.Path(VarsFile)))
+		code := b.image(b.d.OVMFCode, PassRead)
+		b.opt("-drive", "if=pflash", "unit=0", "format=raw", "readonly=on", "file="+code)
+		vars := b.image(b.env.Path(VarsFile), PassReadWrite, PassRead)
+		b.opt("-drive", "if=pflash", "unit=1", "format=qcow2", "file="+vars)
 	}
 	if b.d.OS == "windows" {
 		// Windows keeps the hardware clock in local time.
@@ -192,10 +228,13 @@ func (b *builder) boot() {
 	if b.d.Kernel == "" {
 		return
 	}
-	// Whole arguments, not option lists: no escaping.
-	b.args = append(b.args, "-kernel", resolve(b.env.Base, b.d.Kernel))
+	// QEMU loads them by path only: its own descriptor's.
+	load := func(p string) string {
+		return "/proc/self/fd/" + strconv.Itoa(b.pass.add(resolve(b.env.Base, p), PassLoad))
+	}
+	b.args = append(b.args, "-kernel", load(b.d.Kernel))
 	if b.d.Initrd != "" {
-		b.args = append(b.args, "-initrd", resolve(b.env.Base, b.d.Initrd))
+		b.args = append(b.args, "-initrd", load(b.d.Initrd))
 	}
 	if b.d.Append != "" {
 		b.args = append(b.args, "-append", b.d.Append)
@@ -209,7 +248,7 @@ func (b *builder) disks() {
 	sata := 0
 	for i, disk := range b.d.Disks {
 		id := "disk" + strconv.Itoa(i)
-		b.opt("-drive", "file="+b.path(disk.Path), "if=none", "id="+id, "format="+disk.Format, "cache="+disk.Cache)
+		b.opt("-drive", "file="+b.image(disk.Path, PassReadWrite, PassRead), "if=none", "id="+id, "format="+disk.Format, "cache="+disk.Cache)
 		switch disk.Interface {
 		case "virtio":
 			b.opt("-device", "virtio-blk-pci", "drive="+id)
@@ -230,7 +269,9 @@ func (b *builder) network() {
 	case "user":
 		b.opt("-netdev", "user", "id=net0")
 	case "bridge":
-		b.opt("-netdev", "bridge", "id=net0", "br="+n.Bridge)
+		// The supervisor runs the bridge helper: QEMU may not.
+		tap := b.pass.addFile(PassedFile{Path: cmp.Or(b.env.BridgeHelper, DefaultBridgeHelper), How: PassTap, Bridge: n.Bridge})
+		b.opt("-netdev", "tap", "id=net0", "fd="+strconv.Itoa(tap))
 	}
 	device := map[string]string{"virtio-net": "virtio-net-pci", "e1000e": "e1000e", "e1000": "e1000"}[n.Model]
 	b.opt("-device", device, "netdev=net0")
@@ -240,7 +281,7 @@ func (b *builder) agent() {
 	b.opt("-device", "virtio-serial-pci")
 	// server=on,wait=off: QEMU listens and does not wait for a client,
 	// so the guest boots whether or not anyone talks to its agent.
-	b.opt("-chardev", "socket", "id=agent", "path="+esc(b.env.Path(AgentSocket)), "server=on", "wait=off")
+	b.opt("-chardev", "socket", "id=agent", b.listen(AgentSocket), "server=on", "wait=off")
 	b.opt("-device", "virtserialport", "chardev=agent", "name="+b.d.AgentPort)
 }
 
@@ -301,14 +342,23 @@ func gpuSlots(addrs []string) [][]string {
 	return slots
 }
 
+// listen passes a socket of the runtime directory that QEMU listens on,
+// and returns the chardev option that names it.
+func (b *builder) listen(f File) string {
+	return "fd=" + strconv.Itoa(b.pass.add(b.env.Path(f), PassListen))
+}
+
+// control adds the console and QMP. QEMU writes no pid file: it could
+// not, in a directory that is not its user's; the supervisor does.
 func (b *builder) control() {
 	// The serial console: a socket for `spirit vm console`, and a log of
 	// everything the guest printed, read or not.
-	b.opt("-chardev", "socket", "id=console", "path="+esc(b.env.Path(ConsoleSocket)), "server=on", "wait=off",
-		"logfile="+esc(b.env.Path(ConsoleLog)))
+	logOpts, log := b.pass.fdset(b.env.Path(ConsoleLog), PassLog)
+	b.opt("-add-fd", logOpts[0]...)
+	b.opt("-chardev", "socket", "id=console", b.listen(ConsoleSocket), "server=on", "wait=off", "logfile="+log)
 	b.opt("-serial", "chardev:console")
-	b.opt("-qmp", "unix:"+esc(b.env.Path(QMPSocket)), "server=on", "wait=off")
-	b.args = append(b.args, "-pidfile", b.env.Path(PIDFile))
+	b.opt("-chardev", "socket", "id=qmp", b.listen(QMPSocket), "server=on", "wait=off")
+	b.opt("-mon", "chardev=qmp", "mode=control")
 }
 
 // CheckHugePages says whether enough free 2 MiB huge pages are reserved

@@ -2,6 +2,7 @@ package vmctl_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,37 +59,54 @@ func TestArgsGolden(t *testing.T) {
 			"-machine q35,accel=kvm",
 			"-smp 8,sockets=1,cores=4,threads=2",
 			"-m 8G",
-			"-drive if=pflash,unit=0,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
-			"-drive if=pflash,unit=1,format=qcow2,file=/var/lib/spirit/windows/OVMF_VARS.qcow2",
-			"-drive file=/var/lib/spirit/windows.qcow2,if=none,id=disk0,format=qcow2,cache=none",
+			"-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+			"-add-fd fd=3,set=3,opaque=/usr/share/OVMF/OVMF_CODE_4M.fd",
+			"-drive if=pflash,unit=0,format=raw,readonly=on,file=/dev/fdset/3",
+			"-add-fd fd=4,set=4,opaque=/var/lib/spirit/windows/OVMF_VARS.qcow2",
+			"-add-fd fd=5,set=4,opaque=/var/lib/spirit/windows/OVMF_VARS.qcow2",
+			"-drive if=pflash,unit=1,format=qcow2,file=/dev/fdset/4",
+			"-add-fd fd=6,set=6,opaque=/var/lib/spirit/windows.qcow2",
+			"-add-fd fd=7,set=6,opaque=/var/lib/spirit/windows.qcow2",
+			"-drive file=/dev/fdset/6,if=none,id=disk0,format=qcow2,cache=none",
 			"-device virtio-blk-pci,drive=disk0",
 			"-device virtio-net-pci,netdev=net0",
 			"-device virtio-serial-pci",
-			"-chardev socket,id=agent,path=/run/spirit/windows/agent.sock,server=on,wait=off",
+			"-chardev socket,id=agent,fd=8,server=on,wait=off",
 			"-device virtserialport,chardev=agent,name=spirit.0",
-			"-qmp unix:/run/spirit/windows/qmp.sock,server=on,wait=off",
+			"-chardev socket,id=qmp,fd=11,server=on,wait=off",
+			"-mon chardev=qmp,mode=control",
 			"-device virtio-balloon-pci",
 			"-nodefaults",
 			"-display none",
-			"-pidfile /run/spirit/windows/qemu.pid",
-		}, hasNot: []string{"-daemonize"}},
+			"# fd 3: /usr/share/OVMF/OVMF_CODE_4M.fd (read)",
+			"# fd 4: /var/lib/spirit/windows/OVMF_VARS.qcow2 (readwrite)",
+			"# fd 5: /var/lib/spirit/windows/OVMF_VARS.qcow2 (read)",
+			"# fd 8: /run/spirit/windows/agent.sock (listen)",
+			"# fd 9: /run/spirit/windows/console.log (log)",
+			"# fd 10: /run/spirit/windows/console.sock (listen)",
+			"# fd 11: /run/spirit/windows/qmp.sock (listen)",
+		}, hasNot: []string{"-daemonize", "-pidfile", "path=", "-qmp"}},
 		{golden: "windows-tcg", def: windows, kvm: false, has: []string{
 			"-machine q35,accel=tcg",
 			"-cpu max",
 			"# note: KVM cannot run a guest here (/dev/kvm: missing): using TCG; dropped -cpu host,hv_relaxed,hv_spinlocks=0x1fff,hv_vapic,hv_time (KVM only), using -cpu max",
 		}, hasNot: []string{"-cpu host", ",hv_"}},
 		{golden: "linux", def: linux, kvm: true, has: []string{
-			"-kernel /opt/spirit/build/guest/vmlinuz",
-			"-initrd /opt/spirit/build/guest/initramfs.cpio.gz",
+			"-kernel /proc/self/fd/3",
+			"-initrd /proc/self/fd/4",
 			`-append "console=ttyS0 quiet panic=-1"`,
-			"-drive file=/opt/spirit/build/guest/linux.qcow2,if=none,id=disk0,format=qcow2,cache=writeback",
+			"-drive file=/dev/fdset/5,if=none,id=disk0,format=qcow2,cache=writeback",
+			"# fd 3: /opt/spirit/build/guest/vmlinuz (load)",
+			"# fd 4: /opt/spirit/build/guest/initramfs.cpio.gz (load)",
+			"# fd 5: /opt/spirit/build/guest/linux.qcow2 (readwrite)",
+			"# fd 6: /opt/spirit/build/guest/linux.qcow2 (read)",
 			"-cpu host",
 			"-m 256M",
 			"-smp 1,sockets=1,cores=1,threads=1",
 		}, hasNot: []string{"-netdev", "pflash", "hv_", "-rtc"}},
 		{golden: "hugepages", def: with(linux, func(d *vmctl.Definition) { d.HugePages = true; d.Memory = "1G" }), kvm: true, has: []string{
 			"-machine q35,accel=kvm,memory-backend=mem",
-			"-object memory-backend-file,id=mem,size=1G,mem-path=/dev/hugepages,share=on,prealloc=on",
+			"-object memory-backend-memfd,id=mem,size=1G,hugetlb=on,hugetlbsize=2M,share=on,prealloc=on",
 			"-m 1G",
 		}},
 		{golden: "balloon", def: with(linux, func(d *vmctl.Definition) { d.Balloon = true; d.Kernel, d.Initrd, d.Append = "", "", "" }), kvm: true, has: []string{
@@ -105,11 +123,12 @@ func TestArgsGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			args, notes, err := vmctl.Args(tt.def, fakeEnv(tt.def.Name, tt.kvm))
+			l, err := vmctl.Build(tt.def, fakeEnv(tt.def.Name, tt.kvm))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := render(args, notes)
+			args := l.Args
+			got := render(args, l.Notes) + renderFiles(l.Files)
 			lines := strings.Split(got, "\n")
 			for _, want := range tt.has {
 				if !slices.Contains(lines, want) {
@@ -125,6 +144,15 @@ func TestArgsGolden(t *testing.T) {
 			golden(t, filepath.Join("testdata", "qemu", tt.golden+".golden"), got)
 		})
 	}
+}
+
+// renderFiles says which file QEMU gets at each descriptor, and how.
+func renderFiles(files []vmctl.PassedFile) string {
+	var b strings.Builder
+	for i, f := range files {
+		fmt.Fprintf(&b, "# fd %d: %s (%s)\n", vmctl.PassedFD(i), f.Path, f.How)
+	}
+	return b.String()
 }
 
 func with(d vmctl.Definition, change func(*vmctl.Definition)) vmctl.Definition {
@@ -201,7 +229,9 @@ func TestArgsDevices(t *testing.T) {
 			d.Disks = []vmctl.Disk{{Path: "a.img", Format: "raw", Interface: "scsi"}, {Path: "/b.qcow2", Interface: "sata"}, {Path: "c", Interface: "sata", Cache: "none"}}
 		}, has: []string{
 			"-device virtio-scsi-pci,id=scsi0",
-			"-drive file=/opt/spirit/a.img,if=none,id=disk0,format=raw,cache=writeback",
+			"-add-fd fd=3,set=3,opaque=/opt/spirit/a.img",
+			"-add-fd fd=4,set=3,opaque=/opt/spirit/a.img",
+			"-drive file=/dev/fdset/3,if=none,id=disk0,format=raw,cache=writeback",
 			"-device scsi-hd,drive=disk0,bus=scsi0.0",
 			"-device ide-hd,drive=disk1,bus=ide.0",
 			"-device ide-hd,drive=disk2,bus=ide.1",
@@ -209,14 +239,13 @@ func TestArgsDevices(t *testing.T) {
 		{name: "commas in paths are doubled", change: func(d *vmctl.Definition) {
 			d.Disks = []vmctl.Disk{{Path: "/x,y.qcow2"}}
 		}, env: func(e *vmctl.Env) { e.Dir = "/run/a,b" }, has: []string{
-			"-drive file=/x,,y.qcow2,if=none,id=disk0,format=qcow2,cache=writeback",
-			"-qmp unix:/run/a,,b/qmp.sock,server=on,wait=off",
-			"-pidfile /run/a,b/qemu.pid",
+			"-add-fd fd=3,set=3,opaque=/x,,y.qcow2",
+			"-add-fd fd=6,set=6,opaque=/run/a,,b/console.log",
 		}},
 		{name: "bridge", change: func(d *vmctl.Definition) { d.Network = vmctl.Network{Mode: "bridge", Bridge: "br0", Model: "e1000e"} },
-			has: []string{"-netdev bridge,id=net0,br=br0", "-device e1000e,netdev=net0"}},
-		{name: "hugetlbfs elsewhere", change: func(d *vmctl.Definition) { d.HugePages = true }, env: func(e *vmctl.Env) { e.HugeTLBFS = "/mnt/huge" },
-			has: []string{"-object memory-backend-file,id=mem,size=1G,mem-path=/mnt/huge,share=on,prealloc=on"}},
+			has: []string{"-netdev tap,id=net0,fd=3", "-device e1000e,netdev=net0"}},
+		{name: "huge pages from a memfd", change: func(d *vmctl.Definition) { d.HugePages = true },
+			has: []string{"-object memory-backend-memfd,id=mem,size=1G,hugetlb=on,hugetlbsize=2M,share=on,prealloc=on"}},
 		{name: "gpu under bios gets x-vga", change: func(d *vmctl.Definition) { d.GPU = []string{"0000:0a:00.0"} },
 			has: []string{"-device vfio-pci,host=0000:0a:00.0,bus=gpuport0,addr=00.0,x-vga=on"}},
 		{name: "two gpus, two ports", change: func(d *vmctl.Definition) {

@@ -15,13 +15,14 @@ const (
 	ControlSocket File = iota
 	// QMPSocket, AgentSocket and ConsoleSocket are QEMU's: its monitor
 	// (the supervisor's alone), the chardev of the guest agent's
-	// virtio-serial port, and the serial console. QEMU makes them, as
-	// Args tells it.
+	// virtio-serial port, and the serial console. The supervisor makes
+	// them and QEMU listens on them (see PassListen): QEMU's user could
+	// not make them here.
 	QMPSocket
 	AgentSocket
 	ConsoleSocket
-	// PIDFile is QEMU's pid, written by QEMU: a start after a supervisor
-	// that died finds the orphan QEMU by it.
+	// PIDFile is QEMU's pid, written by the supervisor: a start after a
+	// supervisor that died finds the orphan QEMU by it.
 	PIDFile
 	// SupervisorPID is the supervisor's pid, written by the supervisor.
 	SupervisorPID
@@ -59,7 +60,6 @@ type Maker int
 const (
 	ByStarter Maker = iota
 	BySupervisor
-	ByQEMU
 )
 
 // fileSpec is a file's name, its maker and where it lives: live files
@@ -72,13 +72,13 @@ func (f File) spec() (name string, by Maker, live, inState bool) {
 	case ControlSocket:
 		return "control.sock", BySupervisor, true, false
 	case QMPSocket:
-		return "qmp.sock", ByQEMU, true, false
+		return "qmp.sock", BySupervisor, true, false
 	case AgentSocket:
-		return "agent.sock", ByQEMU, true, false
+		return "agent.sock", BySupervisor, true, false
 	case ConsoleSocket:
-		return "console.sock", ByQEMU, true, false
+		return "console.sock", BySupervisor, true, false
 	case PIDFile:
-		return "qemu.pid", ByQEMU, true, false
+		return "qemu.pid", BySupervisor, true, false
 	case SupervisorPID:
 		return "supervisor.pid", BySupervisor, true, false
 	case BootstrapFile:
@@ -90,7 +90,7 @@ func (f File) spec() (name string, by Maker, live, inState bool) {
 	case QEMULog:
 		return "qemu.log", BySupervisor, false, false
 	case ConsoleLog:
-		return "console.log", ByQEMU, false, false
+		return "console.log", BySupervisor, false, false
 	case VarsFile:
 		return "OVMF_VARS.qcow2", ByStarter, false, true
 	case SuspendFile:
@@ -126,7 +126,7 @@ func (e Env) Live(by Maker) []string {
 // one that died left behind.
 func (e Env) leftovers() []string {
 	var out []string
-	for _, by := range []Maker{ByStarter, BySupervisor, ByQEMU} {
+	for _, by := range []Maker{ByStarter, BySupervisor} {
 		out = append(out, e.Live(by)...)
 	}
 	return out

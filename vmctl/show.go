@@ -134,6 +134,7 @@ func WritePlan(out, errw io.Writer, b Bootstrap) error {
 	if b.Incoming != "" {
 		fmt.Fprintf(errw, "spirit: note: resumes from %s (--fresh boots anew)\n", b.Incoming)
 	}
+	writeFiles(errw, b)
 	var lines []string
 	line := shellQuote(b.QEMU)
 	for _, a := range b.Args {
@@ -147,6 +148,19 @@ func WritePlan(out, errw io.Writer, b Bootstrap) error {
 	lines = append(lines, line)
 	_, err := fmt.Fprintln(out, strings.Join(lines, " \\\n"))
 	return err
+}
+
+// writeFiles says who QEMU runs as, and what each descriptor of its
+// command line is.
+func writeFiles(w io.Writer, b Bootstrap) {
+	who := "spirit's own user"
+	if b.User != nil {
+		who = fmt.Sprintf("%s (uid %d)", b.User.Name, b.User.UID)
+	}
+	fmt.Fprintf(w, "spirit: note: QEMU runs as %s, with these files open:\n", who)
+	for i, f := range b.Files {
+		fmt.Fprintf(w, "spirit: note:   fd %d: %s (%s)\n", PassedFD(i), f.Path, f.How)
+	}
 }
 
 // shellQuote quotes s for sh when it needs it.

@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,10 +29,19 @@ import (
 type Bootstrap struct {
 	Def Definition `json:"definition"`
 	Env Env        `json:"env"`
-	// QEMU is the program, Args its arguments.
-	QEMU  string   `json:"qemu"`
-	Args  []string `json:"args"`
-	Notes []Note   `json:"notes,omitempty"`
+	// QEMU is the program, Args its arguments, Files what it gets
+	// open, in order from descriptor 3 (see PassedFile).
+	QEMU  string       `json:"qemu"`
+	Args  []string     `json:"args"`
+	Notes []Note       `json:"notes,omitempty"`
+	Files []PassedFile `json:"files,omitempty"`
+	// User is who QEMU runs as; nil is spirit's own user (root only
+	// when spirit.toml says [qemu] user = "root").
+	User *RunAs `json:"user,omitempty"`
+	// VFIO are the VFIO group devices of the GPU's functions
+	// (/dev/vfio/N), which QEMU opens by path: the supervisor makes
+	// them User's for QEMU's life (see HandOver).
+	VFIO []string `json:"vfio,omitempty"`
 	// Incoming is a suspended VM's saved state to resume from; QEMU then
 	// starts with -incoming defer.
 	Incoming string `json:"incoming,omitempty"`
@@ -83,21 +94,43 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 			return Bootstrap{}, err // it names the VM
 		}
 	}
-	if err := m.checkVFIO(d); err != nil {
+	vfio, err := m.checkVFIO(d)
+	if err != nil {
 		return Bootstrap{}, err
 	}
 	env := m.Env(name)
 	env.KVM, env.NoKVM = m.o.KVM(ctx)
-	args, notes, err := Args(d, env)
+	l, err := Build(d, env)
 	if err != nil {
 		return Bootstrap{}, err
 	}
-	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: args, Notes: notes, SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir()}
+	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: l.Args, Notes: l.Notes, Files: l.Files,
+		SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir(), VFIO: vfio}
+	if b.User, err = m.runAs(env); err != nil {
+		return Bootstrap{}, fmt.Errorf("cannot start vm %s: %w", name, err)
+	}
+	if b.User == nil && m.o.UID == 0 {
+		b.Notes = append(b.Notes, Note("QEMU runs as root, as spirit.toml says ([qemu] user = \"root\"): "+
+			"a flaw in its device emulation would give the guest the host"))
+	}
 	if !so.Fresh && m.suspended(name) {
 		b.Incoming = env.Path(SuspendFile)
 		b.Args = append(b.Args, "-incoming", "defer")
 	}
 	return b, nil
+}
+
+// runAs is the user QEMU runs as: none of its own unless spirit runs as
+// root.
+func (m *Manager) runAs(env Env) (*RunAs, error) {
+	if m.o.UID != 0 {
+		return nil, nil
+	}
+	r, err := LookupRunAs(m.o.QEMUUser)
+	if err != nil || r == nil || !env.KVM {
+		return r, err
+	}
+	return r, r.withKVM(m.o.KVMDevice)
 }
 
 // suspended says whether the VM name has a saved state to resume.
@@ -332,18 +365,22 @@ func (m *Manager) awaitStart(ctx context.Context, name string) error {
 
 // checkVFIO says which of the VM's GPU functions the host still drives:
 // QEMU can only take them from vfio-pci, which spirit gpu passthrough
-// binds them to.
-func (m *Manager) checkVFIO(d Definition) error {
+// binds them to. It returns the VFIO group devices QEMU opens for them.
+func (m *Manager) checkVFIO(d Definition) ([]string, error) {
 	sys := gpu.Sys{Root: m.o.SysfsRoot}
+	var groups []string
 	for _, addr := range d.GPU {
 		dev, err := sys.Device(addr)
 		if err != nil {
-			return fmt.Errorf("cannot start vm %s: gpu: %w", d.Name, err)
+			return nil, fmt.Errorf("cannot start vm %s: gpu: %w", d.Name, err)
 		}
 		if dev.Driver != "vfio-pci" {
-			return fmt.Errorf("cannot start vm %s: its GPU function %s is on %s, not vfio-pci: spirit gpu passthrough --vm %s hands it over",
+			return nil, fmt.Errorf("cannot start vm %s: its GPU function %s is on %s, not vfio-pci: spirit gpu passthrough --vm %s hands it over",
 				d.Name, addr, cmp.Or(dev.Driver, "no driver"), d.Name)
 		}
+		if g := "/dev/vfio/" + strconv.Itoa(dev.Group); dev.Group >= 0 && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
 	}
-	return nil
+	return groups, nil
 }

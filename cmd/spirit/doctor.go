@@ -69,7 +69,7 @@ func doctorOptions(opts shell.Options) doctor.Options {
 		o.VMsErr = err
 		m = config.VMs(vmOptions(&opts), &config.Config{}, err)
 	}
-	o.QEMU = m.QEMU()
+	o.QEMU, o.QEMUUser = m.QEMU(), m.QEMUUser()
 	// As config.VMs finds them, for the error the manager keeps to itself.
 	exe, _ := os.Executable()
 	o.Places, o.PlacesErr = vmctl.PlacesFor(opts.Env, os.Getuid(), exe)

@@ -35,7 +35,7 @@ func TestDoctor(t *testing.T) {
 		checks[r.ID] = r
 		ids = append(ids, r.ID)
 	}
-	wantIDs := []string{"cpu", "kvm", "qemu", "ovmf", "hugepages", "iommu", "vfio", "gpu", "docker", "guest", "config", "places"}
+	wantIDs := []string{"cpu", "kvm", "qemu", "sandbox", "ovmf", "hugepages", "iommu", "vfio", "gpu", "docker", "guest", "config", "places"}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("checks %v, want %v", ids, wantIDs)
 	}
@@ -57,6 +57,12 @@ func TestDoctor(t *testing.T) {
 	case os.Getuid() == 0:
 		// This machine: present, but unusable.
 		wantCheck(t, kvm, doctor.Fail, "/dev/kvm is there, but it cannot run a guest")
+	}
+
+	// QEMU's sandbox and user: Debian's QEMU has seccomp, and make test
+	// made the user (scripts/deps.sh).
+	if os.Getuid() == 0 {
+		wantCheck(t, checks["sandbox"], doctor.OK, "QEMU runs in its seccomp sandbox (-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny), as spirit-qemu (uid ")
 	}
 
 	// GPUs: what the gpu package finds here.

@@ -117,6 +117,7 @@ func TestVM(t *testing.T) {
 		f    func(*testing.T, *vmHarness)
 	}{
 		{"autostart", vmAutostart},
+		{"sandbox", vmSandbox},
 		{"pinning", vmPinning},
 		{"errors", vmErrors},
 		{"console", vmConsole},
@@ -168,6 +169,58 @@ func vmAutostart(t *testing.T, h *vmHarness) {
 		t.Fatalf("status %+v, want running with its agent", st)
 	}
 	t.Logf("boot to agent ready: %.2f s (QEMU start to the agent's first answer); first command done after %.2f s", st.BootToAgent.Seconds(), took.Seconds())
+}
+
+// vmSandbox checks that QEMU runs in its seccomp sandbox (Seccomp: 2,
+// a filter) and not as root, and that no other user reaches its runtime
+// directory.
+func vmSandbox(t *testing.T, h *vmHarness) {
+	st := h.status()
+	status := procStatus(t, st.PID)
+	t.Logf("qemu (pid %d): Uid: %s, Gid: %s, Groups: %s, Seccomp: %s", st.PID, status["Uid"], status["Gid"], status["Groups"], status["Seccomp"])
+	if status["Seccomp"] != "2" {
+		t.Errorf("qemu's Seccomp: %q, want 2 (its -sandbox filter)", status["Seccomp"])
+	}
+	for _, id := range append(strings.Fields(status["Uid"]), strings.Fields(status["Gid"])...) {
+		if id == "0" {
+			t.Errorf("qemu runs as Uid: %s, Gid: %s: want neither root's", status["Uid"], status["Gid"])
+			break
+		}
+	}
+	if g := status["Groups"]; g != "" {
+		t.Errorf("qemu has the groups %q: want none (it needs no group's files)", g)
+	}
+	fi, err := os.Stat(filepath.Join(h.run, "linux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
+		t.Errorf("runtime directory: %v, owner %d: want 0700 and spirit's user's", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
+	}
+	// QEMU's user reaches none of the VM's paths: only what was passed.
+	uid, _ := strconv.Atoi(strings.Fields(status["Uid"])[0])
+	gid, _ := strconv.Atoi(strings.Fields(status["Gid"])[0])
+	ls := exec.CommandContext(t.Context(), "ls", filepath.Join(h.run, "linux"))
+	ls.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	if out, err := ls.CombinedOutput(); err == nil || !strings.Contains(string(out), "Permission denied") {
+		t.Errorf("ls of the runtime directory as QEMU's user: %v, %s; want Permission denied", err, out)
+	}
+}
+
+// procStatus reads /proc/PID/status into its fields.
+func procStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
 }
 
 func vmPinning(t *testing.T, h *vmHarness) {

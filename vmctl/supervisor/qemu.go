@@ -1,11 +1,13 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,30 +18,71 @@ import (
 )
 
 // startQEMU starts QEMU as a child of this process, not tied to any
-// request's context: QEMU lives until it is told to end.
+// request's context: QEMU lives until it is told to end. It runs as the
+// bootstrap's user, with the files it needs passed open.
 func (s *sup) startQEMU() error {
 	logf, err := os.OpenFile(s.env.Path(vmctl.QEMULog), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
+	s.removeAtEnd(listened(s.b.Files)...)
+	files, err := vmctl.OpenPassed(s.b.Files, s.b.User != nil)
+	if err != nil {
+		return err
+	}
+	// QEMU has its own copies once started.
+	defer vmctl.ClosePassed(files)
 	cmd := exec.Command(s.b.QEMU, s.b.Args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = files
 	// QEMU flushes its disk caches and exits on SIGTERM: what it gets
 	// when its supervisor dies, so that no VM is left without one.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Credential: s.b.User.Credential()}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.b.QEMU, err)
+		return fmt.Errorf("start %s%s: %w", s.b.QEMU, asUser(s.b.User), err)
 	}
 	s.qemu, s.started = cmd, time.Now()
-	// The sockets and the pid file that its command line has it make.
-	s.removeAtEnd(s.env.Live(vmctl.ByQEMU)...)
-	s.log.Info("qemu started", "pid", cmd.Process.Pid)
+	s.log.Info("qemu started", "pid", cmd.Process.Pid, "user", cmp.Or(userName(s.b.User), "spirit's own"))
 	go func() {
 		s.waitErr = cmd.Wait()
 		close(s.exited)
 	}()
+	pid := s.env.Path(vmctl.PIDFile)
+	s.removeAtEnd(pid)
+	if err := os.WriteFile(pid, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+		s.kill()
+		return fmt.Errorf("qemu's pid file: %w", err)
+	}
 	return nil
+}
+
+// listened are the sockets among files: the supervisor makes them, so
+// it removes them.
+func listened(files []vmctl.PassedFile) []string {
+	var out []string
+	for _, f := range files {
+		if f.How == vmctl.PassListen {
+			out = append(out, f.Path)
+		}
+	}
+	return out
+}
+
+// userName is who QEMU runs as; empty for spirit's own user.
+func userName(r *vmctl.RunAs) string {
+	if r == nil {
+		return ""
+	}
+	return r.Name
+}
+
+// asUser says who QEMU runs as, for an error.
+func asUser(r *vmctl.RunAs) string {
+	if n := userName(r); n != "" {
+		return " as " + n
+	}
+	return ""
 }
 
 // qemuLog is the end of QEMU's own messages, for an error.

@@ -71,6 +71,9 @@ type sup struct {
 	// made are the files that last as long as the supervisor, each
 	// added where it is made (or taken over): cleanup removes them.
 	made []string
+	// giveBack returns the devices handed to QEMU's user (VFIO groups)
+	// to their owners, once QEMU has exited.
+	giveBack func() error
 
 	mu sync.Mutex
 	// state is QEMU's, as QMP events tell it (guarded by mu).
@@ -138,6 +141,11 @@ func Run(ctx context.Context, o Options) (err error) {
 
 // boot starts QEMU and everything around it; on an error QEMU is gone.
 func (s *sup) boot(ctx context.Context) (net.Listener, error) {
+	giveBack, err := vmctl.HandOver(s.b.VFIO, s.b.User)
+	if err != nil {
+		return nil, err
+	}
+	s.giveBack = giveBack
 	if err := s.startQEMU(); err != nil {
 		return nil, err
 	}
@@ -194,6 +202,13 @@ func (s *sup) removeAtEnd(paths ...string) { s.made = append(s.made, paths...) }
 func (s *sup) cleanup() {
 	if s.qemu != nil {
 		<-s.exited
+	}
+	// Before the exit hooks: giving the GPU back to its host driver
+	// removes its VFIO group's device.
+	if s.giveBack != nil {
+		if err := s.giveBack(); err != nil {
+			s.log.Error("give the VFIO groups back to root", "err", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -58,16 +58,23 @@ func newEnv(t *testing.T) vmctl.Env {
 }
 
 // newBootstrap is what vmctl.Manager.Plan would have the supervisor run
-// for d in env, under TCG.
+// for d in env, under TCG, QEMU as spirit-qemu when the test is root.
 func newBootstrap(t *testing.T, d vmctl.Definition, env vmctl.Env) vmctl.Bootstrap {
 	t.Helper()
 	d = d.WithDefaults()
-	args, notes, err := vmctl.Args(d, env)
+	l, err := vmctl.Build(d, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	qemu := guesttest.Program(t, "qemu-system-x86_64")
-	return vmctl.Bootstrap{Def: d, Env: env, QEMU: qemu, Args: args, Notes: notes, SysfsRoot: "/sys"}
+	b := vmctl.Bootstrap{Def: d, Env: env, QEMU: qemu, Args: l.Args, Notes: l.Notes, Files: l.Files, SysfsRoot: "/sys"}
+	if os.Geteuid() == 0 {
+		// As Plan has it: QEMU as its own user (scripts/deps.sh makes it).
+		if b.User, err = vmctl.LookupRunAs(vmctl.DefaultQEMUUser); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
 }
 
 // newDisk makes an empty qcow2 image.
@@ -278,7 +285,7 @@ func (s *sv) ended(t *testing.T, d time.Duration) {
 			t.Errorf("left behind in the runtime directory: %s", b)
 		}
 	}
-	for _, by := range []vmctl.Maker{vmctl.ByStarter, vmctl.BySupervisor, vmctl.ByQEMU} {
+	for _, by := range []vmctl.Maker{vmctl.ByStarter, vmctl.BySupervisor} {
 		for _, f := range s.env.Live(by) {
 			if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("%s lasts as long as the supervisor, but is there after its end (%v)", f, err)
