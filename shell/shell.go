@@ -2,8 +2,9 @@
 // with completion, history, continuation lines and a lipgloss prompt) and
 // the other ways of feeding it commands (-c LINE, a script file, commands
 // on stdin). It reads the configuration (config), builds the registry of
-// target kinds (kinds) and hands each line to a router.Session. It does not
-// parse or run the line language (that is the router) and knows no target's
+// target kinds (kinds), and hands each line, planned by the router, to a
+// persistent real bash (hostbash) that runs the host's part. It does not
+// parse the line language (that is the router) and knows no target's
 // protocol (those are agents and vmctl).
 package shell
 
@@ -47,15 +48,17 @@ type Options struct {
 type shell struct {
 	opts    Options
 	log     *slog.Logger
-	sess    *router.Session
+	plan    planner
 	targets *target.Registry
 	vms     *vmctl.Manager // for the prompt's VM states
+	// sess runs -c and scripts (batch); the prompt and stdin use a bash.
+	sess *router.Session
 }
 
 // newShell reads the configuration and makes the session. A bad
 // configuration is reported and left out: a login shell that refused to
 // start over a typo would lock its user out.
-func newShell(o Options, name string, params []string) (*shell, error) {
+func newShell(o Options) (*shell, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -80,26 +83,30 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 		Version:     o.Version,
 		Log:         log,
 	})
+	return &shell{opts: o, log: log, plan: passThrough{}, targets: targets, vms: vms}, nil
+}
+
+// newSession makes the in-process session of -c and scripts.
+func (s *shell) newSession(name string, params []string) error {
 	sess, err := router.New(router.Options{
-		Targets: targets,
-		Stdin:   o.Stdin,
-		Stdout:  o.Stdout,
-		Stderr:  o.Stderr,
-		Env:     o.Env,
+		Targets: s.targets,
+		Stdin:   s.opts.Stdin,
+		Stdout:  s.opts.Stdout,
+		Stderr:  s.opts.Stderr,
+		Env:     s.opts.Env,
 		Name:    name,
 		Params:  params,
-		Log:     log,
+		Log:     s.log,
 	})
-	if err != nil {
-		_ = targets.Close()
-		return nil, err
-	}
-	return &shell{opts: o, log: log, sess: sess, targets: targets, vms: vms}, nil
+	s.sess = sess
+	return err
 }
 
 func (s *shell) close() {
 	// bash runs the EXIT trap when the shell ends, however it ends.
-	s.sess.Finish(context.Background())
+	if s.sess != nil {
+		s.sess.Finish(context.Background())
+	}
 	if err := s.targets.Close(); err != nil {
 		s.log.Debug("close the targets' connections", "err", err)
 	}
@@ -151,18 +158,21 @@ func RunScript(ctx context.Context, o Options, path string, args []string) int {
 // remote command given to a login shell sees the same setup. A shell that
 // only reads commands from stdin reads none.
 func RunInteractive(ctx context.Context, o Options) int {
-	if !isInteractive(o) {
-		return batch(ctx, o, "spirit", nil, (*shell).fromStdin)
-	}
 	ctx, sig, stop := catchSignals(ctx, termSignals()...)
 	defer stop()
-	s, err := newShell(o, "spirit", nil)
+	defer neverStopped()()
+	s, err := newShell(o)
 	if err != nil {
 		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
 		return 1
 	}
 	defer s.close()
-	status := s.interactive(ctx)
+	var status int
+	if isInteractive(o) {
+		status = s.interactive(ctx, sig)
+	} else {
+		status = s.fromStdin(ctx, sig)
+	}
 	if n := sig.status(); n != 0 {
 		return n
 	}
@@ -174,7 +184,10 @@ func RunInteractive(ctx context.Context, o Options) int {
 func batch(ctx context.Context, o Options, name string, params []string, run func(*shell, context.Context) int) int {
 	ctx, sig, stop := catchSignals(ctx, append(termSignals(), os.Interrupt)...)
 	defer stop()
-	s, err := newShell(o, name, params)
+	s, err := newShell(o)
+	if err == nil {
+		err = s.newSession(name, params)
+	}
 	if err != nil {
 		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
 		return 1

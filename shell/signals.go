@@ -56,6 +56,18 @@ func catchSignals(ctx context.Context, sigs ...os.Signal) (context.Context, *cau
 	return ctx, c, stop
 }
 
+// neverStopped keeps the job-control signals from stopping spirit, and a
+// SIGINT from ending it: in an interactive shell the terminal's signals
+// are for the job in the foreground (bash's), and spirit waits for bash,
+// whatever it does with them. They are caught, never ignored: an ignored
+// signal would stay ignored in bash and in every job it starts. A caught
+// signal nobody reads is dropped. The returned function stops catching.
+func neverStopped() func() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, os.Interrupt)
+	return func() { signal.Stop(ch) }
+}
+
 // interrupts gives an interactive shell's SIGINTs to the line that runs.
 // It listens for the shell's whole life, so that a SIGINT that comes
 // between lines (kill -INT) is dropped rather than ending the shell, as
