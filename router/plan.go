@@ -118,9 +118,19 @@ func (p *planner) wholeFile(f *syntax.File) (*syntax.File, error) {
 func isTargetedRedirect(rd *syntax.Redirect) (string, bool) {
 	switch rd.Op {
 	case syntax.RdrOut, syntax.AppOut, syntax.RdrIn, syntax.RdrAll, syntax.AppAll, syntax.RdrClob:
-		return targetWord(rd.Word)
+	default:
+		return "", false
 	}
-	return "", false
+	if rd.Word == nil || len(rd.Word.Parts) == 0 {
+		return "", false
+	}
+	// The Planner joins PATH to the word (joinTargetPaths).
+	if lit, ok := rd.Word.Parts[0].(*syntax.Lit); ok && strings.HasPrefix(lit.Value, "@") {
+		if name, _, joined := strings.Cut(lit.Value[1:], string(pathSep)); joined {
+			return name, true
+		}
+	}
+	return targetWord(rd.Word)
 }
 
 // hasTargets reports whether any @word stands at the head of a command or

@@ -42,6 +42,9 @@ type Options struct {
 	// Supervise is the command that starts a VM's supervisor (see
 	// vmctl.ManagerOptions).
 	Supervise []string
+	// BashFlags are the options given before -c or FILE that bash takes
+	// (-e, -x, -o pipefail, +o braceexpand, -O extglob).
+	BashFlags []string
 }
 
 // shell is one session with its targets.
@@ -120,32 +123,25 @@ func errOut(o Options) io.Writer {
 }
 
 // RunCommand runs LINE as bash -c does: args[0], when given, is $0 and the
-// rest are $1.... It returns the exit status.
+// rest are $1.... It returns the exit status. bash runs as a child;
+// cmd/spirit execs it instead (PrepareCommand, Bash.Exec).
 func RunCommand(ctx context.Context, o Options, line string, args []string) int {
-	name, params := "spirit", []string(nil)
-	if len(args) > 0 {
-		name, params = args[0], args[1:]
+	b, status := PrepareCommand(o, line, args)
+	if b == nil {
+		return status
 	}
-	return batch(ctx, o, name, params, func(s *shell, ctx context.Context) int {
-		return s.sess.Run(ctx, line, "")
-	})
+	return b.Run(ctx, o)
 }
 
 // RunScript runs the file at path with args as $1...; a "#!" first line is
 // a comment like any other. The whole file is checked (syntax and every
 // @target) before any of it runs.
 func RunScript(ctx context.Context, o Options, path string, args []string) int {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
-		if errors.Is(err, fs.ErrNotExist) {
-			return 127 // as bash: the script is not there
-		}
-		return 126
+	b, status := PrepareScript(o, path, args)
+	if b == nil {
+		return status
 	}
-	return batch(ctx, o, path, args, func(s *shell, ctx context.Context) int {
-		return s.sess.Run(ctx, string(src), path)
-	})
+	return b.Run(ctx, o)
 }
 
 // RunInteractive is spirit with no command: a prompt when stdin is a

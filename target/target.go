@@ -55,11 +55,25 @@ type Command struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Signals, when not nil, delivers job-control signals while the
+	// command runs: SignalStop stops the command and everything it
+	// started, SignalCont continues them. A target that cannot do so
+	// ignores them.
+	Signals <-chan Signal
 	// TTY is non-nil when the segment is alone on a terminal: the command
 	// runs under a pseudo-terminal of this size, and Stdout receives the
 	// terminal's output (Stderr is unused).
 	TTY *TTY
 }
+
+// Signal is a job-control signal for a running command.
+type Signal string
+
+// The job-control signals of Command.Signals.
+const (
+	SignalStop Signal = "STOP"
+	SignalCont Signal = "CONT"
+)
 
 // TTY describes the local terminal a command runs on.
 type TTY struct {

@@ -1,0 +1,165 @@
+package standin
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"spirit/target"
+)
+
+// exec runs the segment's text on its target, with the stand-in's own
+// files, and returns the remote status.
+//
+// Signals: SIGINT, SIGTERM and SIGHUP cancel the remote command (the
+// target signals it and everything it started, then kills what is left)
+// and the stand-in exits 128+N. SIGTSTP stops the remote command where
+// the target can (target.Command.Signals), restores the terminal, and stops the
+// stand-in itself with SIGSTOP, so that bash sees its job stopped; SIGCONT
+// continues the remote command and puts the terminal back in raw mode.
+func (s *standin) exec(ctx context.Context, tg target.Target) int {
+	if s.o.Targets.IsLocal(s.c.target) {
+		return s.execHost()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := &target.Command{
+		Text:   s.c.text,
+		Env:    envOf(s.c.env),
+		Stdin:  s.o.Stdin,
+		Stdout: s.o.Stdout,
+		Stderr: s.o.Stderr,
+	}
+	term, err := s.terminal()
+	if err != nil {
+		s.o.Log.Debug("no pseudo-terminal for the command", "err", err)
+	}
+	if term != nil {
+		defer term.stop()
+		cmd.TTY = term.tty
+	}
+	relay := &relay{cancel: cancel, term: term, msgs: s.o.Messages}
+	cmd.Signals = relay.remote()
+	stop := relay.start()
+	status, err := tg.Exec(ctx, cmd)
+	stop()
+	if n := relay.caught(); n != 0 {
+		return 128 + n
+	}
+	if err != nil {
+		s.errorf("@%s: %v", s.c.target, err)
+		if errors.Is(err, target.ErrNotFound) {
+			return 127
+		}
+		return 125
+	}
+	return status
+}
+
+// execHost runs a segment whose @word, reached through an expansion, is
+// the host's: bash runs it.
+func (s *standin) execHost() int {
+	err := syscall.Exec("/bin/bash", []string{"bash", "-c", s.c.text}, os.Environ())
+	s.errorf("run /bin/bash: %v", err)
+	return 126
+}
+
+// envOf returns NAME=value for each name set in the stand-in's
+// environment: bash put the assignment prefixes there.
+func envOf(names []string) []string {
+	var env []string
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			env = append(env, n+"="+v)
+		}
+	}
+	return env
+}
+
+// relay turns the signals the stand-in gets into what the remote command
+// must get.
+type relay struct {
+	cancel context.CancelFunc
+	term   *terminal // nil when not on a terminal
+	msgs   *LineWriter
+	sigs   chan target.Signal // to the target; nil when it cannot stop
+
+	mu  sync.Mutex
+	sig syscall.Signal // guarded by mu: the signal that ended the run
+}
+
+// remote makes the channel on which the target gets STOP and CONT.
+func (r *relay) remote() <-chan target.Signal {
+	r.sigs = make(chan target.Signal, 4)
+	return r.sigs
+}
+
+func (r *relay) caught() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int(r.sig)
+}
+
+// start listens for signals until stop is called, which also waits for
+// the listener.
+func (r *relay) start() (stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGTSTP, syscall.SIGCONT)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				r.handle(sig.(syscall.Signal))
+			}
+		}
+	})
+	return func() {
+		signal.Stop(ch)
+		close(done)
+		wg.Wait()
+	}
+}
+
+func (r *relay) handle(sig syscall.Signal) {
+	switch sig {
+	case syscall.SIGTSTP:
+		r.send(target.SignalStop)
+		if r.term != nil {
+			r.term.pause()
+		}
+		// Only this process: the others of the job got SIGTSTP too.
+		_ = unix.Kill(os.Getpid(), syscall.SIGSTOP) // bash sees the job stopped
+	case syscall.SIGCONT:
+		if r.term != nil {
+			r.term.resume()
+		}
+		r.send(target.SignalCont)
+	default:
+		r.mu.Lock()
+		if r.sig == 0 {
+			r.sig = sig
+		}
+		r.mu.Unlock()
+		r.cancel()
+	}
+}
+
+// send hands a signal to the target without ever blocking the relay.
+func (r *relay) send(sig target.Signal) {
+	if r.sigs == nil {
+		return
+	}
+	select {
+	case r.sigs <- sig:
+	default:
+	}
+}
