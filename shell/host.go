@@ -12,6 +12,7 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"spirit/internal/rootfile"
+	"spirit/router"
 	"spirit/shell/hostbash"
 )
 
@@ -29,40 +30,32 @@ type planner interface {
 	Default() string
 }
 
-// passThrough is the planner while no target is planned: every line goes
-// to bash as typed, after a syntax check (a syntax error must not reach a
-// bash that reads a script: it would end it).
-type passThrough struct{}
-
-func (passThrough) Prelude() string { return "" }
-func (passThrough) Default() string { return "@spirit" }
-func (passThrough) Plan(src string) (string, error) {
-	if _, err := syntax.NewParser().Parse(strings.NewReader(src), ""); err != nil {
-		return "", &planError{status: 2, msg: err.Error()}
-	}
-	return src, nil
-}
-
-// planError is a line that cannot run, with the status it gives.
-type planError struct {
-	status int
-	msg    string
-}
-
-func (e *planError) Error() string { return e.msg }
-
 // planStatus is the status a planning error gives: 127 for an unknown
 // target, 2 for a syntax error.
 func planStatus(err error) int {
-	var st interface{ ExitStatus() int }
-	if errors.As(err, &st) {
-		return st.ExitStatus()
-	}
-	var pe *planError
+	var pe *router.PlanError
 	if errors.As(err, &pe) {
-		return pe.status
+		return pe.Status
 	}
 	return 2
+}
+
+// planLine plans src. A line with no target comes back as typed even
+// when it does not parse; it is checked here, as bash reading commands
+// from a pipe could not be trusted to recover from a syntax error (a
+// non-interactive one ends, an interactive one reads on in the middle of
+// the line spirit sent).
+func planLine(p planner, src string) (string, error) {
+	text, err := p.Plan(src)
+	if err != nil {
+		return "", err
+	}
+	if text == src {
+		if _, err := syntax.NewParser().Parse(strings.NewReader(src), ""); err != nil {
+			return "", &router.PlanError{Status: 2, Msg: err.Error()}
+		}
+	}
+	return text, nil
 }
 
 // host is the persistent bash that runs the host's part of each line,
@@ -128,7 +121,7 @@ func startupFiles(interactive, login bool) string {
 	return ""
 }
 
-// rcSource is the text that sources ~/.spiritrc when there is one. As
+// rcSource is the text that runs ~/.spiritrc when there is one. As
 // root, one that another user could change is refused with a message:
 // $HOME may be a user's (sudo -E), and their commands must not run as
 // root.
@@ -138,12 +131,23 @@ func (s *shell) rcSource() string {
 		return ""
 	}
 	path := filepath.Join(home, ".spiritrc")
-	if _, err := rootfile.ReadFile(path, os.Geteuid() == 0); err != nil {
+	src, err := rootfile.ReadFile(path, os.Geteuid() == 0)
+	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			fmt.Fprintf(errOut(s.opts), "spirit: %v\n", err)
 		}
 		return ""
 	}
+	text, err := s.plan.Plan(string(src))
+	if err != nil {
+		fmt.Fprintf(errOut(s.opts), "spirit: %s: %v\n", path, err)
+		return ""
+	}
+	if text != string(src) {
+		return text + "\n" // with targets: planned, run as one text
+	}
+	// Sourced, so that each of its lines is read as bash reads a file
+	// (an alias it defines works on its later lines).
 	return ". " + hostbash.Quote(path) + "\n"
 }
 
@@ -151,7 +155,7 @@ func (s *shell) rcSource() string {
 // reported and sets $? in bash to its status. errExited says bash has
 // exited, with status.
 func (h *host) run(ctx context.Context, src string) (status int, err error) {
-	text, perr := h.plan.Plan(src)
+	text, perr := planLine(h.plan, src)
 	if perr != nil {
 		fmt.Fprintf(h.errs, "spirit: %v\n", perr)
 		text = fmt.Sprintf("__spirit_status %d \"$_\"", planStatus(perr))

@@ -10,16 +10,13 @@ package shell
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"spirit/config"
 	"spirit/internal/envlist"
-	"spirit/internal/rootfile"
 
 	"golang.org/x/term"
 
@@ -54,8 +51,6 @@ type shell struct {
 	plan    planner
 	targets *target.Registry
 	vms     *vmctl.Manager // for the prompt's VM states
-	// sess runs -c and scripts (batch); the prompt and stdin use a bash.
-	sess *router.Session
 }
 
 // newShell reads the configuration and makes the session. A bad
@@ -86,30 +81,16 @@ func newShell(o Options) (*shell, error) {
 		Version:     o.Version,
 		Log:         log,
 	})
-	return &shell{opts: o, log: log, plan: passThrough{}, targets: targets, vms: vms}, nil
-}
-
-// newSession makes the in-process session of -c and scripts.
-func (s *shell) newSession(name string, params []string) error {
-	sess, err := router.New(router.Options{
-		Targets: s.targets,
-		Stdin:   s.opts.Stdin,
-		Stdout:  s.opts.Stdout,
-		Stderr:  s.opts.Stderr,
-		Env:     s.opts.Env,
-		Name:    name,
-		Params:  params,
-		Log:     s.log,
-	})
-	s.sess = sess
-	return err
+	self, err := os.Executable()
+	if err != nil {
+		_ = targets.Close()
+		return nil, fmt.Errorf("find spirit's own binary: %w", err)
+	}
+	plan := router.NewPlanner(router.PlannerOptions{Targets: targets, Default: target.Host, Self: self})
+	return &shell{opts: o, log: log, plan: plan, targets: targets, vms: vms}, nil
 }
 
 func (s *shell) close() {
-	// bash runs the EXIT trap when the shell ends, however it ends.
-	if s.sess != nil {
-		s.sess.Finish(context.Background())
-	}
 	if err := s.targets.Close(); err != nil {
 		s.log.Debug("close the targets' connections", "err", err)
 	}
@@ -173,55 +154,6 @@ func RunInteractive(ctx context.Context, o Options) int {
 		return n
 	}
 	return status
-}
-
-// batch runs a shell with no prompt. SIGINT, SIGTERM and SIGHUP stop what
-// runs (on every target) and end the shell with 128+N, as they end bash.
-func batch(ctx context.Context, o Options, name string, params []string, run func(*shell, context.Context) int) int {
-	ctx, sig, stop := catchSignals(ctx, append(termSignals(), os.Interrupt)...)
-	defer stop()
-	s, err := newShell(o)
-	if err == nil {
-		err = s.newSession(name, params)
-	}
-	if err != nil {
-		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
-		return 1
-	}
-	defer s.close()
-	if o.Login {
-		if st, done := s.readRC(ctx); done {
-			return st
-		}
-	}
-	status := run(s, ctx)
-	if n := sig.status(); n != 0 {
-		return n
-	}
-	return status
-}
-
-// readRC runs ~/.spiritrc when there is one; as root, one that another
-// user could change is refused with a message. done is true when it ran the
-// exit builtin, which ends the shell as it would in bash.
-func (s *shell) readRC(ctx context.Context) (status int, done bool) {
-	home := getenv(s.opts.Env, "HOME")
-	if home == "" {
-		return 0, false
-	}
-	path := filepath.Join(home, ".spiritrc")
-	// As root, only a file that only root can change: $HOME may be a
-	// user's (sudo -E), and their commands must not run as root.
-	src, err := rootfile.ReadFile(path, os.Geteuid() == 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false
-	}
-	if err != nil {
-		fmt.Fprintf(errOut(s.opts), "spirit: %v\n", err)
-		return 0, false
-	}
-	status = s.sess.Run(ctx, string(src), path)
-	return status, s.sess.Exited() || ctx.Err() != nil
 }
 
 // isInteractive is bash's rule: stdin is a terminal, and so is stderr (or
