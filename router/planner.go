@@ -30,8 +30,18 @@ type PlannerOptions struct {
 type Planner struct {
 	opts PlannerOptions
 
-	mu   sync.Mutex // guards dflt: a prompt may read it while a line runs
-	dflt string
+	mu     sync.Mutex // a prompt may read dflt while a line runs
+	dflt   string     // guarded by mu
+	stores int        // guarded by mu: the last store's number
+}
+
+// nextStore numbers a redirection to a target file: its shell variables
+// must not be another's, in this line or in a function of an earlier one.
+func (p *Planner) nextStore() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stores++
+	return p.stores
 }
 
 // NewPlanner makes a planner.

@@ -18,7 +18,14 @@ func planBash(t *testing.T, src, dflt string) (string, *Planner, error) {
 	return strings.ReplaceAll(out, "/bin/spirit", "SELF"), p, err
 }
 
-const stored = "; then __spirit_stored; else __spirit_stored; fi"
+// storeWrap is what a statement with one redirection to a target file
+// becomes: open is the stand-in's process substitution, cmd the statement
+// with its redirection to the stand-in's descriptor (see planredir.go).
+func storeWrap(open, cmd string) string {
+	const v = " $__spirit_fd1 $__spirit_pid1"
+	return " { exec {__spirit_fd1}" + open + "; __spirit_pid1=$!; if " + cmd +
+		"; then __spirit_stored" + v + "; else __spirit_stored" + v + "; fi; }"
+}
 
 func TestPlan(t *testing.T) {
 	tests := []struct {
@@ -38,13 +45,13 @@ func TestPlan(t *testing.T) {
 			"v=abc; F=$v @docker:c1 -e F -c 'echo $F'"},
 		{"write host file", "@docker:c1 echo hi > @spirit /tmp/f", "", "@docker:c1 echo hi > /tmp/f"},
 		{"write target file", "echo data | @spirit cat > @docker:c1 /tmp/y", "",
-			"echo data |  if cat >  >(SELF segment --write @docker:c1 /tmp/y)" + stored},
+			"echo data | " + storeWrap("> >(SELF segment --write @docker:c1 /tmp/y)", "cat >&$__spirit_fd1")},
 		{"read target file", "wc -c < @linux /etc/hosts", "",
-			" if wc -c <  <(SELF segment --read @linux /etc/hosts)" + stored},
+			storeWrap("< <(SELF segment --read @linux /etc/hosts)", "wc -c <&$__spirit_fd1")},
 		{"append", "date >> @linux /var/log/x", "",
-			" if date >>  >(SELF segment --append @linux /var/log/x)" + stored},
+			storeWrap("> >(SELF segment --append @linux /var/log/x)", "date >&$__spirit_fd1")},
 		{"compound write", "for i in 1 2; do echo $i; done > @linux /x", "",
-			" if for i in 1 2; do echo $i; done >  >(SELF segment --write @linux /x)" + stored},
+			storeWrap("> >(SELF segment --write @linux /x)", "for i in 1 2; do echo $i; done >&$__spirit_fd1")},
 		{"targeted redirect splits segment", "@linux cat < @spirit /etc/hosts | sort", "",
 			"@linux cat < /etc/hosts | @linux sort"},
 		{"plain redirect stays", "@linux ls > /tmp/x 2>&1", "", "@linux -c 'ls > /tmp/x 2>&1'"},
@@ -75,8 +82,12 @@ func TestPlan(t *testing.T) {
 		{"extglob is not a target", "shopt -s extglob; ls @(a|b)", "", "shopt -s extglob; ls @(a|b)"},
 		{"email is not a target", "echo bob@host", "", "echo bob@host"},
 		{"negated store", "! echo x > @linux f", "",
-			"!  if echo x >  >(SELF segment --write @linux f)" + stored},
-		{"exec store", "exec > @linux /log", "", "exec >  >(SELF segment --write @linux /log)"},
+			"! " + storeWrap("> >(SELF segment --write @linux f)", "echo x >&$__spirit_fd1")},
+		{"exec store", "exec > @linux /log", "", "exec > >(SELF segment --write @linux /log)"},
+		{"store of a remote segment", "@docker:c1 echo hi 2> @linux /e", "",
+			storeWrap("> >(SELF segment --write @linux /e)", "@docker:c1 echo hi 2>&$__spirit_fd1")},
+		{"store keeps its place", "cat > @linux /x 2>&1", "",
+			storeWrap("> >(SELF segment --write @linux /x)", "cat >&$__spirit_fd1 2>&1")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

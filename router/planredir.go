@@ -8,31 +8,48 @@ import (
 )
 
 // A redirection to a file on a target, `CMD > @T PATH`, becomes a
-// redirection to a process substitution that runs the stand-in, and the
-// statement is wrapped so that the store's end decides it:
+// redirection to a descriptor that the shell opened just before on a
+// process substitution running the stand-in, and the statement is
+// wrapped so that the store's end decides it:
 //
-//	if CMD > >('/usr/bin/spirit' segment --write @T PATH); then __spirit_stored; else __spirit_stored; fi
+//	{ exec {__spirit_fd1}> >('/usr/bin/spirit' segment --write @T PATH); __spirit_pid1=$!;
+//	  if CMD >&$__spirit_fd1; then __spirit_stored $__spirit_fd1 $__spirit_pid1;
+//	  else __spirit_stored $__spirit_fd1 $__spirit_pid1; fi; }
 //
-// __spirit_stored (see Prelude) starts with the statement's status in $?,
-// waits for the stand-in ($! is the last process substitution, which
-// bash 5.1 and later let `wait` take), and returns 1 when the store
-// failed (the stand-in has printed why), the statement's status
+// (on one line). The process substitution is made by the shell itself, not
+// in the child forked for an external CMD, so $! names it and `wait` can
+// take it. __spirit_stored (see Prelude) starts with CMD's status in $?,
+// closes the shell's copy of the descriptor (the stand-in then meets the
+// end of its input once CMD is done), waits for the stand-in, and returns
+// 1 when the store failed (the stand-in has printed why), CMD's status
 // otherwise. So the line goes on only once the file is complete on its
-// target, a failed store fails the command as a failed write does in
-// bash, and $?, PIPESTATUS of a simple command, &&, ||, ! and set -e see
-// the command's own status otherwise: set -e is not in force inside an
-// if's condition, and __spirit_stored, the last command of its branch,
-// is where it takes effect. `exec > @T PATH` is not wrapped: its stand-in
-// lives as long as the shell's redirection.
+// target; a failed store fails the command as a failed write does in
+// bash; and $?, &&, ||, ! and set -e see the command's own status
+// otherwise: set -e is not in force inside an if's condition, and
+// __spirit_stored, the last command of its branch, is where it takes
+// effect. The redirection keeps its place among the statement's others,
+// so `CMD > @T PATH 2>&1` sends both streams. `exec > @T PATH` is left a
+// plain process substitution: its stand-in lives as long as the shell's
+// redirection. What it costs: $! names the last stand-in afterwards.
+
+// store is one redirection to a target file of a statement, numbered
+// for the names of its shell variables.
+type store struct {
+	n    int
+	open string // the shell's opening of its descriptor
+}
+
+func (s store) fd() string  { return fmt.Sprintf("__spirit_fd%d", s.n) }
+func (s store) pid() string { return fmt.Sprintf("__spirit_pid%d", s.n) }
 
 // targetRedirects turns the redirections to targets of st into host
 // redirections. For a host statement it edits them in place and returns
-// ""; for a remote segment (inPlace false) it returns them as text to put
-// after the segment's call. wait says whether the statement must wait for
-// a stand-in.
-func (r *planRun) targetRedirects(st *syntax.Stmt, asText bool) (string, bool, error) {
+// ""; for a remote segment (asText) it returns them as text to put after
+// the segment's call. It returns the stores the statement must open
+// before and wait for after.
+func (r *planRun) targetRedirects(st *syntax.Stmt, asText bool) (string, []store, error) {
 	var out strings.Builder
-	wait := false
+	var opens []store
 	for _, rd := range st.Redirs {
 		name, ok := isTargetedRedirect(rd)
 		if !ok {
@@ -40,40 +57,68 @@ func (r *planRun) targetRedirects(st *syntax.Stmt, asText bool) (string, bool, e
 		}
 		pathFrom, ok := redirectPath(rd)
 		if !ok {
-			return "", false, &planError{pos: rd.Pos(), status: 2,
+			return "", nil, &planError{pos: rd.Pos(), status: 2,
 				msg: fmt.Sprintf("redirection to @%s needs a path: %s @%s PATH", name, rd.Op, name)}
 		}
 		if err := r.check(name, rd.Word.Pos()); err != nil {
-			return "", false, err
+			return "", nil, err
 		}
 		path := r.src[pathFrom:rd.Word.End().Offset()]
+		op := r.src[rd.Pos().Offset():rd.Word.Pos().Offset()]
 		var repl string
-		if r.local(name) {
-			repl = path
-		} else {
-			repl = " " + r.standinFile(rd.Op, name, path)
-			wait = true
+		switch {
+		case r.local(name):
+			repl = op + path
+		case isExecRedirect(st):
+			repl = strings.TrimRight(op, " \t") + " " + r.standinFile(rd.Op, name, path)
+		default:
+			s := store{n: r.p.nextStore()}
+			s.open = s.opening(r, rd.Op, name, path)
+			opens = append(opens, s)
+			repl = s.redirect(rd)
 		}
 		if asText {
-			out.WriteString(" " + r.src[rd.Pos().Offset():rd.Word.Pos().Offset()] + repl)
+			out.WriteString(" " + repl)
 		} else {
-			r.replace(rd.Word.Pos().Offset(), rd.Word.End().Offset(), repl)
+			r.replace(rd.Pos().Offset(), rd.Word.End().Offset(), repl)
 		}
 		if err := r.nested(rd.Word); err != nil {
-			return "", false, err
+			return "", nil, err
 		}
 	}
-	if wait && isExecRedirect(st) {
-		wait = false
+	return out.String(), opens, nil
+}
+
+// opening is the shell's opening of the stand-in's descriptor.
+func (s store) opening(r *planRun, op syntax.RedirOperator, name, path string) string {
+	dir := ">"
+	if op == syntax.RdrIn {
+		dir = "<"
 	}
-	return out.String(), wait, nil
+	return fmt.Sprintf("exec {%s}%s %s; %s=$!; ", s.fd(), dir, r.standinFile(op, name, path), s.pid())
+}
+
+// redirect is the statement's redirection to the stand-in's descriptor,
+// for the operator rd had.
+func (s store) redirect(rd *syntax.Redirect) string {
+	n := ""
+	if rd.N != nil {
+		n = rd.N.Value
+	}
+	switch rd.Op {
+	case syntax.RdrIn:
+		return n + "<&$" + s.fd()
+	case syntax.RdrAll, syntax.AppAll:
+		return ">&$" + s.fd() + " 2>&1"
+	}
+	return n + ">&$" + s.fd()
 }
 
 // hostRedirects plans the redirections to targets of a host statement.
 func (r *planRun) hostRedirects(st *syntax.Stmt) error {
-	_, wait, err := r.targetRedirects(st, false)
-	if wait {
-		r.waitStore(st)
+	_, opens, err := r.targetRedirects(st, false)
+	if len(opens) > 0 {
+		r.waitStore(st, opens)
 	}
 	return err
 }
@@ -100,10 +145,16 @@ func (r *planRun) self() string {
 	return q
 }
 
-// waitStore wraps st so that its status waits for its stand-in's.
-func (r *planRun) waitStore(st *syntax.Stmt) {
-	r.replace(stmtStart(st), stmtStart(st), " if ")
-	r.replace(stmtEnd(st), stmtEnd(st), "; then __spirit_stored; else __spirit_stored; fi")
+// waitStore wraps st so that it opens its stores first and its status
+// waits for theirs.
+func (r *planRun) waitStore(st *syntax.Stmt, opens []store) {
+	var args, open strings.Builder
+	for _, s := range opens {
+		open.WriteString(s.open)
+		fmt.Fprintf(&args, " $%s $%s", s.fd(), s.pid())
+	}
+	r.replace(stmtStart(st), stmtStart(st), " { "+open.String()+"if ")
+	r.replace(stmtEnd(st), stmtEnd(st), fmt.Sprintf("; then __spirit_stored%s; else __spirit_stored%s; fi; }", args.String(), args.String()))
 }
 
 // redirectPath returns where PATH starts in a `> @T PATH` word that

@@ -29,14 +29,14 @@ func (r *planRun) remote(seg []*syntax.Stmt, target string, head *syntax.CallExp
 	if head != nil {
 		from = head.Args[0].Pos().Offset()
 	}
-	redirs, wait, err := r.targetRedirects(last, true)
+	redirs, opens, err := r.targetRedirects(last, true)
 	if err != nil {
 		return err
 	}
 	call := "@" + target + " " + r.form(seg, head, text) + redirs
 	r.replace(from, stmtEnd(last), call)
-	if wait {
-		r.waitStore(last)
+	if len(opens) > 0 {
+		r.waitStore(last, opens)
 	}
 	for _, st := range seg {
 		r.dropHeredocs(st)

@@ -48,8 +48,13 @@ command_not_found_handle() {
   return 127
 }
 __spirit_stored() {
-  local s=$?
-  wait $! || return 1
+  local s=$? failed=
+  while (($# >= 2)); do
+    eval "exec $1>&-"
+    wait "$2" || failed=1
+    shift 2
+  done
+  if [[ $failed ]]; then return 1; fi
   return $s
 }
 `

@@ -117,7 +117,7 @@ func TestCorpus(t *testing.T) {
 				}
 				return runIn(t, dir, env, "", argv...)
 			}
-			want := run("bash", "-c", src)
+			want := run("bash", "-c", src, "spirit")
 			got := run(spiritBin, "-c", src)
 			if got.stdout != want.stdout || got.stderr != want.stderr || got.status != want.status {
 				t.Errorf("%s\n spirit: status %d stdout %q stderr %q\n   bash: status %d stdout %q stderr %q",

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -18,7 +19,7 @@ import (
 //
 // Signals: SIGINT, SIGTERM and SIGHUP cancel the remote command (the
 // target signals it and everything it started, then kills what is left)
-// and the stand-in exits 128+N. SIGTSTP stops the remote command where
+// and the stand-in dies of the same signal (128+N to bash). SIGTSTP stops the remote command where
 // the target can (target.Command.Signals), restores the terminal, and stops the
 // stand-in itself with SIGSTOP, so that bash sees its job stopped; SIGCONT
 // continues the remote command and puts the terminal back in raw mode.
@@ -48,8 +49,9 @@ func (s *standin) exec(ctx context.Context, tg target.Target) int {
 	stop := relay.start()
 	status, err := tg.Exec(ctx, cmd)
 	stop()
-	if n := relay.caught(); n != 0 {
-		return 128 + n
+	if sig := relay.caught(); sig != 0 {
+		dieOf(sig)
+		return 128 + int(sig)
 	}
 	if err != nil {
 		s.errorf("@%s: %v", s.c.target, err)
@@ -99,10 +101,21 @@ func (r *relay) remote() <-chan target.Signal {
 	return r.sigs
 }
 
-func (r *relay) caught() int {
+func (r *relay) caught() syscall.Signal {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return int(r.sig)
+	return r.sig
+}
+
+// dieOf ends the stand-in by sig, once the remote command is gone: a
+// non-interactive bash that gets SIGINT goes on after a child that exited
+// 130, but stops when the child died of SIGINT, as every process that
+// cleans up on a signal must then do.
+// The runtime dies of the signal from a thread of its own: wait for it.
+func dieOf(sig syscall.Signal) {
+	signal.Reset(sig)
+	_ = unix.Kill(os.Getpid(), sig)
+	time.Sleep(time.Second)
 }
 
 // start listens for signals until stop is called, which also waits for
