@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"spirit/internal/dockertest"
 )
 
 const ctrlZ = "\x1a"
@@ -154,4 +156,97 @@ func TestStatusKeepsBashState(t *testing.T) {
 	s.expect("\nst=127\r\n", 3*time.Second)
 	s.typeKeys("cd /tmp && pwd", enter)
 	s.expect("spirit /tmp ", 3*time.Second)
+}
+
+// remoteJobControl runs the job-control round on a remote target word
+// (e.g. "@docker:c"): Ctrl-Z stops the remote command and bash shows the
+// job as typed; jobs, bg, fg, Ctrl-C and kill %1 act on it there; exit
+// twice leaves nothing running. The remote processes are this machine's
+// (a container, or an agent here), so /proc shows their state.
+func remoteJobControl(t *testing.T, s *session, word, arg string) {
+	t.Helper()
+	line := word + " sleep " + arg
+	remote := "sleep " + arg
+	s.typeKeys(line, enter)
+	ps := waitProcs(t, exactly(remote), 1, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	s.typeKeys(ctrlZ)
+	s.expect("[1]+  Stopped                 "+line, 5*time.Second)
+	s.expect(promptWith(128+20), 3*time.Second)
+	waitState(t, ps[0].pid, "T", 3*time.Second)
+	s.notStopped()
+
+	s.typeKeys("jobs", enter)
+	s.expect("[1]+  Stopped                 "+line+"\r\n", 3*time.Second)
+	s.typeKeys("bg", enter)
+	s.expect("[1]+ "+line+" &\r\n", 3*time.Second)
+	waitState(t, ps[0].pid, "S", 3*time.Second)
+	s.expect(hostPrompt, 3*time.Second)
+	s.typeKeys("fg", enter)
+	s.expect(line+"\r\n", 3*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	s.typeKeys(ctrlC)
+	s.expect(promptWith(130), 3*time.Second)
+	t.Logf("%s: Ctrl-C after fg: prompt back %v after", word, time.Since(start).Round(time.Millisecond))
+	waitGone(t, arg, start, 3*time.Second)
+
+	s.typeKeys(line, enter)
+	waitProcs(t, exactly(remote), 1, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	s.typeKeys(ctrlZ)
+	s.expect(promptWith(128+20), 5*time.Second)
+	s.typeKeys("kill %1", enter)
+	waitGone(t, arg, time.Now(), 3*time.Second)
+	// Past the prompts drawn so far, which show the last status.
+	s.typeKeys("echo synced-$((1+1))", enter)
+	s.expect("\nsynced-2\r\n", 3*time.Second)
+
+	s.typeKeys(line, enter)
+	waitProcs(t, exactly(remote), 1, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	s.typeKeys(ctrlZ)
+	s.expect(promptWith(128+20), 5*time.Second)
+	s.typeKeys("exit", enter)
+	s.expect("There are stopped jobs.", 3*time.Second)
+	s.typeKeys("exit", enter)
+	s.wait(5 * time.Second)
+	waitGone(t, arg, time.Now(), 3*time.Second)
+}
+
+// waitState waits until process pid is in state want (T stopped, S
+// sleeping).
+func waitState(t *testing.T, pid int, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st := procState(t, pid)
+		if st == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d is in state %s after %v, want %s", pid, st, within, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestContainerJobControl(t *testing.T) {
+	for _, agent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "engine", true: "agent"}[agent], func(t *testing.T) {
+			name := dockertest.Container(t, "")
+			home := t.TempDir()
+			if agent {
+				home = agentHome(t, name)
+			}
+			s := startSessionIn(t, home, nil)
+			s.expect(hostPrompt, 5*time.Second)
+			remoteJobControl(t, s, "@docker:"+name, map[bool]string{false: "1005.25", true: "1005.5"}[agent])
+		})
+	}
+}
+
+func TestAgentJobControl(t *testing.T) {
+	s, _ := agentSession(t)
+	remoteJobControl(t, s, "@a", "1006.25")
 }

@@ -21,7 +21,8 @@ import (
 // target signals it and everything it started, then kills what is left)
 // and the stand-in dies of the same signal (128+N to bash). SIGTSTP stops the remote command where
 // the target can (target.Command.Signals), restores the terminal, and stops the
-// stand-in itself with SIGSTOP, so that bash sees its job stopped; SIGCONT
+// stand-in itself with SIGTSTP, so that bash sees its job stopped (148, as
+// for a host command); SIGCONT
 // continues the remote command and puts the terminal back in raw mode.
 func (s *standin) exec(ctx context.Context, tg target.Target) int {
 	if s.o.Targets.IsLocal(s.c.target) {
@@ -97,7 +98,7 @@ type relay struct {
 
 // remote makes the channel on which the target gets STOP and CONT.
 func (r *relay) remote() <-chan target.Signal {
-	r.sigs = make(chan target.Signal, 4)
+	r.sigs = make(chan target.Signal)
 	return r.sigs
 }
 
@@ -150,7 +151,7 @@ func (r *relay) handle(sig syscall.Signal) {
 			r.term.pause()
 		}
 		// Only this process: the others of the job got SIGTSTP too.
-		_ = unix.Kill(os.Getpid(), syscall.SIGSTOP) // bash sees the job stopped
+		stopByTSTP() // bash sees the job stopped
 	case syscall.SIGCONT:
 		if r.term != nil {
 			r.term.resume()
@@ -167,12 +168,25 @@ func (r *relay) handle(sig syscall.Signal) {
 }
 
 // send hands a signal to the target without ever blocking the relay.
+//
+// It waits, up to syncWait, until the target has handled it (it then
+// takes target.SignalSync), so that a stop reaches the remote command
+// before the stand-in stops itself: a stopped stand-in sends nothing.
 func (r *relay) send(sig target.Signal) {
 	if r.sigs == nil {
 		return
 	}
-	select {
-	case r.sigs <- sig:
-	default:
+	t := time.NewTimer(syncWait)
+	defer t.Stop()
+	for _, s := range []target.Signal{sig, target.SignalSync} {
+		select {
+		case r.sigs <- s:
+		case <-t.C:
+			return
+		}
 	}
 }
+
+// syncWait bounds the wait for a target to take a job-control signal (a
+// Docker Engine exec of a kill script: a tenth of a second or so).
+const syncWait = 3 * time.Second
