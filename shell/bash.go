@@ -126,6 +126,9 @@ func planFailed(o Options, name, file string, err error) int {
 // prelude itself.
 func (b *Bash) setPrelude(prelude string, o Options) error {
 	var sb strings.Builder
+	// $_ is what bash set before reading BASH_ENV; the last command
+	// gives it back (see below).
+	sb.WriteString("__spirit_u=$_\n")
 	sb.WriteString(prelude)
 	if v, ok := lookupEnv(o.Env, "BASH_ENV"); ok {
 		fmt.Fprintf(&sb, "export BASH_ENV=%s\n", bashQuote(v))
@@ -134,9 +137,12 @@ func (b *Bash) setPrelude(prelude string, o Options) error {
 		sb.WriteString("unset BASH_ENV\n")
 	}
 	sb.WriteString("exec PRELUDE_FD<&-\n")
-	if len(o.BashFlags) > 0 {
-		sb.WriteString(setFlags(o.BashFlags))
-	}
+	// The last command leaves no variable or function behind, sets the
+	// options given before -c last (so -x and -v do not show the
+	// prelude), and gives $_ back: $_ is a call's last argument.
+	sb.WriteString("__spirit_end() {\n  unset __spirit_u\n  unset -f __spirit_end\n")
+	sb.WriteString(setFlags(o.BashFlags))
+	sb.WriteString("}\n__spirit_end \"$__spirit_u\"\n")
 	f, err := memFile("spirit-prelude", sb.String())
 	if err != nil {
 		return err
@@ -148,25 +154,28 @@ func (b *Bash) setPrelude(prelude string, o Options) error {
 // setFlags turns bash's options given before -c into set and shopt
 // commands.
 func setFlags(flags []string) string {
-	var sb strings.Builder
+	var sb, last strings.Builder
 	for i := 0; i < len(flags); i++ {
 		f := flags[i]
 		switch {
 		case (f == "-o" || f == "+o") && i+1 < len(flags):
-			fmt.Fprintf(&sb, "set %s %s\n", f, flags[i+1])
+			fmt.Fprintf(&sb, "  set %s %s\n", f, flags[i+1])
 			i++
 		case (f == "-O" || f == "+O") && i+1 < len(flags):
 			op := "-s"
 			if f == "+O" {
 				op = "-u"
 			}
-			fmt.Fprintf(&sb, "shopt %s %s\n", op, flags[i+1])
+			fmt.Fprintf(&sb, "  shopt %s %s\n", op, flags[i+1])
 			i++
+		case strings.ContainsAny(f, "xv"):
+			// Last: what follows them would be shown.
+			fmt.Fprintf(&last, "  set %s\n", f)
 		default:
-			fmt.Fprintf(&sb, "set %s\n", f)
+			fmt.Fprintf(&sb, "  set %s\n", f)
 		}
 	}
-	return sb.String()
+	return sb.String() + last.String()
 }
 
 // memFile is an in-memory file holding text, inherited across exec.
