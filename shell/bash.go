@@ -62,8 +62,8 @@ func PrepareScript(o Options, path string, args []string) (*Bash, int) {
 
 func prepare(o Options, src, name string, params []string, file string) (*Bash, int) {
 	msgs := errOut(o)
-	targets := NewTargets(o, msgs, msgs)
-	defer targets.Close()
+	targets := &lazyTargets{make: func() *target.Registry { return NewTargets(o, msgs, msgs) }}
+	defer targets.close()
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(msgs, "spirit: find spirit's own binary: %v\n", err)
@@ -322,3 +322,27 @@ func slicesReplace(s []string, old, repl string) []string {
 }
 
 func bashQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// lazyTargets reads the configuration and makes the registry only when the
+// planner looks a target up: a line without targets needs neither.
+type lazyTargets struct {
+	make func() *target.Registry
+	r    *target.Registry
+}
+
+func (l *lazyTargets) get() *target.Registry {
+	if l.r == nil {
+		l.r = l.make()
+	}
+	return l.r
+}
+
+func (l *lazyTargets) Lookup(name string) (target.Target, error) { return l.get().Lookup(name) }
+func (l *lazyTargets) IsLocal(name string) bool                  { return name == target.Host || l.get().IsLocal(name) }
+func (l *lazyTargets) Names() []string                           { return l.get().Names() }
+
+func (l *lazyTargets) close() {
+	if l.r != nil {
+		l.r.Close()
+	}
+}

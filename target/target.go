@@ -58,8 +58,9 @@ type Command struct {
 	// Signals, when not nil, delivers job-control signals while the
 	// command runs: SignalStop stops the command and everything it
 	// started, SignalCont continues them. A target that cannot do so
-	// ignores them.
-	Signals <-chan Signal
+	// ignores them. Each request's Done, when not nil, gets the outcome
+	// (it must have room for it).
+	Signals <-chan SignalRequest
 	// TTY is non-nil when the segment is alone on a terminal: the command
 	// runs under a pseudo-terminal of this size, and Stdout receives the
 	// terminal's output (Stderr is unused).
@@ -74,6 +75,12 @@ const (
 	SignalStop Signal = "STOP"
 	SignalCont Signal = "CONT"
 )
+
+// SignalRequest asks for a job-control signal; Done gets its outcome.
+type SignalRequest struct {
+	Signal Signal
+	Done   chan<- error
+}
 
 // TTY describes the local terminal a command runs on.
 type TTY struct {

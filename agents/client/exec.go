@@ -118,6 +118,12 @@ func (e *execRun) Stop(_ context.Context, sig string) error {
 	return nil
 }
 
+// Signal sends a job-control signal (STOP, CONT) to the command's group,
+// which goes on running afterwards.
+func (e *execRun) Signal(_ context.Context, sig string) error {
+	return e.writeCtl(wire.TSignal, wire.SignalMsg{Signal: sig})
+}
+
 func (e *execRun) Resize(_ context.Context, s target.WinSize) error {
 	return e.writeCtl(wire.TResize, wire.Resize{Rows: s.Rows, Cols: s.Cols})
 }

@@ -23,20 +23,7 @@ import (
 // whole sequence runs in one exec so that a cancel stays quick on a loaded
 // engine.
 const killScript = `sig=$1 tag=$2 grace=$3
-if printf 'x\000' | grep -qzxF x 2>/dev/null; then
-	tagged() {
-		for f in $(grep -lzxF "$tag" /proc/[0-9]*/environ 2>/dev/null); do
-			f=${f#/proc/}
-			echo "${f%/environ}"
-		done
-	}
-else
-	tagged() {
-		for d in /proc/[0-9]*; do
-			{ tr '\000' '\n' <"$d/environ" | grep -qxF "$tag"; } 2>/dev/null && echo "${d#/proc/}"
-		done
-	}
-fi
+` + taggedScript + `
 pids=$(tagged)
 [ -n "$pids" ] || exit 0
 kill -s "$sig" $pids 2>/dev/null
@@ -57,6 +44,32 @@ while [ "$i" -lt 20 ]; do
 done
 echo "still running: $pids"
 exit 1`
+
+// taggedScript defines tagged(), which lists the processes whose
+// environment holds $tag.
+const taggedScript = `if printf 'x\000' | grep -qzxF x 2>/dev/null; then
+	tagged() {
+		for f in $(grep -lzxF "$tag" /proc/[0-9]*/environ 2>/dev/null); do
+			f=${f#/proc/}
+			echo "${f%/environ}"
+		done
+	}
+else
+	tagged() {
+		for d in /proc/[0-9]*; do
+			{ tr '\000' '\n' <"$d/environ" | grep -qxF "$tag"; } 2>/dev/null && echo "${d#/proc/}"
+		done
+	}
+fi`
+
+// signalScript sends $1 to every process tagged $2, and leaves them be:
+// job control (STOP, CONT).
+const signalScript = `sig=$1 tag=$2
+` + taggedScript + `
+pids=$(tagged)
+[ -n "$pids" ] || exit 0
+kill -s "$sig" $pids 2>/dev/null
+exit 0`
 
 const (
 	// killGrace is how long processes have to stop after the first
@@ -86,6 +99,22 @@ func (e *execRun) Stop(ctx context.Context, sig string) error {
 	}
 	if err := e.waitEnded(ctx, killTimeout); err != nil {
 		return fmt.Errorf("stopping the command: %w", err)
+	}
+	return nil
+}
+
+// Signal sends a job-control signal (STOP, CONT) to the exec's processes,
+// which go on afterwards.
+func (e *execRun) Signal(ctx context.Context, sig string) error {
+	ctx, cancel := context.WithTimeout(ctx, killTimeout)
+	defer cancel()
+	cmd := []string{"/bin/sh", "-c", signalScript, "spirit-signal", sig, e.tag}
+	out, code, err := runQuiet(ctx, e.r.cli, e.r.id, "0", cmd)
+	if err != nil {
+		return fmt.Errorf("signal the command with SIG%s: %w", sig, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("signal the command with SIG%s: the script exited %d: %s", sig, code, strings.TrimSpace(out))
 	}
 	return nil
 }

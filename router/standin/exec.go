@@ -3,6 +3,7 @@ package standin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -45,6 +46,9 @@ func (s *standin) exec(ctx context.Context, tg target.Target) int {
 		cmd.TTY = term.tty
 	}
 	relay := &relay{cancel: cancel, term: term, msgs: s.o.Messages}
+	if term != nil {
+		cmd.Stdin = &suspendReader{r: s.o.Stdin, suspend: func() { relay.handle(syscall.SIGTSTP) }}
+	}
 	cmd.Signals = relay.remote()
 	stop := relay.start()
 	status, err := tg.Exec(ctx, cmd)
@@ -89,15 +93,15 @@ type relay struct {
 	cancel context.CancelFunc
 	term   *terminal // nil when not on a terminal
 	msgs   *LineWriter
-	sigs   chan target.Signal // to the target; nil when it cannot stop
+	sigs   chan target.SignalRequest // to the target
 
 	mu  sync.Mutex
 	sig syscall.Signal // guarded by mu: the signal that ended the run
 }
 
 // remote makes the channel on which the target gets STOP and CONT.
-func (r *relay) remote() <-chan target.Signal {
-	r.sigs = make(chan target.Signal, 4)
+func (r *relay) remote() <-chan target.SignalRequest {
+	r.sigs = make(chan target.SignalRequest) // taken only by a target that can
 	return r.sigs
 }
 
@@ -166,13 +170,32 @@ func (r *relay) handle(sig syscall.Signal) {
 	}
 }
 
-// send hands a signal to the target without ever blocking the relay.
+// signalWait bounds the wait for a job-control signal to reach the
+// target: the stand-in stops itself after it, and a stopped process
+// sends nothing.
+const signalWait = 2 * time.Second
+
+// signalTaken is how long a target that can take job-control signals may
+// take to be ready for one.
+const signalTaken = 200 * time.Millisecond
+
+// send hands a signal to the target and waits (a bounded time) until it
+// went out; a target that cannot take it never receives it.
 func (r *relay) send(sig target.Signal) {
 	if r.sigs == nil {
 		return
 	}
+	done := make(chan error, 1)
 	select {
-	case r.sigs <- sig:
-	default:
+	case r.sigs <- target.SignalRequest{Signal: sig, Done: done}:
+	case <-time.After(signalTaken):
+		return
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			fmt.Fprintf(r.msgs, "spirit: %v\n", err)
+		}
+	case <-time.After(signalWait):
 	}
 }

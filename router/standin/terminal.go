@@ -153,3 +153,40 @@ func (l *LineWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// suspendKey is Ctrl-Z, the terminal's VSUSP character by default.
+const suspendKey = 0x1a
+
+// suspendReader reads the terminal for a command under a remote pty: in
+// raw mode Ctrl-Z is a byte like any other, which would stop the remote
+// command alone and leave the local job running. It takes the key out of
+// the stream and suspends the job here instead, as the terminal does for a
+// local command: the remote command is stopped and bash sees the stand-in
+// stopped.
+type suspendReader struct {
+	r       io.Reader
+	suspend func()
+	rest    []byte // what followed a Ctrl-Z in the last read
+}
+
+func (s *suspendReader) Read(p []byte) (int, error) {
+	if len(s.rest) == 0 {
+		n, err := s.r.Read(p)
+		if n == 0 {
+			return n, err
+		}
+		s.rest = append(s.rest[:0], p[:n]...)
+	}
+	i := bytes.IndexByte(s.rest, suspendKey)
+	if i == 0 {
+		s.rest = s.rest[1:]
+		s.suspend() // returns once the job is continued
+		return 0, nil
+	}
+	if i < 0 {
+		i = len(s.rest)
+	}
+	n := copy(p, s.rest[:i])
+	s.rest = s.rest[n:]
+	return n, nil
+}

@@ -48,6 +48,12 @@ type Remote interface {
 	Close() error
 }
 
+// Signaler is a Remote that can send a job-control signal ("STOP",
+// "CONT") to the command and everything it started, which go on after it.
+type Signaler interface {
+	Signal(ctx context.Context, sig string) error
+}
+
 // Streams are a started command's standard files as its remote offers
 // them.
 type Streams struct {
