@@ -2,6 +2,8 @@ package shell
 
 import (
 	"context"
+	"io"
+
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"spirit/config"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,7 +65,12 @@ func PrepareScript(o Options, path string, args []string) (*Bash, int) {
 
 func prepare(o Options, src, name string, params []string, file string) (*Bash, int) {
 	msgs := errOut(o)
-	targets := &lazyTargets{make: func() *target.Registry { return NewTargets(o, msgs, msgs) }}
+	// A bad configuration is reported whatever the line; it is read again
+	// (and not reported twice) only if the line names a target.
+	if _, _, err := config.Load(config.Paths(o.Env)); err != nil {
+		fmt.Fprintf(msgs, "spirit: %v\nspirit: going on without this configuration file\n", err)
+	}
+	targets := &lazyTargets{make: func() *target.Registry { return NewTargets(o, msgs, io.Discard) }}
 	defer targets.close()
 	self, err := os.Executable()
 	if err != nil {
