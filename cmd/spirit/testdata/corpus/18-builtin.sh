@@ -145,8 +145,6 @@ echo $LINENO
 #---
 echo $SECONDS
 #---
-echo ${PIPESTATUS[@]}
-#---
 true | false | true; echo ${PIPESTATUS[@]}
 #---
 false | true; echo "${PIPESTATUS[0]} ${PIPESTATUS[1]}"
