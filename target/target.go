@@ -58,9 +58,11 @@ type Command struct {
 	// Signals, when not nil, delivers job-control signals while the
 	// command runs: SignalStop stops the command and everything it
 	// started, SignalCont continues them. A target that cannot do so
-	// ignores them. Each request's Done, when not nil, gets the outcome
-	// (it must have room for it).
-	Signals <-chan SignalRequest
+	// ignores them. A target receives the next value only once it has
+	// handled the one before, so that a sender that must not go on
+	// before a stop has reached the target (a stand-in about to stop
+	// itself) sends SignalSync after it on an unbuffered channel.
+	Signals <-chan Signal
 	// TTY is non-nil when the segment is alone on a terminal: the command
 	// runs under a pseudo-terminal of this size, and Stdout receives the
 	// terminal's output (Stderr is unused).
@@ -74,13 +76,10 @@ type Signal string
 const (
 	SignalStop Signal = "STOP"
 	SignalCont Signal = "CONT"
+	// SignalSync is no signal: its receipt means the one before it has
+	// been handled.
+	SignalSync Signal = ""
 )
-
-// SignalRequest asks for a job-control signal; Done gets its outcome.
-type SignalRequest struct {
-	Signal Signal
-	Done   chan<- error
-}
 
 // TTY describes the local terminal a command runs on.
 type TTY struct {

@@ -118,10 +118,9 @@ func (e *execRun) Stop(_ context.Context, sig string) error {
 	return nil
 }
 
-// Signal sends a job-control signal (STOP, CONT) to the command's group,
-// which goes on running afterwards.
-func (e *execRun) Signal(_ context.Context, sig string) error {
-	return e.writeCtl(wire.TSignal, wire.SignalMsg{Signal: sig})
+// Signal has the agent stop or continue the command's process group.
+func (e *execRun) Signal(_ context.Context, sig target.Signal) error {
+	return e.writeCtl(wire.TSignal, wire.SignalMsg{Signal: string(sig)})
 }
 
 func (e *execRun) Resize(_ context.Context, s target.WinSize) error {

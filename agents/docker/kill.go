@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
+
+	"spirit/target"
 )
 
 // killScript stops every process of the container whose environment holds
@@ -23,7 +25,20 @@ import (
 // whole sequence runs in one exec so that a cancel stays quick on a loaded
 // engine.
 const killScript = `sig=$1 tag=$2 grace=$3
-` + taggedScript + `
+if printf 'x\000' | grep -qzxF x 2>/dev/null; then
+	tagged() {
+		for f in $(grep -lzxF "$tag" /proc/[0-9]*/environ 2>/dev/null); do
+			f=${f#/proc/}
+			echo "${f%/environ}"
+		done
+	}
+else
+	tagged() {
+		for d in /proc/[0-9]*; do
+			{ tr '\000' '\n' <"$d/environ" | grep -qxF "$tag"; } 2>/dev/null && echo "${d#/proc/}"
+		done
+	}
+fi
 pids=$(tagged)
 [ -n "$pids" ] || exit 0
 kill -s "$sig" $pids 2>/dev/null
@@ -45,32 +60,6 @@ done
 echo "still running: $pids"
 exit 1`
 
-// taggedScript defines tagged(), which lists the processes whose
-// environment holds $tag.
-const taggedScript = `if printf 'x\000' | grep -qzxF x 2>/dev/null; then
-	tagged() {
-		for f in $(grep -lzxF "$tag" /proc/[0-9]*/environ 2>/dev/null); do
-			f=${f#/proc/}
-			echo "${f%/environ}"
-		done
-	}
-else
-	tagged() {
-		for d in /proc/[0-9]*; do
-			{ tr '\000' '\n' <"$d/environ" | grep -qxF "$tag"; } 2>/dev/null && echo "${d#/proc/}"
-		done
-	}
-fi`
-
-// signalScript sends $1 to every process tagged $2, and leaves them be:
-// job control (STOP, CONT).
-const signalScript = `sig=$1 tag=$2
-` + taggedScript + `
-pids=$(tagged)
-[ -n "$pids" ] || exit 0
-kill -s "$sig" $pids 2>/dev/null
-exit 0`
-
 const (
 	// killGrace is how long processes have to stop after the first
 	// signal before the rest are killed, in tenths of a second.
@@ -78,6 +67,30 @@ const (
 	// killTimeout bounds the whole stop sequence, should the engine hang.
 	killTimeout = 10 * time.Second
 )
+
+// signalScript sends the signal $1 to every process of the container
+// whose environment holds the tag $2 (found as killScript finds them), and
+// nothing more: job control's STOP and CONT.
+const signalScript = `sig=$1 tag=$2
+for d in /proc/[0-9]*; do
+	{ tr '\000' '\n' <"$d/environ" | grep -qxF "$tag"; } 2>/dev/null && kill -s "$sig" "${d#/proc/}" 2>/dev/null
+done
+exit 0`
+
+// Signal stops or continues the exec's processes (job control).
+func (e *execRun) Signal(ctx context.Context, sig target.Signal) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	cmd := []string{"/bin/sh", "-c", signalScript, "spirit-signal", string(sig), e.tag}
+	out, code, err := runQuiet(ctx, e.r.cli, e.r.id, "0", cmd)
+	if err != nil {
+		return fmt.Errorf("SIG%s to the command: %w", sig, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("SIG%s to the command: signal script exited %d: %s", sig, code, strings.TrimSpace(out))
+	}
+	return nil
+}
 
 // Stop signals the exec's processes with sig, kills those still there
 // after a grace period, and waits for the engine to report the exec ended.
@@ -99,22 +112,6 @@ func (e *execRun) Stop(ctx context.Context, sig string) error {
 	}
 	if err := e.waitEnded(ctx, killTimeout); err != nil {
 		return fmt.Errorf("stopping the command: %w", err)
-	}
-	return nil
-}
-
-// Signal sends a job-control signal (STOP, CONT) to the exec's processes,
-// which go on afterwards.
-func (e *execRun) Signal(ctx context.Context, sig string) error {
-	ctx, cancel := context.WithTimeout(ctx, killTimeout)
-	defer cancel()
-	cmd := []string{"/bin/sh", "-c", signalScript, "spirit-signal", sig, e.tag}
-	out, code, err := runQuiet(ctx, e.r.cli, e.r.id, "0", cmd)
-	if err != nil {
-		return fmt.Errorf("signal the command with SIG%s: %w", sig, err)
-	}
-	if code != 0 {
-		return fmt.Errorf("signal the command with SIG%s: the script exited %d: %s", sig, code, strings.TrimSpace(out))
 	}
 	return nil
 }

@@ -95,13 +95,13 @@ type ErrorMsg struct {
 }
 
 // Signals the client may send. Others are refused, so that a guest on
-// another OS is not asked for one it lacks.
+// another OS is not asked for one it lacks. STOP and CONT are job
+// control (a Windows agent refuses them: a job object cannot be stopped).
 var Signals = []string{"INT", "TERM", "HUP", "KILL", "QUIT", "STOP", "CONT"}
 
 // SignalMsg is the payload of a Signal frame: the signal goes to the whole
 // process group (on Windows, the job). Cancel asks the agent to kill what
-// is left of the group shortly after. STOP and CONT are job control (the
-// host's Ctrl-Z and fg/bg); a Windows agent refuses them.
+// is left of the group shortly after.
 type SignalMsg struct {
 	Signal string `json:"signal"`
 	Cancel bool   `json:"cancel,omitempty"`

@@ -3,7 +3,6 @@ package standin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -22,7 +21,8 @@ import (
 // target signals it and everything it started, then kills what is left)
 // and the stand-in dies of the same signal (128+N to bash). SIGTSTP stops the remote command where
 // the target can (target.Command.Signals), restores the terminal, and stops the
-// stand-in itself with SIGSTOP, so that bash sees its job stopped; SIGCONT
+// stand-in itself with SIGTSTP, so that bash sees its job stopped (148, as
+// for a host command); SIGCONT
 // continues the remote command and puts the terminal back in raw mode.
 func (s *standin) exec(ctx context.Context, tg target.Target) int {
 	if s.o.Targets.IsLocal(s.c.target) {
@@ -46,9 +46,6 @@ func (s *standin) exec(ctx context.Context, tg target.Target) int {
 		cmd.TTY = term.tty
 	}
 	relay := &relay{cancel: cancel, term: term, msgs: s.o.Messages}
-	if term != nil {
-		cmd.Stdin = &suspendReader{r: s.o.Stdin, suspend: func() { relay.handle(syscall.SIGTSTP) }}
-	}
 	cmd.Signals = relay.remote()
 	stop := relay.start()
 	status, err := tg.Exec(ctx, cmd)
@@ -93,15 +90,15 @@ type relay struct {
 	cancel context.CancelFunc
 	term   *terminal // nil when not on a terminal
 	msgs   *LineWriter
-	sigs   chan target.SignalRequest // to the target
+	sigs   chan target.Signal // to the target; nil when it cannot stop
 
 	mu  sync.Mutex
 	sig syscall.Signal // guarded by mu: the signal that ended the run
 }
 
 // remote makes the channel on which the target gets STOP and CONT.
-func (r *relay) remote() <-chan target.SignalRequest {
-	r.sigs = make(chan target.SignalRequest) // taken only by a target that can
+func (r *relay) remote() <-chan target.Signal {
+	r.sigs = make(chan target.Signal)
 	return r.sigs
 }
 
@@ -154,7 +151,7 @@ func (r *relay) handle(sig syscall.Signal) {
 			r.term.pause()
 		}
 		// Only this process: the others of the job got SIGTSTP too.
-		_ = unix.Kill(os.Getpid(), syscall.SIGSTOP) // bash sees the job stopped
+		stopByTSTP() // bash sees the job stopped
 	case syscall.SIGCONT:
 		if r.term != nil {
 			r.term.resume()
@@ -170,32 +167,26 @@ func (r *relay) handle(sig syscall.Signal) {
 	}
 }
 
-// signalWait bounds the wait for a job-control signal to reach the
-// target: the stand-in stops itself after it, and a stopped process
-// sends nothing.
-const signalWait = 2 * time.Second
-
-// signalTaken is how long a target that can take job-control signals may
-// take to be ready for one.
-const signalTaken = 200 * time.Millisecond
-
-// send hands a signal to the target and waits (a bounded time) until it
-// went out; a target that cannot take it never receives it.
+// send hands a signal to the target without ever blocking the relay.
+//
+// It waits, up to syncWait, until the target has handled it (it then
+// takes target.SignalSync), so that a stop reaches the remote command
+// before the stand-in stops itself: a stopped stand-in sends nothing.
 func (r *relay) send(sig target.Signal) {
 	if r.sigs == nil {
 		return
 	}
-	done := make(chan error, 1)
-	select {
-	case r.sigs <- target.SignalRequest{Signal: sig, Done: done}:
-	case <-time.After(signalTaken):
-		return
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			fmt.Fprintf(r.msgs, "spirit: %v\n", err)
+	t := time.NewTimer(syncWait)
+	defer t.Stop()
+	for _, s := range []target.Signal{sig, target.SignalSync} {
+		select {
+		case r.sigs <- s:
+		case <-t.C:
+			return
 		}
-	case <-time.After(signalWait):
 	}
 }
+
+// syncWait bounds the wait for a target to take a job-control signal (a
+// Docker Engine exec of a kill script: a tenth of a second or so).
+const syncWait = 3 * time.Second

@@ -40,15 +40,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestSuspendReader(t *testing.T) {
-	suspended := 0
-	r := &suspendReader{r: strings.NewReader("ab\x1acd\x1a\x1aef"), suspend: func() { suspended++ }}
-	got, err := io.ReadAll(r)
-	if err != nil || string(got) != "abcdef" || suspended != 3 {
-		t.Errorf("read %q, %v, %d suspends; want abcdef and 3", got, err, suspended)
-	}
-}
-
 func TestLineWriter(t *testing.T) {
 	var b bytes.Buffer
 	w := NewLineWriter(&b)

@@ -86,13 +86,43 @@ func (t *terminal) raw() error {
 	if t.state != nil {
 		return nil
 	}
-	st, err := term.MakeRaw(int(t.in.Fd()))
+	st, err := term.GetState(int(t.in.Fd()))
 	if err != nil {
+		return err
+	}
+	if err := suspendOnlyRaw(int(t.in.Fd())); err != nil {
 		return err
 	}
 	t.state = st
 	t.msgs.SetRaw(true)
 	return nil
+}
+
+// suspendOnlyRaw puts the terminal in raw mode but for one key: the
+// suspend character (Ctrl-Z) still stops the job here, as SPEC's job
+// control wants on every target (the relay stops the remote command and
+// bash sees the job stopped). Ctrl-C and Ctrl-\ go to the remote terminal
+// as bytes, whose own line discipline signals the remote foreground group,
+// so that a full-screen program there reads them as keys.
+func suspendOnlyRaw(fd int) error {
+	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	tio.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	tio.Oflag &^= unix.OPOST
+	tio.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.IEXTEN
+	tio.Cflag &^= unix.CSIZE | unix.PARENB
+	tio.Cflag |= unix.CS8
+	tio.Cc[unix.VMIN] = 1
+	tio.Cc[unix.VTIME] = 0
+	if tio.Lflag&unix.ISIG != 0 && tio.Cc[unix.VSUSP] != 0 {
+		// _POSIX_VDISABLE (0 on Linux) turns the other signal keys off.
+		tio.Cc[unix.VINTR], tio.Cc[unix.VQUIT] = 0, 0
+	} else {
+		tio.Lflag &^= unix.ISIG
+	}
+	return unix.IoctlSetTermios(fd, unix.TCSETS, tio)
 }
 
 // pause restores the terminal's mode (at a stop and at the end).
@@ -107,8 +137,16 @@ func (t *terminal) pause() {
 	t.msgs.SetRaw(false)
 }
 
-// resume goes back to raw mode after a stop.
-func (t *terminal) resume() { _ = t.raw() }
+// resume goes back to raw mode after a stop, when the job is continued in
+// the foreground (fg); continued in the background (bg), the terminal is
+// not the job's, and a change of its mode would stop the stand-in
+// (SIGTTOU).
+func (t *terminal) resume() {
+	if fg, err := unix.IoctlGetInt(int(t.in.Fd()), unix.TIOCGPGRP); err != nil || fg != unix.Getpgrp() {
+		return
+	}
+	_ = t.raw()
+}
 
 func winSize(f *os.File) (target.WinSize, error) {
 	cols, rows, err := term.GetSize(int(f.Fd()))
@@ -152,41 +190,4 @@ func (l *LineWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// suspendKey is Ctrl-Z, the terminal's VSUSP character by default.
-const suspendKey = 0x1a
-
-// suspendReader reads the terminal for a command under a remote pty: in
-// raw mode Ctrl-Z is a byte like any other, which would stop the remote
-// command alone and leave the local job running. It takes the key out of
-// the stream and suspends the job here instead, as the terminal does for a
-// local command: the remote command is stopped and bash sees the stand-in
-// stopped.
-type suspendReader struct {
-	r       io.Reader
-	suspend func()
-	rest    []byte // what followed a Ctrl-Z in the last read
-}
-
-func (s *suspendReader) Read(p []byte) (int, error) {
-	if len(s.rest) == 0 {
-		n, err := s.r.Read(p)
-		if n == 0 {
-			return n, err
-		}
-		s.rest = append(s.rest[:0], p[:n]...)
-	}
-	i := bytes.IndexByte(s.rest, suspendKey)
-	if i == 0 {
-		s.rest = s.rest[1:]
-		s.suspend() // returns once the job is continued
-		return 0, nil
-	}
-	if i < 0 {
-		i = len(s.rest)
-	}
-	n := copy(p, s.rest[:i])
-	s.rest = s.rest[n:]
-	return n, nil
 }

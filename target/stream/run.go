@@ -52,8 +52,11 @@ func Run(ctx context.Context, c *target.Command, r Remote, s Streams, log *slog.
 	if c.TTY != nil {
 		x.helpers.Go(func() { x.resize(hctx, c.TTY) })
 	}
-	if sg, ok := r.(Signaler); ok && c.Signals != nil {
-		x.helpers.Go(func() { x.relaySignals(hctx, sg, c.Signals) })
+	if c.Signals != nil {
+		// Drained even when r takes no signals, so that a sender that
+		// waits for each to be handled does not wait in vain.
+		sr, _ := r.(Signaler)
+		x.helpers.Go(func() { x.relaySignals(hctx, sr, c.Signals) })
 	}
 	x.helpers.Go(func() {
 		status, err := r.Exit(hctx, x.outputEnded)
@@ -177,28 +180,6 @@ func (x *run) drain(ctx context.Context, exited time.Time) {
 					x.log.Debug("the remote end holds an output open after the exit", "fd", r.fd)
 					return
 				}
-			}
-		}
-	}
-}
-
-// relaySignals hands job-control signals to the remote command until the
-// run is over.
-func (x *run) relaySignals(ctx context.Context, sg Signaler, sigs <-chan target.SignalRequest) {
-	for {
-		select {
-		case <-x.done:
-			return
-		case req, ok := <-sigs:
-			if !ok {
-				return
-			}
-			err := sg.Signal(ctx, string(req.Signal))
-			if err != nil {
-				x.log.Debug("job-control signal", "signal", req.Signal, "err", err)
-			}
-			if req.Done != nil {
-				req.Done <- err
 			}
 		}
 	}
