@@ -83,6 +83,9 @@ func (p *Planner) SetDefault(name string) {
 // that is only @T (at the top level) makes T the default for the
 // statements after it and for later calls.
 func (p *Planner) Plan(src string) (string, error) {
+	if !strings.Contains(src, "@") && p.defaultName() == target.Host {
+		return src, nil // nothing to plan, and nothing to parse
+	}
 	if i := strings.IndexByte(src, 0); i >= 0 && mayHaveTargets(src) {
 		line := strings.Count(src[:i], "\n") + 1
 		return "", &PlanError{Status: 2, Msg: fmt.Sprintf("line %d: a NUL byte cannot stand in a command", line)}

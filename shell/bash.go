@@ -2,6 +2,8 @@ package shell
 
 import (
 	"context"
+	"io"
+
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"spirit/config"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,8 +65,13 @@ func PrepareScript(o Options, path string, args []string) (*Bash, int) {
 
 func prepare(o Options, src, name string, params []string, file string) (*Bash, int) {
 	msgs := errOut(o)
-	targets := NewTargets(o, msgs, msgs)
-	defer targets.Close()
+	// A bad configuration is reported whatever the line; it is read again
+	// (and not reported twice) only if the line names a target.
+	if _, _, err := config.Load(config.Paths(o.Env)); err != nil {
+		fmt.Fprintf(msgs, "spirit: %v\nspirit: going on without this configuration file\n", err)
+	}
+	targets := &lazyTargets{make: func() *target.Registry { return NewTargets(o, msgs, io.Discard) }}
+	defer targets.close()
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(msgs, "spirit: find spirit's own binary: %v\n", err)
@@ -126,6 +134,9 @@ func planFailed(o Options, name, file string, err error) int {
 // prelude itself.
 func (b *Bash) setPrelude(prelude string, o Options) error {
 	var sb strings.Builder
+	// $_ is what bash set before reading BASH_ENV; the last command
+	// gives it back (see below).
+	sb.WriteString("__spirit_u=$_\n")
 	sb.WriteString(prelude)
 	if v, ok := lookupEnv(o.Env, "BASH_ENV"); ok {
 		fmt.Fprintf(&sb, "export BASH_ENV=%s\n", bashQuote(v))
@@ -134,9 +145,12 @@ func (b *Bash) setPrelude(prelude string, o Options) error {
 		sb.WriteString("unset BASH_ENV\n")
 	}
 	sb.WriteString("exec PRELUDE_FD<&-\n")
-	if len(o.BashFlags) > 0 {
-		sb.WriteString(setFlags(o.BashFlags))
-	}
+	// The last command leaves no variable or function behind, sets the
+	// options given before -c last (so -x and -v do not show the
+	// prelude), and gives $_ back: $_ is a call's last argument.
+	sb.WriteString("__spirit_end() {\n  unset __spirit_u\n  unset -f __spirit_end\n")
+	sb.WriteString(setFlags(o.BashFlags))
+	sb.WriteString("}\n__spirit_end \"$__spirit_u\"\n")
 	f, err := memFile("spirit-prelude", sb.String())
 	if err != nil {
 		return err
@@ -148,25 +162,28 @@ func (b *Bash) setPrelude(prelude string, o Options) error {
 // setFlags turns bash's options given before -c into set and shopt
 // commands.
 func setFlags(flags []string) string {
-	var sb strings.Builder
+	var sb, last strings.Builder
 	for i := 0; i < len(flags); i++ {
 		f := flags[i]
 		switch {
 		case (f == "-o" || f == "+o") && i+1 < len(flags):
-			fmt.Fprintf(&sb, "set %s %s\n", f, flags[i+1])
+			fmt.Fprintf(&sb, "  set %s %s\n", f, flags[i+1])
 			i++
 		case (f == "-O" || f == "+O") && i+1 < len(flags):
 			op := "-s"
 			if f == "+O" {
 				op = "-u"
 			}
-			fmt.Fprintf(&sb, "shopt %s %s\n", op, flags[i+1])
+			fmt.Fprintf(&sb, "  shopt %s %s\n", op, flags[i+1])
 			i++
+		case strings.ContainsAny(f, "xv"):
+			// Last: what follows them would be shown.
+			fmt.Fprintf(&last, "  set %s\n", f)
 		default:
-			fmt.Fprintf(&sb, "set %s\n", f)
+			fmt.Fprintf(&sb, "  set %s\n", f)
 		}
 	}
-	return sb.String()
+	return sb.String() + last.String()
 }
 
 // memFile is an in-memory file holding text, inherited across exec.
@@ -313,3 +330,27 @@ func slicesReplace(s []string, old, repl string) []string {
 }
 
 func bashQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// lazyTargets reads the configuration and makes the registry only when the
+// planner looks a target up: a line without targets needs neither.
+type lazyTargets struct {
+	make func() *target.Registry
+	r    *target.Registry
+}
+
+func (l *lazyTargets) get() *target.Registry {
+	if l.r == nil {
+		l.r = l.make()
+	}
+	return l.r
+}
+
+func (l *lazyTargets) Lookup(name string) (target.Target, error) { return l.get().Lookup(name) }
+func (l *lazyTargets) IsLocal(name string) bool                  { return name == target.Host || l.get().IsLocal(name) }
+func (l *lazyTargets) Names() []string                           { return l.get().Names() }
+
+func (l *lazyTargets) close() {
+	if l.r != nil {
+		l.r.Close()
+	}
+}
