@@ -53,6 +53,12 @@ func vmSession(t *testing.T) (*session, string, []string) {
 	return s, name, append(testEnv(home), env...)
 }
 
+// vmPromptWith is the prompt after a line that ended with status, the VM
+// running.
+func vmPromptWith(status int) string {
+	return fmt.Sprintf("spirit ~ linux:running [%d] ", status)
+}
+
 // check runs line, waits for want in its output and then for the prompt:
 // keys typed before it would go to the remote terminal of the line.
 func (s *session) check(line, want string, within time.Duration) {
@@ -79,7 +85,7 @@ func TestVMJobControl(t *testing.T) {
 	time.Sleep(2 * time.Second) // started in the guest, under TCG
 	s.typeKeys(ctrlZ)
 	s.expect("[1]+  Stopped                 "+line, 10*time.Second)
-	s.expect(promptWith(148), 5*time.Second)
+	s.expect(vmPromptWith(148), 5*time.Second)
 	s.notStopped()
 	s.check(stoppedInGuest("sleep 1007.25"), "\nstopped=1\r\n", 30*time.Second)
 	s.typeKeys("jobs", enter)
@@ -93,7 +99,7 @@ func TestVMJobControl(t *testing.T) {
 	time.Sleep(time.Second)
 	start := time.Now()
 	s.typeKeys(ctrlC)
-	s.expect(promptWith(130), 5*time.Second)
+	s.expect(vmPromptWith(130), 5*time.Second)
 	t.Logf("@linux: Ctrl-C after fg: prompt back %v after", time.Since(start).Round(time.Millisecond))
 	s.check("@linux ps -o args | grep -c '^[s]leep 1007' | sed 's/^/left=/'", "\nleft=0\r\n", 30*time.Second)
 
@@ -104,11 +110,13 @@ func TestVMJobControl(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	s.typeKeys(ctrlZ)
 	s.expect("Stopped", 10*time.Second)
-	s.expect(promptWith(148), 5*time.Second)
+	s.expect(vmPromptWith(148), 5*time.Second)
+	// bash shows the job as planned: the host's "@spirit cat" is "cat".
+	shown := "@docker:" + name + " seq 1 1000000 | cat | @linux wc -l"
 	s.typeKeys("jobs", enter)
-	s.expect("Stopped                 "+pipe, 5*time.Second)
+	s.expect("Stopped                 "+shown, 5*time.Second)
 	s.typeKeys("bg", enter)
-	s.expect(pipe+" &\r\n", 5*time.Second)
+	s.expect(shown+" &\r\n", 5*time.Second)
 	s.expect(hostPrompt, 5*time.Second)
 	s.typeKeys("fg", enter)
 	s.expectMatch(regexp.MustCompile(`\n1000000\r\n`), 2*time.Minute)
@@ -118,7 +126,7 @@ func TestVMJobControl(t *testing.T) {
 	s.typeKeys(pipe, enter)
 	time.Sleep(1500 * time.Millisecond)
 	s.typeKeys(ctrlZ)
-	s.expect(promptWith(148), 10*time.Second)
+	s.expect(vmPromptWith(148), 10*time.Second)
 	s.typeKeys("kill %1", enter)
 	s.expect(hostPrompt, 10*time.Second)
 	s.check("@docker:"+name+" ps -o args | grep -c '^[s]eq 1 1000000' | sed 's/^/container=/'", "\ncontainer=0\r\n", 30*time.Second)
@@ -127,7 +135,7 @@ func TestVMJobControl(t *testing.T) {
 	s.typeKeys(line, enter)
 	time.Sleep(2 * time.Second)
 	s.typeKeys(ctrlZ)
-	s.expect(promptWith(148), 10*time.Second)
+	s.expect(vmPromptWith(148), 10*time.Second)
 	s.typeKeys("exit", enter)
 	s.expect("There are stopped jobs.", 5*time.Second)
 	s.typeKeys("exit", enter)
