@@ -45,6 +45,14 @@ func (s *standin) exec(ctx context.Context, tg target.Target) int {
 		defer term.stop()
 		cmd.TTY = term.tty
 		cmd.Stdin = term.stdin
+	} else if in := s.o.Stdin; in != nil && isTerminal(in) {
+		// The terminal without a pty (the segment's output goes on in a
+		// pipeline): read only in the foreground as well.
+		keys, stdin, err := watchKeys(in, 0)
+		if err == nil {
+			defer func() { keys.stop(); stdin.Close() }()
+			cmd.Stdin = stdin
+		}
 	}
 	relay := &relay{cancel: cancel, term: term, msgs: s.o.Messages}
 	cmd.Signals = relay.remote()

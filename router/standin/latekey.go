@@ -46,10 +46,25 @@ func watchKeys(in *os.File, intr byte) (*keyWatch, *os.File, error) {
 	}
 	k := &keyWatch{intr: intr, w: w, done: make(chan struct{})}
 	k.wg.Go(func() {
-		_, _ = fdcopy.FromFile(k, in, k.done)
+		// Only while the job has the terminal: continued in the
+		// background (bg), it would be stopped by SIGTTIN at the first
+		// key typed at the prompt, where bash stops a background job
+		// only when its command reads.
+		_, _ = fdcopy.FromFileWhen(k, in, k.done, func() bool { return isForeground(in) })
 		_ = w.Close()
 	})
 	return k, r, nil
+}
+
+// isForeground reports whether this process's group has the terminal f.
+func isForeground(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return true
+	}
+	fg := -1
+	_ = rc.Control(func(fd uintptr) { fg, _ = unix.IoctlGetInt(int(fd), unix.TIOCGPGRP) })
+	return fg == unix.Getpgrp()
 }
 
 // Write forwards p to the command, noting an interrupt key in it.
@@ -87,4 +102,17 @@ func interruptKey(f *os.File) byte {
 		return 0
 	}
 	return tio.Cc[unix.VINTR]
+}
+
+func isTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	is := false
+	_ = rc.Control(func(fd uintptr) {
+		_, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
+		is = err == nil
+	})
+	return is
 }
