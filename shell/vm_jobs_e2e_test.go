@@ -107,7 +107,9 @@ func TestVMJobControl(t *testing.T) {
 	// and in the foreground, it still counts every line.
 	pipe := "@docker:" + name + " seq 1 1000000 | @spirit cat | @linux wc -l"
 	s.typeKeys(pipe, enter)
-	time.Sleep(1500 * time.Millisecond)
+	// Stopped while it runs: as soon as its stand-ins are there.
+	waitProcs(t, containing(spiritBin+" segment -- @linux wc -l"), 1, 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
 	s.typeKeys(ctrlZ)
 	s.expect("Stopped", 10*time.Second)
 	s.expect(vmPromptWith(148), 5*time.Second)
@@ -124,7 +126,8 @@ func TestVMJobControl(t *testing.T) {
 
 	// kill %1 of a stopped pipeline, then exit twice with a stopped job.
 	s.typeKeys(pipe, enter)
-	time.Sleep(1500 * time.Millisecond)
+	waitProcs(t, containing(spiritBin+" segment -- @linux wc -l"), 1, 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
 	s.typeKeys(ctrlZ)
 	s.expect(vmPromptWith(148), 10*time.Second)
 	s.typeKeys("kill %1", enter)
