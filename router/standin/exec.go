@@ -44,13 +44,21 @@ func (s *standin) exec(ctx context.Context, tg target.Target) int {
 	if term != nil {
 		defer term.stop()
 		cmd.TTY = term.tty
+		cmd.Stdin = term.stdin
 	}
 	relay := &relay{cancel: cancel, term: term, msgs: s.o.Messages}
 	cmd.Signals = relay.remote()
 	stop := relay.start()
 	status, err := tg.Exec(ctx, cmd)
 	stop()
-	if sig := relay.caught(); sig != 0 {
+	sig := relay.caught()
+	if term != nil {
+		if sig == 0 && err == nil && term.keys.lateInterrupt(status) {
+			sig = syscall.SIGINT // a Ctrl-C the remote command was gone for
+		}
+		term.stop() // the terminal back in its mode before any death
+	}
+	if sig != 0 {
 		dieOf(sig)
 		return 128 + int(sig)
 	}

@@ -21,7 +21,9 @@ type terminal struct {
 	in, out *os.File
 	msgs    *LineWriter
 	tty     *target.TTY
-	stop    func()
+	stop    func() // idempotent
+	keys    *keyWatch
+	stdin   *os.File // the command's stdin: what keys forwards
 
 	mu    sync.Mutex
 	state *term.State // guarded by mu: the mode to restore; nil while not raw
@@ -44,9 +46,16 @@ func (s *standin) terminal() (*terminal, error) {
 		return nil, err
 	}
 	t := &terminal{in: in, out: out, msgs: s.o.Messages}
+	intr := interruptKey(in)
 	if err := t.raw(); err != nil {
 		return nil, err
 	}
+	keys, stdin, err := watchKeys(in, intr)
+	if err != nil {
+		t.pause()
+		return nil, err
+	}
+	t.keys, t.stdin = keys, stdin
 	resize := make(chan target.WinSize, 1)
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
@@ -70,12 +79,18 @@ func (s *standin) terminal() (*terminal, error) {
 		}
 	})
 	t.tty = &target.TTY{Size: size, Resize: resize}
+	var once sync.Once
 	t.stop = func() {
-		signal.Stop(winch)
-		close(done)
-		wg.Wait()
-		t.pause()
+		once.Do(func() {
+			signal.Stop(winch)
+			close(done)
+			wg.Wait()
+			t.keys.stop()
+			_ = t.stdin.Close()
+			t.pause()
+		})
 	}
+
 	return t, nil
 }
 

@@ -78,6 +78,15 @@ func Start(ctx context.Context, o Options) (*Bash, error) {
 	if o.Path == "" {
 		o.Path = "/bin/bash"
 	}
+	if o.Stdin == nil && !o.Interactive {
+		// Commands that read stdin read nothing, as from bash -c LINE </dev/null.
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, fmt.Errorf("start bash: %w", err)
+		}
+		defer null.Close()
+		o.Stdin = null
+	}
 	cmdR, cmdW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start bash: %w", err)
@@ -132,11 +141,7 @@ func (b *Bash) command(cmdR, repW *os.File) *exec.Cmd {
 	cmd := exec.Command(b.opts.Path, args...)
 	cmd.Args[0] = "bash"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = cmdR, b.opts.Stdout, b.opts.Stderr
-	stdin := b.opts.Stdin
-	if stdin == nil {
-		stdin, _ = os.Open(os.DevNull)
-	}
-	cmd.ExtraFiles = []*os.File{stdin, repW}
+	cmd.ExtraFiles = []*os.File{b.opts.Stdin, repW}
 	// An empty PS1 from the start: bash prints its prompt before reading
 	// each line, and spirit draws its own.
 	cmd.Env = append(withoutVars(b.opts.Env, "PS1", "PROMPT_COMMAND"), "PS1=")
