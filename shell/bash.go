@@ -99,6 +99,9 @@ func prepare(o Options, src, name string, params []string, file string) (*Bash, 
 		// BASH_SOURCE and its messages name it.
 		b.args = append(b.args, file)
 	case len(text) > maxArg:
+		// $0 is the script's name, set on its first line so that line
+		// numbers stay; messages still name /dev/fd/N.
+		text = "BASH_ARGV0=" + bashQuote(name) + "; " + text
 		if b.script, err = memFile("spirit-script", text); err != nil {
 			fmt.Fprintf(msgs, "spirit: %v\n", err)
 			return nil, 1

@@ -143,7 +143,7 @@ echo $LINENO
 echo a
 echo $LINENO
 #---
-echo $SECONDS
+echo $((SECONDS < 5))
 #---
 true | false | true; echo ${PIPESTATUS[@]}
 #---

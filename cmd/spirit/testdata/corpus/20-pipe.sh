@@ -28,7 +28,7 @@ seq 3 | { read a; cat; }
 #---
 echo a | { cat; echo b; }
 #---
-time true 2>/dev/null; echo $?
+TIMEFORMAT='timed %%'; time true; echo $?
 #---
 seq 20000 | head -1
 #---
