@@ -140,6 +140,11 @@ func run(ctx context.Context, o options) ([]row, error) {
 		if err != nil {
 			return rows, fmt.Errorf("host rows: %w", err)
 		}
+		r, err = promptRows(ctx, o, vm)
+		rows = append(rows, r...)
+		if err != nil {
+			return rows, fmt.Errorf("prompt rows: %w", err)
+		}
 	}
 	return rows, nil
 }

@@ -93,7 +93,7 @@ func TestControlArgs(t *testing.T) {
 		{`d="a b"; @ctl --echo "$d" $d 'x y'`, "[a b]\n[a]\n[b]\n[x y]\n", "", 0},
 		{`@ctl --echo $HOME/x`, "[" + e.host + "/x]\n", "", 0},
 		{`@ctl --echo`, "", "", 0},
-		{`@ctl --echo a=1`, "", "spirit: @ctl --echo: arguments must be plain words\n", 2},
+		{`@ctl --echo a=1`, "[a=1]\n", "", 0},
 		{`@ctl --nope`, "", "spirit: @ctl: unknown control word --nope (control words: --echo)\n", 2},
 	}
 	for _, tc := range tests {
@@ -105,46 +105,72 @@ func TestControlArgs(t *testing.T) {
 	}
 }
 
+// runEnv runs lines as spirit -c does: planned, then run by bash with the
+// prelude, the stand-in being this test binary (TestMain), whose targets
+// @a and @b are shTargets in directories of their own.
 type runEnv struct {
-	s       *Session
+	p       *Planner
 	a, b    string // roots of @a and @b
 	host    string // the host's working directory
-	out, er *os.File
+	prelude string // a file with the prelude
 }
 
 func newRunEnv(t *testing.T) *runEnv {
 	t.Helper()
 	e := &runEnv{a: t.TempDir(), b: t.TempDir(), host: t.TempDir()}
-	var err error
-	if e.out, err = os.Create(filepath.Join(t.TempDir(), "out")); err != nil {
-		t.Fatal(err)
-	}
-	if e.er, err = os.Create(filepath.Join(t.TempDir(), "err")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.out.Close(); e.er.Close() })
-	res := shResolver{targets: map[string]shTarget{"a": {e.a}, "b": {e.b}}}
-	e.s, err = New(Options{Targets: res.registry(), Stdout: e.out, Stderr: e.er, Dir: e.host,
-		Env: []string{"PATH=/usr/bin:/bin", "HOME=" + e.host}})
+	self, err := os.Executable()
 	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = NewPlanner(PlannerOptions{Targets: testRegistry(e.a, e.b), Self: self})
+	e.prelude = filepath.Join(t.TempDir(), "prelude")
+	if err := os.WriteFile(e.prelude, []byte(e.p.Prelude()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-// run runs src and returns its status, stdout and stderr.
+// run plans src, runs it and returns its status, stdout and stderr.
 func (e *runEnv) run(t *testing.T, src string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	e.out.Truncate(0)
-	e.out.Seek(0, 0)
-	e.er.Truncate(0)
-	e.er.Seek(0, 0)
-	status := e.s.Run(ctx, src, "test")
-	out, _ := os.ReadFile(e.out.Name())
-	er, _ := os.ReadFile(e.er.Name())
-	return status, string(out), string(er)
+	cmd, out, er, ok := e.command(ctx, t, src)
+	if !ok {
+		return cmd.ProcessState.ExitCode(), out.String(), er.String()
+	}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run %q: %v", src, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), er.String()
+}
+
+// command is the bash that runs src; ok is false when planning failed,
+// with the message in er (and a finished *exec.Cmd with its status).
+func (e *runEnv) command(ctx context.Context, t *testing.T, src string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer, bool) {
+	t.Helper()
+	var out, er bytes.Buffer
+	text, err := e.p.Plan(src)
+	if err != nil {
+		var pe *PlanError
+		status := 2
+		if errors.As(err, &pe) {
+			status = pe.Status
+		}
+		fmt.Fprintf(&er, "spirit: %v\n", err)
+		cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf("exit %d", status))
+		cmd.Run()
+		return cmd, &out, &er, false
+	}
+	cmd := exec.CommandContext(ctx, "/bin/bash", "-c", text, "test")
+	cmd.Dir = e.host
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + e.host, "BASH_ENV=" + e.prelude,
+		"SPIRIT_TEST_ROOTS=" + e.a + ":" + e.b}
+	cmd.Stdout, cmd.Stderr = &out, &er
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, &out, &er, true
 }
 
 func TestRun(t *testing.T) {
@@ -191,8 +217,8 @@ func TestRun(t *testing.T) {
 func TestDefaultTarget(t *testing.T) {
 	e := newRunEnv(t)
 	os.WriteFile(filepath.Join(e.a, "hostname"), []byte("guest-a\n"), 0o644)
-	if status, _, er := e.run(t, "@a"); status != 0 || e.s.Default() != "@a" {
-		t.Fatalf("@a: status %d, default %s, stderr %q", status, e.s.Default(), er)
+	if status, _, er := e.run(t, "@a"); status != 0 || e.p.Default() != "@a" {
+		t.Fatalf("@a: status %d, default %s, stderr %q", status, e.p.Default(), er)
 	}
 	if _, out, _ := e.run(t, "cat hostname | tr a-z A-Z"); out != "GUEST-A\n" {
 		t.Errorf("with default @a: %q", out)
@@ -201,61 +227,62 @@ func TestDefaultTarget(t *testing.T) {
 		t.Errorf("whole statement on the default target: %q", out)
 	}
 	e.run(t, "@spirit")
-	if e.s.Default() != "@"+target.Host {
-		t.Errorf("@spirit did not reset the default: %s", e.s.Default())
+	if e.p.Default() != "@"+target.Host {
+		t.Errorf("@spirit did not reset the default: %s", e.p.Default())
 	}
 	if _, out, _ := e.run(t, "pwd"); out != e.host+"\n" {
 		t.Errorf("back on the host: %q", out)
 	}
 }
 
+// TestCancel interrupts a pipeline as Ctrl-C does (SIGINT to the job's
+// process group): the remote command is cancelled and the status is 130.
 func TestCancel(t *testing.T) {
 	e := newRunEnv(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(300*time.Millisecond, cancel)
-	start := time.Now()
-	status := e.s.Run(ctx, "@a sleep 100 | @spirit cat; echo not reached", "test")
-	if status != 130 {
-		t.Errorf("status %d, want 130", status)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd, out, _, _ := e.command(ctx, t, "@a sleep 100 | @spirit cat; echo not reached")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	cmd.Wait()
+	if st := cmd.ProcessState.ExitCode(); st != 130 && !cmd.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+		t.Errorf("status %d, want 130 or death by SIGINT", st)
+	}
+	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("cancel took %v", d)
 	}
-	out, _ := os.ReadFile(e.out.Name())
-	if bytes.Contains(out, []byte("not reached")) {
+	if strings.Contains(out.String(), "not reached") {
 		t.Errorf("ran on after the cancel: %q", out)
+	}
+}
+
+// TestStandinSignal: a stand-in killed by SIGTERM cancels its remote
+// command and exits 143, as the remote command would have.
+func TestStandinSignal(t *testing.T) {
+	e := newRunEnv(t)
+	start := time.Now()
+	status, _, er := e.run(t, "@a sleep 100 & sleep 0.5; kill %1; wait %1; echo $? >&2")
+	if status != 0 || er != "143\n" {
+		t.Errorf("status %d, stderr %q; want 0 and 143", status, er)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
 	}
 }
 
 func TestExitTrapAndArg0(t *testing.T) {
 	e := newRunEnv(t)
-	e.run(t, "trap 'echo bye' EXIT")
-	if _, out, _ := e.run(t, "echo one"); out != "one\n" {
-		t.Errorf("EXIT trap fired after a line: %q", out)
-	}
-	e.out.Truncate(0)
-	e.out.Seek(0, 0)
-	e.s.Finish(t.Context())
-	if out, _ := os.ReadFile(e.out.Name()); string(out) != "bye\n" {
-		t.Errorf("Finish: %q, want the EXIT trap's bye", out)
+	if _, out, _ := e.run(t, "trap 'echo bye' EXIT; @a echo one"); out != "one\nbye\n" {
+		t.Errorf("EXIT trap: %q", out)
 	}
 	if _, out, _ := e.run(t, `echo $0 "${0}"`); out != "test test\n" {
 		t.Errorf("$0: %q", out)
 	}
-	e.run(t, "false")
-	if _, out, _ := e.run(t, "echo $?"); out != "1\n" {
-		t.Errorf("$? across lines: %q", out)
-	}
-}
-
-func TestCancelDoesNotExit(t *testing.T) {
-	e := newRunEnv(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(200*time.Millisecond, cancel)
-	if st := e.s.Run(ctx, "sleep 100", "test"); st != 130 || e.s.Exited() {
-		t.Fatalf("status %d, exited %v; want 130 and a shell that goes on", st, e.s.Exited())
-	}
-	if _, out, _ := e.run(t, "echo $?"); out != "130\n" {
-		t.Errorf("$? after a cancel: %q", out)
+	if _, out, _ := e.run(t, "@a false; echo $?"); out != "1\n" {
+		t.Errorf("$? of a segment: %q", out)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/c-bata/go-prompt"
 	"golang.org/x/sys/unix"
@@ -12,7 +11,8 @@ import (
 	"spirit/router"
 )
 
-// interactive is the prompt loop.
+// interactive is the prompt loop, with a persistent interactive bash that
+// runs what the prompt reads.
 //
 // It calls go-prompt's Input once per line rather than handing it an
 // executor through Run. Run's own signal handler calls os.Exit on SIGTERM,
@@ -22,7 +22,7 @@ import (
 // SIGHUP, a hang-up) and always leaves through the deferred restore. For
 // the same reason there is no executor and no ExitChecker: the loop simply
 // returns.
-func (s *shell) interactive(ctx context.Context) int {
+func (s *shell) interactive(ctx context.Context, sig *caught) int {
 	in, ui := s.opts.Stdin, s.opts.Stdout
 	if !isTerminal(ui) {
 		ui = s.opts.Stderr // draw where bash draws its prompt
@@ -31,25 +31,35 @@ func (s *shell) interactive(ctx context.Context) int {
 	guard, err := saveTerminal(fd)
 	if err != nil {
 		fmt.Fprintf(errOut(s.opts), "spirit: terminal: %v\n", err)
-		return s.fromStdin(ctx)
+		return s.fromStdin(ctx, sig)
 	}
 	// The same mode again, in the form keyReader derives raw mode from.
 	saved, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		fmt.Fprintf(errOut(s.opts), "spirit: terminal: %v\n", err)
-		return s.fromStdin(ctx)
+		return s.fromStdin(ctx, sig)
 	}
-	status := 0
+	// bash first: it reads its startup files with the terminal its own,
+	// before the prompt opens anything.
+	h, status, err := s.startHost(ctx, true)
+	if err != nil {
+		fmt.Fprintf(errOut(s.opts), "spirit: %v\n", err)
+		return 1
+	}
+	if h == nil {
+		return status
+	}
+	defer func() { h.close(sig.status() != 0) }()
 	guard.run(func() {
-		status = s.promptLoop(ctx, guard, in, ui, saved)
+		status = s.promptLoop(ctx, h, guard, in, ui, saved)
 	})
 	return status
 }
 
-// promptLoop reads and runs lines until Ctrl-D on an empty line, the exit
-// builtin, or the end of ctx. The terminal is in its saved mode whenever a
-// line runs.
-func (s *shell) promptLoop(ctx context.Context, guard *terminalGuard, in, ui *os.File, saved *unix.Termios) int {
+// promptLoop reads lines and has bash run them until bash exits (exit,
+// Ctrl-D), or ctx ends. The terminal is in its saved mode, and bash's,
+// whenever a line runs.
+func (s *shell) promptLoop(ctx context.Context, h *host, guard *terminalGuard, in, ui *os.File, saved *unix.Termios) int {
 	keys := newKeyReader(int(in.Fd()), int(ui.Fd()), saved)
 	defer context.AfterFunc(ctx, keys.end)()
 
@@ -64,23 +74,16 @@ func (s *shell) promptLoop(ctx context.Context, guard *terminalGuard, in, ui *os
 
 	w := &styledWriter{ConsoleWriter: consoleWriter(ui)}
 	var st lineState
-	p, err := s.newPrompt(ctx, keys, w, &st, past)
+	p, err := s.newPrompt(ctx, h, keys, w, &st, past)
 	if err != nil {
 		fmt.Fprintf(errOut(s.opts), "spirit: %v; reading commands with no prompt\n", err)
-		return s.fromStdin(ctx)
+		return s.linesFrom(ctx, h)
 	}
-
-	if rc, done := s.readRC(ctx); done {
-		return rc
-	}
-	ints := newInterrupts()
-	defer ints.stop()
 	home, root := getenv(s.opts.Env, "HOME"), os.Geteuid() == 0
 	color := isTerminal(s.opts.Stdout) && ui == s.opts.Stdout
-	status := 0
 	for {
 		w.plain, w.styled = promptLine(promptInfo{
-			remote: s.remoteDefault(), dir: s.sess.Dir(), home: home, status: status, root: root,
+			remote: s.remoteDefault(), dir: h.last.Dir, home: home, status: h.last.Status, root: root,
 			vms: s.vmStates(ctx),
 		}, color)
 		st.entered = false
@@ -88,40 +91,46 @@ func (s *shell) promptLoop(ctx context.Context, guard *terminalGuard, in, ui *os
 		line := p.Input()
 		guard.restore() // go-prompt's own restore leaves it raw
 		if ctx.Err() != nil || keys.hungUp() {
-			return status
+			return h.last.Status
 		}
-		if !st.entered { // Ctrl-D on an empty line
-			if st.pending == "" {
-				return status
-			}
-			// At a continuation prompt it ends the command, which the
-			// router reports as unfinished, as bash does.
-			status, _ = s.runLine(ctx, ints, ui, st.pending)
-			st.pending = ""
+		src, ok := st.take(line, hist, s)
+		if !ok {
 			continue
 		}
-		if hist.path != "" {
-			if err := hist.add(line); err != nil && !s.refusedHistory(hist, err) {
-				s.log.Debug("history", "err", err)
-			}
-		}
-		st.pending += line + "\n"
-		if router.IsIncomplete(st.pending) {
-			continue
-		}
-		src := st.pending
-		st.pending = ""
-		if strings.TrimSpace(src) == "" {
-			continue // an empty line keeps $?
-		}
-		var interrupted bool
-		status, interrupted = s.runLine(ctx, ints, ui, src)
-		// The interpreter also counts a cancelled run as exiting: only
-		// the exit builtin (or set -e) ends the shell, not a Ctrl-C.
-		if (s.sess.Exited() && !interrupted) || ctx.Err() != nil {
+		status, err := h.run(ctx, src)
+		if err != nil { // bash has exited, or the shell is ending
 			return status
 		}
 	}
+}
+
+// take adds a line that Input returned to the command being typed, and
+// returns the command once it is complete. Ctrl-D (Input returns with no
+// Enter) on an empty line is bash's: exit, which warns once about stopped
+// jobs; at a continuation prompt it ends the command, which the planner
+// then reports as unfinished, as bash does.
+func (st *lineState) take(line string, hist *history, s *shell) (string, bool) {
+	if !st.entered {
+		src := st.pending
+		st.pending = ""
+		if src == "" {
+			return "exit", true
+		}
+		return src, true
+	}
+	if hist.path != "" {
+		if err := hist.add(line); err != nil && !s.refusedHistory(hist, err) {
+			s.log.Debug("history", "err", err)
+		}
+	}
+	st.pending += line + "\n"
+	if router.IsIncomplete(st.pending) {
+		return "", false
+	}
+	src := st.pending
+	st.pending = ""
+	// An empty line, or one of comments, keeps $?.
+	return src, !onlyComments(src)
 }
 
 // lineState is what the prompt's callbacks and the loop share; all run on
@@ -133,12 +142,12 @@ type lineState struct {
 
 // newPrompt makes the go-prompt: keys from keys, drawing through w, the
 // prompt or "> " while a command continues, and the shell's completion.
-func (s *shell) newPrompt(ctx context.Context, keys *keyReader, w *styledWriter, st *lineState, past []string) (*prompt.Prompt, error) {
+func (s *shell) newPrompt(ctx context.Context, h *host, keys *keyReader, w *styledWriter, st *lineState, past []string) (*prompt.Prompt, error) {
 	comp := &completer{
 		ctx:     ctx,
 		targets: s.targets,
-		dflt:    s.sess.Default,
-		dir:     s.sess.Dir,
+		dflt:    s.plan.Default,
+		dir:     func() string { return h.last.Dir },
 		env:     s.opts.Env,
 	}
 	setEntered := func(*prompt.Buffer) { st.entered = true }
@@ -161,20 +170,6 @@ func (s *shell) newPrompt(ctx context.Context, keys *keyReader, w *styledWriter,
 			prompt.KeyBind{Key: prompt.ControlC, Fn: func(*prompt.Buffer) { st.pending = "" }},
 		),
 	)
-}
-
-// runLine runs src with Ctrl-C (SIGINT) cancelling it. After a Ctrl-C
-// the next prompt starts on a line of its own, past the terminal's "^C".
-// A host command may die of the SIGINT before the shell's own copy of it
-// arrives, so its status (128+2) counts as a Ctrl-C too, as in bash.
-func (s *shell) runLine(ctx context.Context, ints *interrupts, ui *os.File, src string) (int, bool) {
-	status, interrupted := ints.run(ctx, func(ctx context.Context) int {
-		return s.sess.Run(ctx, src, "")
-	})
-	if interrupted || status == 128+int(unix.SIGINT) {
-		fmt.Fprintln(ui)
-	}
-	return status, interrupted
 }
 
 // newPrompt is prompt.New, which panics when it cannot open /dev/tty

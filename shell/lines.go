@@ -15,14 +15,30 @@ import (
 )
 
 // fromStdin runs the commands on stdin, a line (or, while it is
-// incomplete, several) at a time, with no prompt. Like bash it stops at a
-// syntax error, at the exit builtin, and at the end of its input.
-func (s *shell) fromStdin(ctx context.Context) int {
+// incomplete, several) at a time, with no prompt, in a bash that is not
+// interactive and whose stdin is spirit's. Like bash it stops at a syntax
+// error, at the exit builtin, and at the end of its input.
+func (s *shell) fromStdin(ctx context.Context, sig *caught) int {
 	if s.opts.Stdin == nil {
 		return 0
 	}
+	h, status, err := s.startHost(ctx, false)
+	if err != nil {
+		fmt.Fprintf(errOut(s.opts), "spirit: %v\n", err)
+		return 1
+	}
+	if h == nil {
+		return status
+	}
+	defer func() { h.close(sig.status() != 0) }()
+	return s.linesFrom(ctx, h)
+}
+
+// linesFrom feeds h the commands on stdin. Each is read only once bash has
+// run the one before, and never past its end, so that a command reads the
+// lines after its own, as in bash.
+func (s *shell) linesFrom(ctx context.Context, h *host) int {
 	lr := newLineReader(s.opts.Stdin)
-	status := 0
 	var pending strings.Builder
 	for ctx.Err() == nil {
 		line, err := lr.readLine()
@@ -37,25 +53,21 @@ func (s *shell) fromStdin(ctx context.Context) int {
 			continue
 		}
 		pending.Reset()
-		if strings.TrimSpace(src) != "" {
-			st := s.sess.Run(ctx, src, "")
-			if syntaxError(src) {
-				return st
-			}
-			status = st
-			if s.sess.Exited() {
-				return status
+		if !onlyComments(src) {
+			st, err := h.run(ctx, src)
+			if err != nil || syntaxError(src) {
+				return st // bash has exited, or the shell is ending
 			}
 		}
 		if eof {
 			break
 		}
 	}
-	return status
+	return h.last.Status
 }
 
 // syntaxError reports whether src does not parse, which ends a shell
-// that reads a script (the router has said why).
+// that reads a script (the planner has said why).
 func syntaxError(src string) bool {
 	_, err := syntax.NewParser().Parse(strings.NewReader(src), "")
 	return err != nil

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -114,11 +115,36 @@ func startSessionEnv(t *testing.T, home string, env []string, prepare func(tty *
 			_ = cmd.Process.Kill()
 		}
 		<-s.exited
+		// bash and its jobs are in spirit's session and hold the
+		// terminal: a test that failed half-way may leave some, and a
+		// read of the terminal would wait for them.
+		killSession(cmd.Process.Pid)
 		tty.Close()
 		ptmx.Close() // ends read
 		s.wg.Wait()
 	})
 	return s
+}
+
+// killSession kills every process of session sid.
+func killSession(sid int) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp session ...
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 3 && f[3] == strconv.Itoa(sid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // read copies the screen into out until the terminal is closed.

@@ -2,23 +2,21 @@
 // with completion, history, continuation lines and a lipgloss prompt) and
 // the other ways of feeding it commands (-c LINE, a script file, commands
 // on stdin). It reads the configuration (config), builds the registry of
-// target kinds (kinds) and hands each line to a router.Session. It does not
-// parse or run the line language (that is the router) and knows no target's
+// target kinds (kinds), and hands each line, planned by the router, to a
+// persistent real bash (hostbash) that runs the host's part. It does not
+// parse the line language (that is the router) and knows no target's
 // protocol (those are agents and vmctl).
 package shell
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"spirit/config"
 	"spirit/internal/envlist"
-	"spirit/internal/rootfile"
 
 	"golang.org/x/term"
 
@@ -41,13 +39,16 @@ type Options struct {
 	// Supervise is the command that starts a VM's supervisor (see
 	// vmctl.ManagerOptions).
 	Supervise []string
+	// BashFlags are the options given before -c or FILE that bash takes
+	// (-e, -x, -o pipefail, +o braceexpand, -O extglob).
+	BashFlags []string
 }
 
 // shell is one session with its targets.
 type shell struct {
 	opts    Options
 	log     *slog.Logger
-	sess    *router.Session
+	plan    planner
 	targets *target.Registry
 	vms     *vmctl.Manager // for the prompt's VM states
 }
@@ -55,7 +56,7 @@ type shell struct {
 // newShell reads the configuration and makes the session. A bad
 // configuration is reported and left out: a login shell that refused to
 // start over a typo would lock its user out.
-func newShell(o Options, name string, params []string) (*shell, error) {
+func newShell(o Options) (*shell, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -80,26 +81,16 @@ func newShell(o Options, name string, params []string) (*shell, error) {
 		Version:     o.Version,
 		Log:         log,
 	})
-	sess, err := router.New(router.Options{
-		Targets: targets,
-		Stdin:   o.Stdin,
-		Stdout:  o.Stdout,
-		Stderr:  o.Stderr,
-		Env:     o.Env,
-		Name:    name,
-		Params:  params,
-		Log:     log,
-	})
+	self, err := os.Executable()
 	if err != nil {
 		_ = targets.Close()
-		return nil, err
+		return nil, fmt.Errorf("find spirit's own binary: %w", err)
 	}
-	return &shell{opts: o, log: log, sess: sess, targets: targets, vms: vms}, nil
+	plan := router.NewPlanner(router.PlannerOptions{Targets: targets, Default: target.Host, Self: self})
+	return &shell{opts: o, log: log, plan: plan, targets: targets, vms: vms}, nil
 }
 
 func (s *shell) close() {
-	// bash runs the EXIT trap when the shell ends, however it ends.
-	s.sess.Finish(context.Background())
 	if err := s.targets.Close(); err != nil {
 		s.log.Debug("close the targets' connections", "err", err)
 	}
@@ -113,32 +104,25 @@ func errOut(o Options) io.Writer {
 }
 
 // RunCommand runs LINE as bash -c does: args[0], when given, is $0 and the
-// rest are $1.... It returns the exit status.
+// rest are $1.... It returns the exit status. bash runs as a child;
+// cmd/spirit execs it instead (PrepareCommand, Bash.Exec).
 func RunCommand(ctx context.Context, o Options, line string, args []string) int {
-	name, params := "spirit", []string(nil)
-	if len(args) > 0 {
-		name, params = args[0], args[1:]
+	b, status := PrepareCommand(o, line, args)
+	if b == nil {
+		return status
 	}
-	return batch(ctx, o, name, params, func(s *shell, ctx context.Context) int {
-		return s.sess.Run(ctx, line, "")
-	})
+	return b.Run(ctx, o)
 }
 
 // RunScript runs the file at path with args as $1...; a "#!" first line is
 // a comment like any other. The whole file is checked (syntax and every
 // @target) before any of it runs.
 func RunScript(ctx context.Context, o Options, path string, args []string) int {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
-		if errors.Is(err, fs.ErrNotExist) {
-			return 127 // as bash: the script is not there
-		}
-		return 126
+	b, status := PrepareScript(o, path, args)
+	if b == nil {
+		return status
 	}
-	return batch(ctx, o, path, args, func(s *shell, ctx context.Context) int {
-		return s.sess.Run(ctx, string(src), path)
-	})
+	return b.Run(ctx, o)
 }
 
 // RunInteractive is spirit with no command: a prompt when stdin is a
@@ -151,68 +135,25 @@ func RunScript(ctx context.Context, o Options, path string, args []string) int {
 // remote command given to a login shell sees the same setup. A shell that
 // only reads commands from stdin reads none.
 func RunInteractive(ctx context.Context, o Options) int {
-	if !isInteractive(o) {
-		return batch(ctx, o, "spirit", nil, (*shell).fromStdin)
-	}
 	ctx, sig, stop := catchSignals(ctx, termSignals()...)
 	defer stop()
-	s, err := newShell(o, "spirit", nil)
+	defer neverStopped()()
+	s, err := newShell(o)
 	if err != nil {
 		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
 		return 1
 	}
 	defer s.close()
-	status := s.interactive(ctx)
+	var status int
+	if isInteractive(o) {
+		status = s.interactive(ctx, sig)
+	} else {
+		status = s.fromStdin(ctx, sig)
+	}
 	if n := sig.status(); n != 0 {
 		return n
 	}
 	return status
-}
-
-// batch runs a shell with no prompt. SIGINT, SIGTERM and SIGHUP stop what
-// runs (on every target) and end the shell with 128+N, as they end bash.
-func batch(ctx context.Context, o Options, name string, params []string, run func(*shell, context.Context) int) int {
-	ctx, sig, stop := catchSignals(ctx, append(termSignals(), os.Interrupt)...)
-	defer stop()
-	s, err := newShell(o, name, params)
-	if err != nil {
-		fmt.Fprintf(errOut(o), "spirit: %v\n", err)
-		return 1
-	}
-	defer s.close()
-	if o.Login {
-		if st, done := s.readRC(ctx); done {
-			return st
-		}
-	}
-	status := run(s, ctx)
-	if n := sig.status(); n != 0 {
-		return n
-	}
-	return status
-}
-
-// readRC runs ~/.spiritrc when there is one; as root, one that another
-// user could change is refused with a message. done is true when it ran the
-// exit builtin, which ends the shell as it would in bash.
-func (s *shell) readRC(ctx context.Context) (status int, done bool) {
-	home := getenv(s.opts.Env, "HOME")
-	if home == "" {
-		return 0, false
-	}
-	path := filepath.Join(home, ".spiritrc")
-	// As root, only a file that only root can change: $HOME may be a
-	// user's (sudo -E), and their commands must not run as root.
-	src, err := rootfile.ReadFile(path, os.Geteuid() == 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false
-	}
-	if err != nil {
-		fmt.Fprintf(errOut(s.opts), "spirit: %v\n", err)
-		return 0, false
-	}
-	status = s.sess.Run(ctx, string(src), path)
-	return status, s.sess.Exited() || ctx.Err() != nil
 }
 
 // isInteractive is bash's rule: stdin is a terminal, and so is stderr (or

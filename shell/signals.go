@@ -56,43 +56,14 @@ func catchSignals(ctx context.Context, sigs ...os.Signal) (context.Context, *cau
 	return ctx, c, stop
 }
 
-// interrupts gives an interactive shell's SIGINTs to the line that runs.
-// It listens for the shell's whole life, so that a SIGINT that comes
-// between lines (kill -INT) is dropped rather than ending the shell, as
-// bash ignores it at its prompt.
-type interrupts struct {
-	ch chan os.Signal
-}
-
-func newInterrupts() *interrupts {
-	i := &interrupts{ch: make(chan os.Signal, 1)}
-	signal.Notify(i.ch, os.Interrupt)
-	return i
-}
-
-func (i *interrupts) stop() { signal.Stop(i.ch) }
-
-// run calls fn with a context that the next SIGINT cancels, and reports
-// whether one did.
-func (i *interrupts) run(ctx context.Context, fn func(context.Context) int) (status int, interrupted bool) {
-	select {
-	case <-i.ch: // one that came at the prompt
-	default:
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		select {
-		case <-i.ch:
-			interrupted = true
-			cancel()
-		case <-done:
-		}
-	})
-	status = fn(ctx)
-	close(done)
-	wg.Wait() // orders the write of interrupted before the read below
-	return status, interrupted
+// neverStopped keeps the job-control signals from stopping spirit, and a
+// SIGINT from ending it: in an interactive shell the terminal's signals
+// are for the job in the foreground (bash's), and spirit waits for bash,
+// whatever it does with them. They are caught, never ignored: an ignored
+// signal would stay ignored in bash and in every job it starts. A caught
+// signal nobody reads is dropped. The returned function stops catching.
+func neverStopped() func() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, os.Interrupt)
+	return func() { signal.Stop(ch) }
 }

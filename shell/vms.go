@@ -9,7 +9,7 @@ import (
 
 // remoteDefault is the default target's word, or "" when it is the host.
 func (s *shell) remoteDefault() string {
-	if w := s.sess.Default(); !s.targets.IsLocal(w[1:]) {
+	if w := s.plan.Default(); !s.targets.IsLocal(w[1:]) {
 		return w
 	}
 	return ""

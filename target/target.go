@@ -55,11 +55,31 @@ type Command struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Signals, when not nil, delivers job-control signals while the
+	// command runs: SignalStop stops the command and everything it
+	// started, SignalCont continues them. A target that cannot do so
+	// ignores them. A target receives the next value only once it has
+	// handled the one before, so that a sender that must not go on
+	// before a stop has reached the target (a stand-in about to stop
+	// itself) sends SignalSync after it on an unbuffered channel.
+	Signals <-chan Signal
 	// TTY is non-nil when the segment is alone on a terminal: the command
 	// runs under a pseudo-terminal of this size, and Stdout receives the
 	// terminal's output (Stderr is unused).
 	TTY *TTY
 }
+
+// Signal is a job-control signal for a running command.
+type Signal string
+
+// The job-control signals of Command.Signals.
+const (
+	SignalStop Signal = "STOP"
+	SignalCont Signal = "CONT"
+	// SignalSync is no signal: its receipt means the one before it has
+	// been handled.
+	SignalSync Signal = ""
+)
 
 // TTY describes the local terminal a command runs on.
 type TTY struct {

@@ -118,6 +118,11 @@ func (e *execRun) Stop(_ context.Context, sig string) error {
 	return nil
 }
 
+// Signal has the agent stop or continue the command's process group.
+func (e *execRun) Signal(_ context.Context, sig target.Signal) error {
+	return e.writeCtl(wire.TSignal, wire.SignalMsg{Signal: string(sig)})
+}
+
 func (e *execRun) Resize(_ context.Context, s target.WinSize) error {
 	return e.writeCtl(wire.TResize, wire.Resize{Rows: s.Rows, Cols: s.Cols})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"spirit/internal/printable"
+	"spirit/target"
 )
 
 // killScript stops every process of the container whose environment holds
@@ -67,6 +68,30 @@ const (
 	// killTimeout bounds the whole stop sequence, should the engine hang.
 	killTimeout = 10 * time.Second
 )
+
+// signalScript sends the signal $1 to every process of the container
+// whose environment holds the tag $2 (found as killScript finds them), and
+// nothing more: job control's STOP and CONT.
+const signalScript = `sig=$1 tag=$2
+for d in /proc/[0-9]*; do
+	{ tr '\000' '\n' <"$d/environ" | grep -qxF "$tag"; } 2>/dev/null && kill -s "$sig" "${d#/proc/}" 2>/dev/null
+done
+exit 0`
+
+// Signal stops or continues the exec's processes (job control).
+func (e *execRun) Signal(ctx context.Context, sig target.Signal) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	cmd := []string{"/bin/sh", "-c", signalScript, "spirit-signal", string(sig), e.tag}
+	out, code, err := runQuiet(ctx, e.r.cli, e.r.id, "0", cmd)
+	if err != nil {
+		return fmt.Errorf("SIG%s to the command: %w", sig, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("SIG%s to the command: signal script exited %d: %s", sig, code, strings.TrimSpace(out))
+	}
+	return nil
+}
 
 // Stop signals the exec's processes with sig, kills those still there
 // after a grace period, and waits for the engine to report the exec ended.

@@ -176,6 +176,7 @@ func (p *unixProcess) Stderr() io.Reader {
 
 var signalNumbers = map[string]unix.Signal{
 	"INT": unix.SIGINT, "TERM": unix.SIGTERM, "HUP": unix.SIGHUP, "KILL": unix.SIGKILL, "QUIT": unix.SIGQUIT,
+	"STOP": unix.SIGSTOP, "CONT": unix.SIGCONT,
 }
 
 func (p *unixProcess) Signal(name string) error {

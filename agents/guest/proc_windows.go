@@ -297,6 +297,9 @@ func signalNumber(name string) (uint32, bool) {
 // Signal ends the job: a job has no signals, and a console control event
 // cannot reach a console the agent is not attached to.
 func (p *windowsProcess) Signal(name string) error {
+	if name == "STOP" || name == "CONT" {
+		return fmt.Errorf("signal %s: a Windows guest cannot stop or continue a command (no job control)", name)
+	}
 	n, ok := signalNumber(name)
 	if !ok {
 		return fmt.Errorf("signal %s: not one of %v", name, wire.Signals)

@@ -95,8 +95,9 @@ type ErrorMsg struct {
 }
 
 // Signals the client may send. Others are refused, so that a guest on
-// another OS is not asked for one it lacks.
-var Signals = []string{"INT", "TERM", "HUP", "KILL", "QUIT"}
+// another OS is not asked for one it lacks. STOP and CONT are job
+// control (a Windows agent refuses them: a job object cannot be stopped).
+var Signals = []string{"INT", "TERM", "HUP", "KILL", "QUIT", "STOP", "CONT"}
 
 // SignalMsg is the payload of a Signal frame: the signal goes to the whole
 // process group (on Windows, the job). Cancel asks the agent to kill what

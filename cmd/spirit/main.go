@@ -48,6 +48,13 @@ func runWith(ctx context.Context, argv []string, parts func() hostParts) int {
 		// The supervisor of a VM is this program again, detached.
 		Supervise: []string{"/proc/self/exe", argv[0], "vm", "supervise", "--detach"},
 	}
+	if inv, ok, err := parseInvocation(argv[1:]); ok {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "spirit: %v\n", err)
+			return 2
+		}
+		return runBash(opts, inv)
+	}
 	status := 0
 	root := rootCmd(ctx, &opts, &status, parts)
 	root.SetArgs(argv[1:])
@@ -90,7 +97,7 @@ func rootCmd(ctx context.Context, opts *shell.Options, status *int, parts func()
 	root.Flags().SetInterspersed(false)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(versionCmd(), completionCmd(root), vmCmd(ctx, opts, status), gpuCmd(ctx, opts, status, parts))
-	root.AddCommand(doctorCmd(ctx, opts, status))
+	root.AddCommand(doctorCmd(ctx, opts, status), segmentCmd(ctx, opts, status))
 	return root
 }
 

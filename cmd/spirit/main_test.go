@@ -92,38 +92,69 @@ func repoRoot(t *testing.T) string {
 	return dir
 }
 
-// TestCorpus runs each host line of testdata/corpus.sh through bash -c
-// and spirit -c and compares stdout, stderr and status.
+// TestCorpus runs each host line of testdata/corpus/*.sh through
+// `bash -c LINE spirit` and `spirit -c LINE` and compares stdout, stderr and
+// status. Both run in the same directory, holding a, b.txt and c.txt.
 func TestCorpus(t *testing.T) {
-	data, err := os.ReadFile("testdata/corpus.sh")
-	if err != nil {
-		t.Fatal(err)
+	entries := corpusEntries(t)
+	if len(entries) < 1000 {
+		t.Fatalf("corpus has %d entries, want at least 1000", len(entries))
 	}
-	entries := strings.Split(string(data), "\n#---\n")
-	if len(entries) < 40 {
-		t.Fatalf("corpus has %d entries, want at least 40", len(entries))
-	}
-	for i, src := range entries {
-		src = strings.TrimSpace(src)
-		if i == 0 {
-			src = strings.TrimSpace(stripComments(src))
-		}
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
+	for _, e := range entries {
+		t.Run(e.name, func(t *testing.T) {
 			env := baseEnv(t)
+			dir := t.TempDir()
 			run := func(argv ...string) result {
-				dir := t.TempDir()
-				for _, f := range []string{"a", "b.txt", "c.txt"} {
-					os.WriteFile(filepath.Join(dir, f), []byte(f+"\n"), 0o644)
-				}
+				fresh(t, dir)
 				return runIn(t, dir, env, "", argv...)
 			}
-			want := run("bash", "-c", src)
-			got := run(spiritBin, "-c", src)
+			want := run("bash", "-c", e.src, "spirit")
+			got := run(spiritBin, "-c", e.src)
 			if got.stdout != want.stdout || got.stderr != want.stderr || got.status != want.status {
 				t.Errorf("%s\n spirit: status %d stdout %q stderr %q\n   bash: status %d stdout %q stderr %q",
-					src, got.status, got.stdout, got.stderr, want.status, want.stdout, want.stderr)
+					e.src, got.status, got.stdout, got.stderr, want.status, want.stdout, want.stderr)
 			}
 		})
+	}
+}
+
+type corpusEntry struct{ name, src string }
+
+// corpusEntries reads the entries of every file of testdata/corpus: they
+// are separated by lines that are only "#---"; the comment lines that
+// open a file are not an entry's.
+func corpusEntries(t *testing.T) []corpusEntry {
+	files, err := filepath.Glob("testdata/corpus/*.sh")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	var out []corpusEntry
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := strings.TrimSuffix(filepath.Base(f), ".sh")
+		for i, src := range strings.Split(string(data), "\n#---\n") {
+			if i == 0 {
+				src = stripComments(src)
+			}
+			out = append(out, corpusEntry{name: fmt.Sprintf("%s/%d", base, i), src: strings.TrimSuffix(src, "\n")})
+		}
+	}
+	return out
+}
+
+// fresh empties dir and puts a, b.txt and c.txt in it.
+func fresh(t *testing.T, dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+	for _, f := range []string{"a", "b.txt", "c.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(f+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

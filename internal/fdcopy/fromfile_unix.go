@@ -22,6 +22,13 @@ const pollInterval = 50 * time.Millisecond
 // read is left pending when the command ends, and no byte is taken from
 // the file after that: the next command, or the shell, gets it.
 func FromFile(w io.Writer, f *os.File, done <-chan struct{}) (eof bool, err error) {
+	return FromFileWhen(w, f, done, nil)
+}
+
+// FromFileWhen is FromFile that reads only while may (when not nil) says
+// so, checking again every pollInterval: a terminal is read only by the
+// job in its foreground.
+func FromFileWhen(w io.Writer, f *os.File, done <-chan struct{}, may func() bool) (eof bool, err error) {
 	// SyscallConn, unlike Fd, leaves the file's blocking mode alone.
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -32,6 +39,14 @@ func FromFile(w io.Writer, f *os.File, done <-chan struct{}) (eof bool, err erro
 		ok, err := waitReadable(rc, done)
 		if err != nil || !ok {
 			return false, err
+		}
+		if may != nil && !may() {
+			select {
+			case <-done:
+				return false, nil
+			case <-time.After(pollInterval):
+			}
+			continue
 		}
 		n, err := f.Read(buf)
 		if n > 0 {

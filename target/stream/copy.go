@@ -158,6 +158,27 @@ func (x *run) closeStdin(in Input) {
 	}
 }
 
+// relaySignals hands the job-control signals to the remote end until the
+// run is over.
+func (x *run) relaySignals(ctx context.Context, sr Signaler, sigs <-chan target.Signal) {
+	for {
+		select {
+		case <-x.done:
+			return
+		case sig, ok := <-sigs:
+			if !ok {
+				return
+			}
+			if sig == target.SignalSync || sr == nil {
+				continue
+			}
+			if err := sr.Signal(ctx, sig); err != nil {
+				x.log.Debug("a command's job-control signal", "signal", sig, "err", err)
+			}
+		}
+	}
+}
+
 // resizeTries is how often the first size is tried: a remote end may not
 // take a size as soon as the command has started (the Docker Engine
 // before API 1.42), as the docker CLI knows.

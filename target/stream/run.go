@@ -52,6 +52,12 @@ func Run(ctx context.Context, c *target.Command, r Remote, s Streams, log *slog.
 	if c.TTY != nil {
 		x.helpers.Go(func() { x.resize(hctx, c.TTY) })
 	}
+	if c.Signals != nil {
+		// Drained even when r takes no signals, so that a sender that
+		// waits for each to be handled does not wait in vain.
+		sr, _ := r.(Signaler)
+		x.helpers.Go(func() { x.relaySignals(hctx, sr, c.Signals) })
+	}
 	x.helpers.Go(func() {
 		status, err := r.Exit(hctx, x.outputEnded)
 		x.exit <- exitResult{status, err}

@@ -48,6 +48,14 @@ type Remote interface {
 	Close() error
 }
 
+// Signaler is a Remote that can stop and continue the command and all it
+// started (target.SignalStop, target.SignalCont), for job control. A
+// remote that is not one leaves the command running while the job is
+// stopped on the host (its output then waits in the flow control).
+type Signaler interface {
+	Signal(ctx context.Context, sig target.Signal) error
+}
+
 // Streams are a started command's standard files as its remote offers
 // them.
 type Streams struct {
