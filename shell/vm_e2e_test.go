@@ -77,6 +77,18 @@ func TestVMInteractive(t *testing.T) {
 	s.expect("vm linux killed", 10*time.Second)
 	// No VM left in the prompt.
 	s.expectMatch(regexp.MustCompile(`spirit ~ [$#] `), 5*time.Second)
+
+	// A segment alone on the terminal holds it in raw mode (no \n to
+	// \r\n by the terminal) while the VM starts: what spirit prints
+	// meanwhile must still come out as whole lines at column 0.
+	s.typeKeys("@linux hostname", enter)
+	m := s.expectMatch(regexp.MustCompile(`(?s)spirit: starting vm linux \(autostart\)\.\.\..*?spirit-demo\r\n`), 2*time.Minute)
+	if bare := regexp.MustCompile(`[^\r]\n`).FindAllStringIndex(m[0], -1); len(bare) > 0 {
+		t.Errorf("a line break without a carriage return (a staircase) in %q", m[0])
+	}
+	s.expect("spirit ~ linux:running ", 5*time.Second)
+	s.typeKeys("@linux --kill", enter)
+	s.expect("vm linux killed", 10*time.Second)
 }
 
 // terminals lists the terminals that the process whose pid file is
