@@ -710,8 +710,11 @@ func TestLimits(t *testing.T) {
 			a := agenttest.Start(t, agentBin)
 			// Pings every 100 ms while the agent is full: refused as
 			// busy when no stream is free, they must not make the
-			// client drop the connection.
-			c := newClient(t, a.Sock, client.Options{PingInterval: 100 * time.Millisecond})
+			// client drop the connection. A refusal is answered at
+			// once; an answer may still take seconds on a loaded
+			// machine while the agent starts 64 processes under the
+			// race detector (a 3 s timeout dropped it there).
+			c := newClient(t, a.Sock, client.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 10 * time.Second})
 			// Each command waits until the test creates the file
 			// release: no race with the clock.
 			release := filepath.Join(t.TempDir(), "release")

@@ -149,8 +149,9 @@ func (r *relay) serve(wg *sync.WaitGroup) error {
 		h, err := sess.AcceptStream()
 		if err != nil {
 			r.log.Debug("relay: host connection ended", "err", err)
-			// A host that leaves, even killed with unread bytes.
-			if errors.Is(err, yamux.ErrSessionShutdown) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			// A host that leaves, even killed with unread bytes, or
+			// while the relay was writing to it (EPIPE).
+			if errors.Is(err, yamux.ErrSessionShutdown) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 				return nil
 			}
 			return fmt.Errorf("relay: session: %w", err)
