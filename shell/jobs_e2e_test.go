@@ -203,7 +203,7 @@ func remoteJobControl(t *testing.T, s *session, word, arg string) {
 	s.typeKeys(ctrlC)
 	s.expect(promptWith(130), 3*time.Second)
 	t.Logf("%s: Ctrl-C after fg: prompt back %v after", word, time.Since(start).Round(time.Millisecond))
-	waitGone(t, arg, start, 3*time.Second)
+	waitGone(t, arg, start, remoteGone)
 
 	s.typeKeys(line, enter)
 	waitProcs(t, exactly(remote), 1, 10*time.Second)
@@ -211,7 +211,7 @@ func remoteJobControl(t *testing.T, s *session, word, arg string) {
 	s.typeKeys(ctrlZ)
 	s.expect(promptWith(128+20), 5*time.Second)
 	s.typeKeys("kill %1", enter)
-	waitGone(t, arg, time.Now(), 3*time.Second)
+	waitGone(t, arg, time.Now(), remoteGone)
 	// Past the prompts drawn so far, which show the last status.
 	s.typeKeys("echo synced-$((1+1))", enter)
 	s.expect("\nsynced-2\r\n", 3*time.Second)
@@ -225,8 +225,15 @@ func remoteJobControl(t *testing.T, s *session, word, arg string) {
 	s.expect("There are stopped jobs.", 3*time.Second)
 	s.typeKeys("exit", enter)
 	s.wait(5 * time.Second)
-	waitGone(t, arg, time.Now(), 3*time.Second)
+	waitGone(t, arg, time.Now(), remoteGone)
 }
+
+// remoteGone bounds how long a remote command may take to go once its
+// job is ended: the Engine path ends it with an exec of a kill script,
+// which took over 3 s under the race detector on a loaded machine (the
+// stand-in, orphaned by the exit of bash, still ended it). The time to
+// the prompt is logged; this only checks that nothing is left.
+const remoteGone = 10 * time.Second
 
 // waitState waits until process pid is in state want (T stopped, S
 // sleeping).
