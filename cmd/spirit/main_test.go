@@ -145,14 +145,21 @@ func corpusEntries(t *testing.T) []corpusEntry {
 	return out
 }
 
-// fresh empties dir and puts a, b.txt and c.txt in it.
+// fresh empties dir and puts a, b.txt and c.txt in it, a year apart in
+// that order: made anew for each shell, they would otherwise get times
+// that differ from run to run (test a -ot b.txt).
 func fresh(t *testing.T, dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
-	for _, f := range []string{"a", "b.txt", "c.txt"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(f+"\n"), 0o644); err != nil {
+	for i, f := range []string{"a", "b.txt", "c.txt"} {
+		p := filepath.Join(dir, f)
+		if err := os.WriteFile(p, []byte(f+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2020+i, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := os.Chtimes(p, at, at); err != nil {
 			t.Fatal(err)
 		}
 	}
