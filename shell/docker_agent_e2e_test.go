@@ -67,7 +67,10 @@ func TestDockerAgentCtrlC(t *testing.T) {
 	s := startSessionIn(t, agentHome(t, name), nil)
 	s.expect(hostPrompt, 5*time.Second)
 	// The quotes keep the typed line from showing what the output shows.
-	s.typeKeys("@docker:"+name+" echo sta''rted; sleep 4321", enter)
+	// One command in the container: with a bare `; sleep 4321` the sleep
+	// would be the host's (a ; ends the segment), and a Ctrl-C typed
+	// between the two would race bash's handing of the terminal.
+	s.typeKeys("@docker:"+name+" sh -c \"echo sta''rted; sleep 4321\"", enter)
 	s.expect("\r\nstarted\r\n", 10*time.Second)
 	s.typeKeys(ctrlC)
 	// A lost Ctrl-C leaves sleep 4321 running; a slow one (the race
