@@ -19,26 +19,7 @@ func TestVMInteractive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
 	}
-	files := guesttest.Prepare(t, guesttest.Options{Agent: agentBin})
-	home := t.TempDir()
-	cfg := filepath.Join(home, ".config", "spirit")
-	if err := os.MkdirAll(cfg, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	toml := fmt.Sprintf("[vm.linux]\nos = \"linux\"\nmemory = \"256M\"\nkernel = %q\ninitrd = %q\n"+
-		"append = \"console=ttyS0 quiet panic=-1\"\nautostart = true\n\n[vm.linux.network]\nmode = \"none\"\n\n"+
-		"[[vm.linux.disks]]\npath = %q\n", files.Kernel, files.Initrd, files.Disk)
-	if err := os.WriteFile(filepath.Join(cfg, "spirit.toml"), []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run, err := os.MkdirTemp("", "sr") // short: socket paths
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		guesttest.KillVM(filepath.Join(run, "linux"))
-		os.RemoveAll(run)
-	})
+	home, run := demoVMHome(t)
 	s := startSessionEnv(t, home, []string{"SPIRIT_RUNTIME_DIR=" + run, "SPIRIT_BASE=" + home}, nil)
 	s.expect(hostPrompt, 5*time.Second)
 
@@ -109,4 +90,33 @@ func terminals(t *testing.T, pidFile string) []string {
 		}
 	}
 	return out
+}
+
+// demoVMHome makes a home whose spirit.toml defines the demo guest as
+// @linux (autostart), and a runtime directory for it; the VM is killed
+// when the test ends.
+func demoVMHome(t *testing.T) (home, run string) {
+	t.Helper()
+	files := guesttest.Prepare(t, guesttest.Options{Agent: agentBin})
+	home = t.TempDir()
+	cfg := filepath.Join(home, ".config", "spirit")
+	if err := os.MkdirAll(cfg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf("[vm.linux]\nos = \"linux\"\nmemory = \"256M\"\nkernel = %q\ninitrd = %q\n"+
+		"append = \"console=ttyS0 quiet panic=-1\"\nautostart = true\n\n[vm.linux.network]\nmode = \"none\"\n\n"+
+		"[[vm.linux.disks]]\npath = %q\n", files.Kernel, files.Initrd, files.Disk)
+	if err := os.WriteFile(filepath.Join(cfg, "spirit.toml"), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	run, err = os.MkdirTemp("", "sr") // short: socket paths
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		guesttest.KillVM(filepath.Join(run, "linux"))
+		os.RemoveAll(run)
+	})
+	return home, run
 }

@@ -2,16 +2,13 @@ package shell
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"spirit/internal/dockertest"
-	"spirit/internal/guesttest"
 )
 
 // vmSession starts spirit with the demo guest as @linux (autostart) and
@@ -22,26 +19,7 @@ func vmSession(t *testing.T) (*session, string, []string) {
 		t.Skip("boots a VM")
 	}
 	name := dockertest.Container(t, "")
-	files := guesttest.Prepare(t, guesttest.Options{Agent: agentBin})
-	home := t.TempDir()
-	cfg := filepath.Join(home, ".config", "spirit")
-	if err := os.MkdirAll(cfg, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	toml := fmt.Sprintf("[vm.linux]\nos = \"linux\"\nmemory = \"256M\"\nkernel = %q\ninitrd = %q\n"+
-		"append = \"console=ttyS0 quiet panic=-1\"\nautostart = true\n\n[vm.linux.network]\nmode = \"none\"\n\n"+
-		"[[vm.linux.disks]]\npath = %q\n", files.Kernel, files.Initrd, files.Disk)
-	if err := os.WriteFile(filepath.Join(cfg, "spirit.toml"), []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run, err := os.MkdirTemp("", "sr") // short: socket paths
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		guesttest.KillVM(filepath.Join(run, "linux"))
-		os.RemoveAll(run)
-	})
+	home, run := demoVMHome(t)
 	env := []string{"SPIRIT_RUNTIME_DIR=" + run, "SPIRIT_BASE=" + home}
 	s := startSessionEnv(t, home, env, nil)
 	s.expect(hostPrompt, 5*time.Second)
