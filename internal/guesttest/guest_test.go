@@ -223,12 +223,13 @@ func TestDemoGuestAgent(t *testing.T) {
 	// comes (both happen between two of its reads): its old session then
 	// reads the new host's first sync, and must give it to the next
 	// handshake. Each host here sends one sync only, so an agent that
-	// dropped it would never answer.
+	// dropped it would never answer: 20 s only bounds the wait (a TCG
+	// guest on a loaded 2-core machine took over 5 s in CI).
 	t.Run("hosts in turn", func(t *testing.T) {
 		var took []string
 		for i := range 5 {
 			start := time.Now()
-			ci := client.New(client.Options{Name: "linux", HandshakeTimeout: 5 * time.Second,
+			ci := client.New(client.Options{Name: "linux", HandshakeTimeout: 20 * time.Second,
 				Dial: func(ctx context.Context) (net.Conn, error) {
 					conn, err := vm.Dial(ctx)
 					if err != nil {
