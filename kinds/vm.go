@@ -84,11 +84,15 @@ type vmTarget struct {
 var (
 	_ target.Target     = (*vmTarget)(nil)
 	_ target.Controller = (*vmTarget)(nil)
+	_ target.Systemer   = (*vmTarget)(nil)
 )
 
 func (t *vmTarget) Exec(ctx context.Context, c *target.Command) (int, error) {
 	return t.c.Exec(ctx, c)
 }
+
+// System is what the guest's agent says of its OS.
+func (t *vmTarget) System(ctx context.Context) (string, error) { return t.c.System(ctx) }
 
 func (t *vmTarget) Open(ctx context.Context, path string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	return t.c.Open(ctx, path, mode)

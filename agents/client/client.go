@@ -58,6 +58,7 @@ type Client struct {
 var (
 	_ target.Target     = (*Client)(nil)
 	_ target.Controller = (*Client)(nil)
+	_ target.Systemer   = (*Client)(nil)
 )
 
 // New returns a client; it connects on first use.
