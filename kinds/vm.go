@@ -39,7 +39,8 @@ func (k *vms) lookup(name string) (target.Target, error) {
 	if t, ok := k.made[name]; ok {
 		return t, nil
 	}
-	if _, err := k.m.Definition(name); err != nil {
+	def, err := k.m.Definition(name)
+	if err != nil {
 		return nil, fmt.Errorf("@%s: %w", name, target.ErrUnknownTarget)
 	}
 	t := &vmTarget{m: k.m, name: name}
@@ -47,6 +48,7 @@ func (k *vms) lookup(name string) (target.Target, error) {
 		Name:             name,
 		Version:          k.version,
 		Log:              k.log,
+		Desktop:          def.Windows.Desktop,
 		Dial:             func(ctx context.Context) (net.Conn, error) { return k.m.DialAgent(ctx, name) },
 		HandshakeTimeout: k.m.HandshakeTimeout(),
 	})

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"spirit/router/standin"
 )
 
 // remote plans the statements seg as one segment on target: their bytes,
@@ -53,17 +55,36 @@ func (r *planRun) remote(seg []*syntax.Stmt, target string, head *syntax.CallExp
 
 // form is how a segment's words reach the stand-in.
 func (r *planRun) form(seg []*syntax.Stmt, head *syntax.CallExpr, text string) string {
+	opts := ""
+	if segmentOptions(head) > 0 {
+		opts = standin.DesktopOption + " "
+	}
+	return opts + r.words(seg, head, text)
+}
+
+// segmentOptions counts the stand-in's options after a segment's @word
+// (--desktop): they are not the command's text.
+func segmentOptions(head *syntax.CallExpr) int {
+	if head != nil && len(head.Args) > 1 && head.Args[1].Lit() == standin.DesktopOption {
+		return 1
+	}
+	return 0
+}
+
+// words is the segment's command in the form of README's "How a line
+// runs".
+func (r *planRun) words(seg []*syntax.Stmt, head *syntax.CallExpr, text string) string {
 	st := seg[0]
 	call, ok := st.Cmd.(*syntax.CallExpr)
 	first := 0
 	if head != nil {
-		first = 1
+		first = 1 + segmentOptions(head)
 	}
 	if len(seg) == 1 && ok && len(call.Args) > first {
 		word := call.Args[first]
 		lit := word.Lit()
 		plain := !hasPlainRedirect(st)
-		if strings.HasPrefix(lit, "--") && len(lit) > 2 && plain && len(call.Assigns) == 0 {
+		if strings.HasPrefix(lit, "--") && len(lit) > 2 && plain && len(call.Assigns) == 0 && first < 2 {
 			// A control word: spirit carries it out, with its
 			// arguments expanded on the host.
 			return r.src[word.Pos().Offset():call.End().Offset()]
@@ -139,7 +160,7 @@ func (r *planRun) segmentText(seg []*syntax.Stmt, head *syntax.CallExpr, pipeAll
 		}
 		from := stmtStart(st)
 		if i == 0 && head != nil {
-			from = head.Args[0].End().Offset()
+			from = head.Args[segmentOptions(head)].End().Offset()
 		}
 		var skip []span
 		for _, rd := range st.Redirs {

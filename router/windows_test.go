@@ -21,7 +21,11 @@ var _ target.Systemer = winTarget{}
 func (winTarget) System(context.Context) (string, error) { return target.Windows, nil }
 
 func (winTarget) Exec(_ context.Context, c *target.Command) (int, error) {
-	_, err := io.WriteString(c.Stdout, "["+c.Text+"]\n")
+	mark := ""
+	if c.Desktop {
+		mark = "desktop: "
+	}
+	_, err := io.WriteString(c.Stdout, "["+mark+c.Text+"]\n")
 	return 0, err
 }
 
@@ -83,6 +87,26 @@ func TestWindowsDynamicWords(t *testing.T) {
 		{`t=@win; $t find '"a b"' '100%'`, `[find ^"\^"a b\^"^" 100^%]` + "\n"},
 		// A POSIX target keeps POSIX quoting.
 		{`t=@a; $t echo 'a b' "it's"`, "a b it's\n"},
+	}
+	for _, tc := range tests {
+		status, out, er := e.run(t, tc.src)
+		if status != 0 || out != tc.out || er != "" {
+			t.Errorf("%s:\n got status %d, stdout %q, stderr %q\nwant status 0, stdout %q", tc.src, status, out, er, tc.out)
+		}
+	}
+}
+
+// TestDesktopOption checks that --desktop after a segment's @word reaches
+// the target as the command's option, and the text after it as the
+// command.
+func TestDesktopOption(t *testing.T) {
+	e := newRunEnv(t)
+	tests := []struct{ src, out string }{
+		{`@win --desktop start notepad.exe`, "[desktop: start notepad.exe]\n"},
+		{`@win --desktop dir C:\Users | @spirit cat`, "[desktop: dir C:\\Users]\n"},
+		{`F=x @win --desktop echo %F%`, "[desktop: echo %F%]\n"},
+		{`t=@win; $t --desktop start 'a b'`, "[desktop: start \"a b\"]\n"},
+		{`@win start notepad.exe`, "[start notepad.exe]\n"},
 	}
 	for _, tc := range tests {
 		status, out, er := e.run(t, tc.src)

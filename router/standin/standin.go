@@ -41,25 +41,31 @@ type Options struct {
 
 // call is one parsed stand-in command line.
 type call struct {
-	target string   // without @
-	file   string   // "read", "write", "append": a file on the target
-	path   string   // the file's path
-	typed  string   // the path as typed, for a Windows target; "" when plain
-	env    []string // names of assignment prefixes
-	text   string   // the remote shell's text ("" for a control word)
-	words  []string // or words bash expanded, quoted for the target's shell
-	ctl    string   // a control word, e.g. "--pause"
-	args   []string // its arguments
+	target  string   // without @
+	file    string   // "read", "write", "append": a file on the target
+	path    string   // the file's path
+	typed   string   // the path as typed, for a Windows target; "" when plain
+	desktop bool     // --desktop: as the user logged on to the target's desktop
+	env     []string // names of assignment prefixes
+	text    string   // the remote shell's text ("" for a control word)
+	words   []string // or words bash expanded, quoted for the target's shell
+	ctl     string   // a control word, e.g. "--pause"
+	args    []string // its arguments
 }
 
 // Usage is the stand-in's command line, for messages.
-const Usage = "segment -- @TARGET [-e NAME]... -c TEXT | @TARGET WORD... | --read|--write|--append [--typed TEXT] @TARGET PATH"
+const Usage = "segment -- @TARGET [--desktop] [-e NAME]... -c TEXT | @TARGET [--desktop] WORD... | @TARGET --CONTROL ARGS... | --read|--write|--append [--typed TEXT] @TARGET PATH"
+
+// DesktopOption, after the @word, runs the segment as the user logged on
+// to the target's desktop (target.Command.Desktop). It is an option of
+// the segment, not a control word: the text after it is the command's.
+const DesktopOption = "--desktop"
 
 // parse reads the stand-in's arguments (what follows `spirit segment`):
 //
-//	-- @T -e NAME ... -c TEXT   the exact text for the target's shell
-//	-- @T --WORD ARGS...        a control word, its arguments expanded
-//	-- @T WORD...               words, quoted for the target's shell
+//	-- @T [--desktop] -e NAME ... -c TEXT  the exact text for the target's shell
+//	-- @T --WORD ARGS...                   a control word, its arguments expanded
+//	-- @T [--desktop] WORD...              words, quoted for the target's shell
 //	--write|--append|--read [--typed TEXT] @T PATH
 //
 // PATH is the path as bash expanded it; TEXT, the path as typed, is
@@ -88,6 +94,9 @@ func parse(args []string) (*call, error) {
 	}
 	c := &call{target: args[0][1:]}
 	rest := args[1:]
+	if len(rest) > 0 && rest[0] == DesktopOption {
+		c.desktop, rest = true, rest[1:]
+	}
 	for len(rest) >= 2 && rest[0] == "-e" {
 		c.env = append(c.env, rest[1])
 		rest = rest[2:]
@@ -96,6 +105,9 @@ func parse(args []string) (*call, error) {
 	case len(rest) == 2 && rest[0] == "-c":
 		c.text = rest[1]
 	case len(rest) > 0 && len(rest[0]) > 2 && strings.HasPrefix(rest[0], "--"):
+		if c.desktop {
+			return nil, fmt.Errorf("%s goes before a command, not a control word (%s)", DesktopOption, rest[0])
+		}
 		c.ctl, c.args = rest[0], rest[1:]
 	case len(rest) > 0:
 		c.words = rest
