@@ -57,6 +57,8 @@ type sessionAPI interface {
 // screen maybe locked), else the active session with the lowest ID (a
 // user logged on through RDP), else a disconnected one (a user is logged
 // on; the windows show when they come back). Session 0 is the services'.
+// A console session that the list lacks (Wine lists none) is tried too:
+// asking for its user's token tells whether anybody is there.
 func pickSession(console uint32, all []session) (uint32, bool) {
 	users := slices.DeleteFunc(slices.Clone(all), func(s session) bool { return s.ID == 0 })
 	slices.SortFunc(users, func(a, b session) int { return int(a.ID) - int(b.ID) })
@@ -70,6 +72,10 @@ func pickSession(console uint32, all []session) (uint32, bool) {
 				return s.ID, true
 			}
 		}
+	}
+	listed := slices.ContainsFunc(all, func(s session) bool { return s.ID == console })
+	if console != noConsoleSession && console != 0 && !listed {
+		return console, true
 	}
 	return 0, false
 }

@@ -32,6 +32,8 @@ func TestPickSession(t *testing.T) {
 		{"nobody", 1, []session{active(0), {ID: 1, State: 1}, listen}, 0, false},
 		{"services only", 0, []session{active(0)}, 0, false},
 		{"none", noConsoleSession, nil, 0, false},
+		{"console not listed", 1, nil, 1, true},
+		{"console not listed, services only", 1, []session{active(0)}, 1, true},
 	}
 	for _, tc := range tests {
 		got, ok := pickSession(tc.console, tc.all)

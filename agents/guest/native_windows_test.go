@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"spirit/agents/wire"
+	"spirit/errcode"
 )
 
 // TestNativeHelper is the program the tests below start: it does nothing
@@ -137,5 +138,37 @@ func TestConPTYLifecycle(t *testing.T) {
 	case <-released:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Release hangs")
+	}
+}
+
+// TestDesktopCommand runs a desktop command: as the session's user (Wine
+// gives the caller's token), with that user's environment and the
+// request's, in the user's profile.
+func TestDesktopCommand(t *testing.T) {
+	p, err := startDesktop(&wire.Request{Op: wire.OpExec, ID: "4", Env: []string{"SPIRIT_X=from the host"},
+		Shell: "echo [%USERNAME%] [%SPIRIT_X%] [%USERPROFILE%]& cd"})
+	if errcode.Of(err) == errcode.Denied {
+		t.Skipf("needs LocalSystem (the agent's service) or Wine: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Release)
+	go io.Copy(io.Discard, p.Stderr())
+	out := readAll(t, p.Stdout(), 10*time.Second)
+	if exit, err := p.Wait(); err != nil || exit.Status != 0 {
+		t.Fatalf("exit %+v, %v; stdout %q", exit, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\r\n")
+	var user, x, profile string
+	if len(lines) == 2 {
+		f := strings.Split(strings.Trim(lines[0], "[]"), "] [")
+		if len(f) == 3 {
+			user, x, profile = f[0], f[1], f[2]
+		}
+	}
+	if user == "" || strings.Contains(user, "%") || x != "from the host" || profile == "" ||
+		!strings.EqualFold(lines[len(lines)-1], profile) {
+		t.Errorf("stdout %q: want the user's name, the host's variable, and the user's profile as the directory", out)
 	}
 }
