@@ -62,6 +62,8 @@ func TestPlan(t *testing.T) {
 		{"desktop text", `@linux --desktop dir C:\Users | @spirit cat`, "", `@linux --desktop -c 'dir C:\Users' | cat`},
 		{"desktop env", "F=x @linux --desktop echo %F%", "", "F=x @linux --desktop -e F -c 'echo %F%'"},
 		{"desktop not a control word", "@linux --desktop --status", "", "@linux --desktop -c '--status'"},
+		{"desktop on the default target", "--desktop notepad.exe", "linux", "@linux --desktop notepad.exe"},
+		{"desktop text on the default target", `--desktop dir C:\Users`, "linux", `@linux --desktop -c 'dir C:\Users'`},
 		{"lone target", "@docker:c1", "", ":"},
 		{"lone spirit", "@spirit", "linux", ":"},
 		{"default target", "cat /etc/hostname | wc -c", "docker:c1",
