@@ -91,7 +91,7 @@ func TestTypeMessages(t *testing.T) {
 
 // vmFields are the fields of [vm.NAME].
 const vmFields = "os, memory, cores, threads, machine, firmware, ovmf_code, ovmf_vars, disks[].{path, format, interface, cache}, " +
-	"network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, extra_args, autostart, kernel, initrd, append"
+	"network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, extra_args, autostart, kernel, initrd, append, windows.{desktop}"
 
 // TestUnknownFields checks that every unknown field is reported, each a
 // *Error with its place, one a line.

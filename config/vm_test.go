@@ -91,6 +91,13 @@ hugepages = true
 	if l := defs["linux"]; l.Kernel == "" {
 		t.Errorf("the built-in linux is gone: %+v", l)
 	}
+	if w.Windows.Desktop {
+		t.Errorf("windows: desktop set without [vm.windows.windows]")
+	}
+	desk := userVMs(t, writeFile(t, "[vm.w]\nos = \"windows\"\nmemory = \"1G\"\n[vm.w.windows]\ndesktop = true\n"))
+	if !desk["w"].Windows.Desktop {
+		t.Errorf("[vm.w.windows] desktop = true: %+v", desk["w"])
+	}
 	// Layers laid later replace a VM whole too.
 	second := writeFile(t, "[vm.router]\nos = \"linux\"\nmemory = \"1G\"\n")
 	defs = vmctl.Merge(defs, userVMs(t, second))
@@ -106,7 +113,7 @@ func TestVMErrors(t *testing.T) {
 		want string // the error after "PATH:"
 	}{
 		{name: "unknown field", text: "[vm.w]\nos = \"linux\"\nmemroy = \"1G\"\n",
-			want: `3:1: unknown field "vm.w.memroy" (known: vm.NAME.{os, memory, cores, threads, machine, firmware, ovmf_code, ovmf_vars, disks[].{path, format, interface, cache}, network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, extra_args, autostart, kernel, initrd, append})`},
+			want: `3:1: unknown field "vm.w.memroy" (known: vm.NAME.{os, memory, cores, threads, machine, firmware, ovmf_code, ovmf_vars, disks[].{path, format, interface, cache}, network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, extra_args, autostart, kernel, initrd, append, windows.{desktop}})`},
 		{name: "unknown disk field", text: "[vm.w]\nos = \"linux\"\nmemory = \"1G\"\n[[vm.w.disks]]\npath = \"a\"\nsize = \"1G\"\n",
 			want: `6:1: unknown field "vm.w.disks.size"`},
 		{name: "wrong type", text: "[vm.w]\nos = \"linux\"\nmemory = 4\n",
@@ -121,6 +128,10 @@ func TestVMErrors(t *testing.T) {
 			want: `9: vm.w.disks[1].format: "vmdk": want "qcow2" or "raw"`},
 		{name: "inline disk", text: "[vm.w]\nos = \"linux\"\nmemory = \"1G\"\n\ndisks = [{ path = \"a\", format = \"vmdk\" }]\n",
 			want: `5: vm.w.disks[0].format: "vmdk": want "qcow2" or "raw"`},
+		{name: "windows settings on linux", text: "[vm.w]\nos = \"linux\"\nmemory = \"1G\"\n[vm.w.windows]\ndesktop = true\n",
+			want: `4: vm.w.windows: for a Windows guest (os = "windows"), not os = "linux"`},
+		{name: "unknown windows field", text: "[vm.w]\nos = \"windows\"\nmemory = \"1G\"\n[vm.w.windows]\ndesk = true\n",
+			want: `5:1: unknown field "vm.w.windows.desk"`},
 		{name: "dotted keys", text: "vm.w.os = \"linux\"\nvm.w.memory = \"1G\"\nvm.w.gpu = [\"1:0.0\"]\n",
 			want: `3: vm.w.gpu[0]: "1:0.0" is not a PCI address`},
 	}

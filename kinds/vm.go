@@ -39,7 +39,8 @@ func (k *vms) lookup(name string) (target.Target, error) {
 	if t, ok := k.made[name]; ok {
 		return t, nil
 	}
-	if _, err := k.m.Definition(name); err != nil {
+	def, err := k.m.Definition(name)
+	if err != nil {
 		return nil, fmt.Errorf("@%s: %w", name, target.ErrUnknownTarget)
 	}
 	t := &vmTarget{m: k.m, name: name}
@@ -47,6 +48,7 @@ func (k *vms) lookup(name string) (target.Target, error) {
 		Name:             name,
 		Version:          k.version,
 		Log:              k.log,
+		Desktop:          def.Windows.Desktop,
 		Dial:             func(ctx context.Context) (net.Conn, error) { return k.m.DialAgent(ctx, name) },
 		HandshakeTimeout: k.m.HandshakeTimeout(),
 	})
@@ -84,11 +86,15 @@ type vmTarget struct {
 var (
 	_ target.Target     = (*vmTarget)(nil)
 	_ target.Controller = (*vmTarget)(nil)
+	_ target.Systemer   = (*vmTarget)(nil)
 )
 
 func (t *vmTarget) Exec(ctx context.Context, c *target.Command) (int, error) {
 	return t.c.Exec(ctx, c)
 }
+
+// System is what the guest's agent says of its OS.
+func (t *vmTarget) System(ctx context.Context) (string, error) { return t.c.System(ctx) }
 
 func (t *vmTarget) Open(ctx context.Context, path string, mode target.OpenMode) (io.ReadWriteCloser, error) {
 	return t.c.Open(ctx, path, mode)

@@ -133,7 +133,17 @@ func (r *planRun) standinFile(op syntax.RedirOperator, name, path string) string
 	case syntax.RdrIn:
 		mode, sub = "--read", "<("
 	}
-	return sub + r.self() + " segment " + mode + " @" + name + " " + path + ")"
+	return sub + r.self() + " segment " + mode + typedPath(path) + " @" + name + " " + path + ")"
+}
+
+// typedPath gives the stand-in a path's text as typed, which is what a
+// Windows target gets (bash would take its backslashes for escapes); a
+// path that bash leaves as it is needs none.
+func typedPath(path string) string {
+	if q, err := syntax.Quote(path, syntax.LangPOSIX); err == nil && q == path {
+		return ""
+	}
+	return " --typed " + bashQuote(path)
 }
 
 // self is the stand-in's path, quoted for bash.

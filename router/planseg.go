@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"spirit/router/standin"
 )
 
 // remote plans the statements seg as one segment on target: their bytes,
@@ -53,17 +55,46 @@ func (r *planRun) remote(seg []*syntax.Stmt, target string, head *syntax.CallExp
 
 // form is how a segment's words reach the stand-in.
 func (r *planRun) form(seg []*syntax.Stmt, head *syntax.CallExpr, text string) string {
-	st := seg[0]
-	call, ok := st.Cmd.(*syntax.CallExpr)
-	first := 0
-	if head != nil {
+	opts := ""
+	if _, n := segmentOptions(seg[0], head); n > 0 {
+		opts = standin.DesktopOption + " "
+	}
+	return opts + r.words(seg, head, text)
+}
+
+// segmentOptions finds the stand-in's options (--desktop) at the start of
+// a segment, after its @word if it has one (a line sent to the default
+// target has none): they are not the command's text. It returns the
+// index of the command's first word in the statement's call, and how
+// many options stand before it.
+func segmentOptions(st *syntax.Stmt, head *syntax.CallExpr) (first, n int) {
+	call := head
+	if call == nil {
+		c, ok := st.Cmd.(*syntax.CallExpr)
+		if !ok {
+			return 0, 0
+		}
+		call = c
+	} else {
 		first = 1
 	}
+	if len(call.Args) > first && call.Args[first].Lit() == standin.DesktopOption {
+		return first + 1, 1
+	}
+	return first, 0
+}
+
+// words is the segment's command in the form of README's "How a line
+// runs".
+func (r *planRun) words(seg []*syntax.Stmt, head *syntax.CallExpr, text string) string {
+	st := seg[0]
+	call, ok := st.Cmd.(*syntax.CallExpr)
+	first, opts := segmentOptions(st, head)
 	if len(seg) == 1 && ok && len(call.Args) > first {
 		word := call.Args[first]
 		lit := word.Lit()
 		plain := !hasPlainRedirect(st)
-		if strings.HasPrefix(lit, "--") && len(lit) > 2 && plain && len(call.Assigns) == 0 {
+		if strings.HasPrefix(lit, "--") && len(lit) > 2 && plain && len(call.Assigns) == 0 && opts == 0 {
 			// A control word: spirit carries it out, with its
 			// arguments expanded on the host.
 			return r.src[word.Pos().Offset():call.End().Offset()]
@@ -138,8 +169,8 @@ func (r *planRun) segmentText(seg []*syntax.Stmt, head *syntax.CallExpr, pipeAll
 			return "", err
 		}
 		from := stmtStart(st)
-		if i == 0 && head != nil {
-			from = head.Args[0].End().Offset()
+		if first, _ := segmentOptions(st, head); i == 0 && first > 0 {
+			from = st.Cmd.(*syntax.CallExpr).Args[first-1].End().Offset()
 		}
 		var skip []span
 		for _, rd := range st.Redirs {

@@ -55,7 +55,10 @@ func (t shTarget) Open(_ context.Context, path string, mode target.OpenMode) (io
 	return os.Open(p)
 }
 
-type shResolver struct{ targets map[string]shTarget }
+type shResolver struct {
+	targets map[string]shTarget
+	win     winTarget
+}
 
 func (r shResolver) Lookup(name string) (target.Target, error) {
 	switch name {
@@ -63,6 +66,8 @@ func (r shResolver) Lookup(name string) (target.Target, error) {
 		return echoController{}, nil
 	case "full":
 		return fullTarget{}, nil
+	case "win":
+		return r.win, nil
 	}
 	if t, ok := r.targets[name]; ok {
 		return t, nil
@@ -70,7 +75,7 @@ func (r shResolver) Lookup(name string) (target.Target, error) {
 	return nil, fmt.Errorf("%w @%s", target.ErrUnknownTarget, name)
 }
 
-func (r shResolver) registry() *target.Registry { return withHost(r.Lookup, "@a", "@b") }
+func (r shResolver) registry() *target.Registry { return withHost(r.Lookup, "@a", "@b", "@win") }
 
 // echoController prints the arguments its control word gets, one a line.
 type echoController struct{ shTarget }
@@ -111,18 +116,19 @@ func TestControlArgs(t *testing.T) {
 type runEnv struct {
 	p       *Planner
 	a, b    string // roots of @a and @b
+	win     string // root of @win
 	host    string // the host's working directory
 	prelude string // a file with the prelude
 }
 
 func newRunEnv(t *testing.T) *runEnv {
 	t.Helper()
-	e := &runEnv{a: t.TempDir(), b: t.TempDir(), host: t.TempDir()}
+	e := &runEnv{a: t.TempDir(), b: t.TempDir(), win: t.TempDir(), host: t.TempDir()}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.p = NewPlanner(PlannerOptions{Targets: testRegistry(e.a, e.b), Self: self})
+	e.p = NewPlanner(PlannerOptions{Targets: testRegistry(e.a, e.b, e.win), Self: self})
 	e.prelude = filepath.Join(t.TempDir(), "prelude")
 	if err := os.WriteFile(e.prelude, []byte(e.p.Prelude()), 0o644); err != nil {
 		t.Fatal(err)
@@ -167,7 +173,7 @@ func (e *runEnv) command(ctx context.Context, t *testing.T, src string) (*exec.C
 	cmd := exec.CommandContext(ctx, "/bin/bash", "-c", text, "test")
 	cmd.Dir = e.host
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + e.host, "BASH_ENV=" + e.prelude,
-		"SPIRIT_TEST_ROOTS=" + e.a + ":" + e.b}
+		"SPIRIT_TEST_ROOTS=" + e.a + ":" + e.b + ":" + e.win}
 	cmd.Stdout, cmd.Stderr = &out, &er
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd, &out, &er, true
@@ -198,7 +204,7 @@ func TestRun(t *testing.T) {
 		{"@a tr a-z A-Z < @b y", "DATA\nMORE\n", "", 0},
 		{"@a cat hostname > @b copied; @b cat copied", "guest-a\n", "", 0},
 		{"cat < @a nothing-here", "", "spirit: read @a nothing-here", 1},
-		{"@nope ls; echo ran", "", "spirit: unknown target @nope (targets: @spirit @a @b)\n", 127},
+		{"@nope ls; echo ran", "", "spirit: unknown target @nope (targets: @spirit @a @b @win)\n", 127},
 		{"set -e; @a false; echo not reached", "", "", 1},
 		{"@a cat <<EOF\nhello $HOME\nEOF", "hello " + e.a + "\n", "", 0},
 		{"t=@a; $t echo 'dynamic  words'", "dynamic  words\n", "", 0},

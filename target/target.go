@@ -67,6 +67,11 @@ type Command struct {
 	// runs under a pseudo-terminal of this size, and Stdout receives the
 	// terminal's output (Stderr is unused).
 	TTY *TTY
+	// Desktop runs the command as the user logged on to the target's
+	// desktop, where its windows show (`@windows --desktop notepad`): a
+	// Windows guest's agent is a service with no visible desktop. A
+	// target that has no such user refuses it (errors.ErrUnsupported).
+	Desktop bool
 }
 
 // Signal is a job-control signal for a running command.

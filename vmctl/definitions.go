@@ -74,6 +74,17 @@ type Definition struct {
 	Kernel string `toml:"kernel"`
 	Initrd string `toml:"initrd"`
 	Append string `toml:"append"`
+	// Windows holds what only a Windows guest has ([vm.NAME.windows]).
+	Windows Windows `toml:"windows"`
+}
+
+// Windows is the settings of a Windows guest's own.
+type Windows struct {
+	// Desktop runs every command as the user logged on to the guest's
+	// desktop, in their session (where windows show), as `@NAME --desktop
+	// CMD` does for one command; otherwise commands run as the agent's
+	// service, LocalSystem, in session 0.
+	Desktop bool `toml:"desktop"`
 }
 
 // Disk is one entry of a VM's disks.
@@ -202,7 +213,7 @@ func (d Definition) Validate(name string) error {
 	}
 	for _, check := range []func(Definition) (key []string, msg string){
 		checkOS, checkMemory, checkCPU, checkPinning, checkMachine, checkFirmware,
-		checkBoot, checkDisks, checkNetwork, checkAgent, checkGPU, checkExtraArgs,
+		checkBoot, checkDisks, checkNetwork, checkAgent, checkGPU, checkExtraArgs, checkWindows,
 	} {
 		if key, msg := check(d); msg != "" {
 			return &FieldError{name, key, msg}
@@ -219,6 +230,15 @@ func checkOS(d Definition) ([]string, string) {
 		return []string{"os"}, `missing: "linux" or "windows"`
 	}
 	return []string{"os"}, fmt.Sprintf(`%q: want "linux" or "windows"`, d.OS)
+}
+
+// checkWindows refuses Windows settings on another guest, which would
+// be silently ignored.
+func checkWindows(d Definition) ([]string, string) {
+	if d.OS != "windows" && d.Windows != (Windows{}) {
+		return []string{"windows"}, fmt.Sprintf(`for a Windows guest (os = "windows"), not os = %q`, d.OS)
+	}
+	return nil, ""
 }
 
 func checkMemory(d Definition) ([]string, string) {

@@ -32,6 +32,10 @@ type Options struct {
 	// Paused reports whether the agent is known to be unable to answer
 	// for now (its VM is paused): a missed ping is not a death then.
 	Paused func() bool
+	// Desktop runs every command as the user logged on to the guest's
+	// desktop, as the option --desktop does for one ([vm.NAME.windows]
+	// desktop = true).
+	Desktop bool
 	// Timings; zero means the default.
 	HandshakeTimeout time.Duration // 10 s
 	PingInterval     time.Duration // 1 s
@@ -58,6 +62,7 @@ type Client struct {
 var (
 	_ target.Target     = (*Client)(nil)
 	_ target.Controller = (*Client)(nil)
+	_ target.Systemer   = (*Client)(nil)
 )
 
 // New returns a client; it connects on first use.

@@ -124,3 +124,12 @@ func joinPath(dir, p string) string {
 type notFound struct{ error }
 
 func (e notFound) Unwrap() []error { return []error{e.error, target.ErrNotFound} }
+
+// System is the agent's operating system, as its hello said.
+func (c *Client) System(ctx context.Context) (string, error) {
+	h, err := c.Hello(ctx)
+	if err != nil {
+		return "", err
+	}
+	return h.OS, nil
+}

@@ -34,6 +34,8 @@ func (c *Client) Exec(ctx context.Context, rc *target.Command) (int, error) {
 		Env:   rc.Env,
 		Dir:   dir,
 		Stdin: rc.Stdin != nil,
+		// The target's setting, or this command's option.
+		Desktop: c.o.Desktop || rc.Desktop,
 	}
 	if rc.TTY != nil {
 		req.TTY = &wire.Resize{Rows: rc.TTY.Size.Rows, Cols: rc.TTY.Size.Cols}

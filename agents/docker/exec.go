@@ -24,6 +24,9 @@ const tagVar = "SPIRIT_EXEC"
 
 // Exec runs c.Text with /bin/sh -c in the container; see target.Target.
 func (t *Target) Exec(ctx context.Context, c *target.Command) (int, error) {
+	if c.Desktop {
+		return 1, fmt.Errorf("--desktop: a container has no user's desktop: %w", errors.ErrUnsupported)
+	}
 	r, err := t.resolve(ctx, needRunning, func(name string) string { return "exec in " + name })
 	if err != nil {
 		return stream.NotStarted(ctx, err)

@@ -34,6 +34,9 @@ type unixProcess struct {
 const pipeSize = 1 << 20
 
 func startProcess(req *wire.Request) (process, error) {
+	if req.Desktop {
+		return nil, noDesktop()
+	}
 	cmd, err := command(req)
 	if err != nil {
 		return nil, err

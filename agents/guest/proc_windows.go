@@ -36,18 +36,14 @@ type windowsProcess struct {
 	sent uint32         // bit N set: the job was ended for signal N
 }
 
-// noTerminal is the answer to a request for a pty: Windows has ConPTY,
-// but the agent does not drive it yet.
+// noTerminal is the answer to a resize of a command on pipes.
 func noTerminal() error {
-	return &errcode.Error{
-		Code: errcode.NotYet,
-		Msg:  "a terminal (pty) on a Windows guest is not supported yet: run the command without a terminal, e.g. `@windows dir | @spirit cat`",
-	}
+	return &errcode.Error{Code: errcode.Failed, Msg: "resize: the command has no terminal"}
 }
 
 func startProcess(req *wire.Request) (process, error) {
-	if req.TTY != nil {
-		return nil, noTerminal()
+	if req.TTY != nil || req.Desktop {
+		return startNative(req) // a pty or the user's desktop: native_windows.go
 	}
 	cmd, err := winCommand(req)
 	if err != nil {

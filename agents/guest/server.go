@@ -45,8 +45,11 @@ func NewServer(log *slog.Logger, version string) *Server {
 
 func capabilities() []string {
 	caps := []string{"exec", "files", "signals"}
-	if runtime.GOOS != "windows" {
+	if hasPty() {
 		caps = append(caps, "pty")
+	}
+	if hasDesktop() {
+		caps = append(caps, "desktop")
 	}
 	return caps
 }

@@ -31,7 +31,11 @@ type Request struct {
 	Dir   string   `json:"dir,omitempty"`
 	Stdin bool     `json:"stdin,omitempty"` // a stream for FD 0 will attach
 	TTY   *Resize  `json:"tty,omitempty"`   // run under a pty of this size
-	FD    int      `json:"fd,omitempty"`    // attach: 0, 1 or 2
+	// Desktop runs the command in the session of the user logged on to
+	// the guest's desktop, as that user (Windows); an agent that has no
+	// such session refuses it.
+	Desktop bool `json:"desktop,omitempty"`
+	FD      int  `json:"fd,omitempty"` // attach: 0, 1 or 2
 
 	// Files.
 	Path   string      `json:"path,omitempty"`

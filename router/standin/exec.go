@@ -31,11 +31,12 @@ func (s *standin) exec(ctx context.Context, tg target.Target) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := &target.Command{
-		Text:   s.c.text,
-		Env:    envOf(s.c.env),
-		Stdin:  s.o.Stdin,
-		Stdout: s.o.Stdout,
-		Stderr: s.o.Stderr,
+		Text:    s.c.text,
+		Env:     envOf(s.c.env),
+		Stdin:   s.o.Stdin,
+		Stdout:  s.o.Stdout,
+		Stderr:  s.o.Stderr,
+		Desktop: s.c.desktop,
 	}
 	term, err := s.terminal()
 	if err != nil {

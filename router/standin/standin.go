@@ -41,34 +41,51 @@ type Options struct {
 
 // call is one parsed stand-in command line.
 type call struct {
-	target string   // without @
-	file   string   // "read", "write", "append": a file on the target
-	path   string   // the file's path
-	env    []string // names of assignment prefixes
-	text   string   // the remote shell's text ("" for a control word)
-	ctl    string   // a control word, e.g. "--pause"
-	args   []string // its arguments
+	target  string   // without @
+	file    string   // "read", "write", "append": a file on the target
+	path    string   // the file's path
+	typed   string   // the path as typed, for a Windows target; "" when plain
+	desktop bool     // --desktop: as the user logged on to the target's desktop
+	env     []string // names of assignment prefixes
+	text    string   // the remote shell's text ("" for a control word)
+	words   []string // or words bash expanded, quoted for the target's shell
+	ctl     string   // a control word, e.g. "--pause"
+	args    []string // its arguments
 }
 
 // Usage is the stand-in's command line, for messages.
-const Usage = "segment -- @TARGET [-e NAME]... -c TEXT | @TARGET WORD... | --read|--write|--append @TARGET PATH"
+const Usage = "segment -- @TARGET [--desktop] [-e NAME]... -c TEXT | @TARGET [--desktop] WORD... | @TARGET --CONTROL ARGS... | --read|--write|--append [--typed TEXT] @TARGET PATH"
+
+// DesktopOption, after the @word, runs the segment as the user logged on
+// to the target's desktop (target.Command.Desktop). It is an option of
+// the segment, not a control word: the text after it is the command's.
+const DesktopOption = "--desktop"
 
 // parse reads the stand-in's arguments (what follows `spirit segment`):
 //
-//	-- @T -e NAME ... -c TEXT   the exact text for the target's shell
-//	-- @T --WORD ARGS...        a control word, its arguments expanded
-//	-- @T WORD...               words, quoted for the target's shell
-//	--write|--append|--read @T PATH
+//	-- @T [--desktop] -e NAME ... -c TEXT  the exact text for the target's shell
+//	-- @T --WORD ARGS...                   a control word, its arguments expanded
+//	-- @T [--desktop] WORD...              words, quoted for the target's shell
+//	--write|--append|--read [--typed TEXT] @T PATH
+//
+// PATH is the path as bash expanded it; TEXT, the path as typed, is
+// what a Windows target gets (see windowsPath).
 func parse(args []string) (*call, error) {
 	if len(args) == 0 {
 		return nil, errors.New("no arguments")
 	}
 	switch args[0] {
 	case "--read", "--write", "--append":
-		if len(args) != 3 || !strings.HasPrefix(args[1], "@") {
+		c := &call{file: args[0][2:]}
+		rest := args[1:]
+		if len(rest) >= 2 && rest[0] == "--typed" {
+			c.typed, rest = rest[1], rest[2:]
+		}
+		if len(rest) != 2 || !strings.HasPrefix(rest[0], "@") {
 			return nil, fmt.Errorf("%s needs @TARGET PATH", args[0])
 		}
-		return &call{file: args[0][2:], target: args[1][1:], path: args[2]}, nil
+		c.target, c.path = rest[0][1:], rest[1]
+		return c, nil
 	case "--":
 		args = args[1:]
 	}
@@ -77,6 +94,9 @@ func parse(args []string) (*call, error) {
 	}
 	c := &call{target: args[0][1:]}
 	rest := args[1:]
+	if len(rest) > 0 && rest[0] == DesktopOption {
+		c.desktop, rest = true, rest[1:]
+	}
 	for len(rest) >= 2 && rest[0] == "-e" {
 		c.env = append(c.env, rest[1])
 		rest = rest[2:]
@@ -85,13 +105,12 @@ func parse(args []string) (*call, error) {
 	case len(rest) == 2 && rest[0] == "-c":
 		c.text = rest[1]
 	case len(rest) > 0 && len(rest[0]) > 2 && strings.HasPrefix(rest[0], "--"):
+		if c.desktop {
+			return nil, fmt.Errorf("%s goes before a command, not a control word (%s)", DesktopOption, rest[0])
+		}
 		c.ctl, c.args = rest[0], rest[1:]
 	case len(rest) > 0:
-		text, err := quoteWords(rest)
-		if err != nil {
-			return nil, err
-		}
-		c.text = text
+		c.words = rest
 	}
 	return c, nil
 }
@@ -147,6 +166,11 @@ func (s *standin) run(ctx context.Context) int {
 		return s.runFile(ctx, tg)
 	case c.ctl != "":
 		return s.control(ctx, tg)
+	case len(c.words) > 0:
+		if err := s.quote(ctx, tg); err != nil {
+			s.errorf("@%s: %v", c.target, err)
+			return 2
+		}
 	case strings.TrimSpace(c.text) == "":
 		s.errorf("@%s: a lone @%s makes it the default target only as a line of its own; give it a command", c.target, c.target)
 		return 2
@@ -204,11 +228,29 @@ func (s *standin) control(ctx context.Context, tg target.Target) int {
 	return 0
 }
 
+// quote turns the words bash expanded into the text of the command: for
+// cmd.exe on a Windows target, for a POSIX shell on any other (the host's
+// bash too, when the word was @spirit).
+func (s *standin) quote(ctx context.Context, tg target.Target) error {
+	var err error
+	if !s.o.Targets.IsLocal(s.c.target) && target.IsWindows(ctx, tg) {
+		s.c.text, err = cmdQuoteWords(s.c.words)
+	} else {
+		s.c.text, err = quoteWords(s.c.words)
+	}
+	return err
+}
+
 // runFile copies a file on the target to stdout (read), or stdin to it.
+// A Windows target gets the path as typed, as it gets a command's text.
 func (s *standin) runFile(ctx context.Context, tg target.Target) int {
 	mode := map[string]target.OpenMode{"read": target.Read, "write": target.Write, "append": target.Append}[s.c.file]
-	what := fmt.Sprintf("%s @%s %s", mode, s.c.target, s.c.path)
-	f, err := tg.Open(ctx, s.c.path, mode)
+	path := s.c.path
+	if s.c.typed != "" && target.IsWindows(ctx, tg) {
+		path = windowsPath(s.c.typed)
+	}
+	what := fmt.Sprintf("%s @%s %s", mode, s.c.target, path)
+	f, err := tg.Open(ctx, path, mode)
 	if err != nil {
 		s.errorf("%s: %v", what, err)
 		return 1

@@ -14,14 +14,19 @@ func TestParse(t *testing.T) {
 		want call
 		err  string
 	}{
-		{[]string{"--", "@linux", "sleep", "100"}, call{target: "linux", text: "sleep 100"}, ""},
-		{[]string{"--", "@web", "ls", "-l", "a b", "it's"}, call{target: "web", text: `ls -l 'a b' "it's"`}, ""},
+		{[]string{"--", "@linux", "sleep", "100"}, call{target: "linux", words: []string{"sleep", "100"}}, ""},
+		{[]string{"--", "@web", "ls", "-l", "a b", "it's"}, call{target: "web", words: []string{"ls", "-l", "a b", "it's"}}, ""},
 		{[]string{"--", "@linux", "-c", "echo $HOME | wc -c"}, call{target: "linux", text: "echo $HOME | wc -c"}, ""},
 		{[]string{"--", "@linux", "-e", "F", "-e", "G", "-c", `wc -l "$F"`}, call{target: "linux", env: []string{"F", "G"}, text: `wc -l "$F"`}, ""},
 		{[]string{"--", "@linux", "--snapshot", "save", "s 1"}, call{target: "linux", ctl: "--snapshot", args: []string{"save", "s 1"}}, ""},
 		{[]string{"--", "@linux"}, call{target: "linux"}, ""},
+		{[]string{"--", "@w", "--desktop", "start", "notepad.exe"}, call{target: "w", desktop: true, words: []string{"start", "notepad.exe"}}, ""},
+		{[]string{"--", "@w", "--desktop", "-e", "F", "-c", "echo %F%"}, call{target: "w", desktop: true, env: []string{"F"}, text: "echo %F%"}, ""},
+		{[]string{"--", "@w", "--desktop", "--status"}, call{}, "goes before a command"},
 		{[]string{"--write", "@docker:c1", "/tmp/x y"}, call{target: "docker:c1", file: "write", path: "/tmp/x y"}, ""},
 		{[]string{"--read", "@a", "f"}, call{target: "a", file: "read", path: "f"}, ""},
+		{[]string{"--read", "--typed", `C:\x`, "@a", "C:x"}, call{target: "a", file: "read", path: "C:x", typed: `C:\x`}, ""},
+		{[]string{"--read", "--typed", `C:\x`, "@a"}, call{}, "needs @TARGET PATH"},
 		{[]string{"--append", "@a"}, call{}, "needs @TARGET PATH"},
 		{[]string{"--", "linux", "ls"}, call{}, "no @TARGET"},
 		{nil, call{}, "no arguments"},
