@@ -7,24 +7,37 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
 
 // The units a passthrough stops: the display manager (systemd's alias
-// for gdm, sddm, lightdm...), which holds the GPU's device files, and
-// NVIDIA's persistence daemon, which holds its module.
+// for gdm, sddm, lightdm...), which holds the GPU's device files, unless
+// the display units are set, and NVIDIA's persistence daemon, which
+// holds its module.
 const (
 	displayManager = "display-manager.service"
 	persistenced   = "nvidia-persistenced.service"
 )
+
+// seat is the seat whose graphical sessions use the boot GPU.
+const seat = "seat0"
 
 // Options configure a Handover.
 type Options struct {
 	Host   Host
 	Kernel Kernel
 	Units  Units
-	VMs    VMs
+	// Sessions ends the seat's graphical sessions; nil ends none.
+	Sessions Sessions
+	VMs      VMs
+	// DisplayUnits are the units that show the host's display on the
+	// boot GPU, stopped and started again ([gpu] display_units);
+	// nil means display-manager.service.
+	DisplayUnits []string
+	// Timeouts bound the waits; zero fields take their defaults.
+	Timeouts Timeouts
 	// Dir is the GPU's runtime directory: the journal and the lock.
 	Dir string
 	// Progress gets a line per step; nil discards them.
@@ -54,12 +67,33 @@ func New(o Options) *Handover {
 	if o.Profile.Units == nil && o.Profile.Modules == nil {
 		o.Profile = DefaultProfile()
 	}
+	// The display units set are the profile's too: a journal naming
+	// them is read back by the same configuration.
+	for _, u := range o.DisplayUnits {
+		if !slices.Contains(o.Profile.Units, u) {
+			o.Profile.Units = append(slices.Clone(o.Profile.Units), u)
+		}
+	}
+	if o.DisplayUnits == nil {
+		o.DisplayUnits = []string{displayManager}
+	}
+	o.Timeouts = o.Timeouts.orDefaults()
 	return &Handover{o: o}
 }
 
-func (h *Handover) env(vmEnded bool) env {
-	return env{sys: h.o.Host.Sys, kernel: h.o.Kernel, units: h.o.Units, vms: h.o.VMs,
-		vmEnded: vmEnded, stopTimeout: h.o.StopTimeout}
+func (h *Handover) env(vmEnded bool, g GPU) env {
+	return env{sys: h.o.Host.Sys, modules: h.o.Host.Modules, kernel: h.o.Kernel, units: h.o.Units,
+		sessions: h.o.Sessions, vms: h.o.VMs, vmEnded: vmEnded, stopTimeout: h.o.StopTimeout, t: h.o.Timeouts,
+		holders: func() []Holder { return h.o.Host.Proc.Holding(h.o.Host.Sys.DeviceFiles(g)) }}
+}
+
+// journalGPU is the GPU a journal names, as the host shows it now.
+func (h *Handover) journalGPU(j journal) GPU {
+	g, err := h.o.Host.Find(j.GPU)
+	if err != nil {
+		return GPU{Device: Device{Addr: j.GPU}}
+	}
+	return g
 }
 
 func (h *Handover) say(format string, args ...any) {
@@ -181,6 +215,9 @@ func (h *Handover) run(ctx context.Context, g GPU, vm string, steps []Step) erro
 	for _, f := range g.Functions {
 		hd.Drivers[f.Addr] = f.Driver
 	}
+	if g.BootVGA && (h.o.Host.Sys.hasDRM(g.Addr) || len(g.Framebuffers) > 0) {
+		hd.Display = g.Addr
+	}
 	w, err := createJournal(h.o.Dir, hd)
 	if err != nil {
 		return fmt.Errorf("gpu passthrough: %w", err)
@@ -191,7 +228,7 @@ func (h *Handover) run(ctx context.Context, g GPU, vm string, steps []Step) erro
 			return h.rollback(ctx, hd, steps[:i], fmt.Errorf("before step %d of %d (%s): %w", i+1, len(steps), s, err))
 		}
 		h.say("%d/%d %s", i+1, len(steps), s)
-		if err := s.do(ctx, h.env(false)); err != nil {
+		if err := s.do(ctx, h.env(false, g)); err != nil {
 			return h.rollback(ctx, hd, steps[:i+1], fmt.Errorf("step %d of %d (%s): %w", i+1, len(steps), s, err))
 		}
 	}
@@ -218,18 +255,15 @@ func (h *Handover) rollback(ctx context.Context, hd header, steps []Step, cause 
 // drops the journal when all is back.
 func (h *Handover) undo(ctx context.Context, j journal, vmEnded bool) error {
 	var errs []error
+	e := h.env(vmEnded, h.journalGPU(j))
 	for i := len(j.Steps) - 1; i >= 0; i-- {
 		s := j.Steps[i]
 		h.say("undo %s", s)
-		if err := s.undo(ctx, h.env(vmEnded)); err != nil {
+		if err := s.undo(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", s, err))
 		}
 	}
-	for addr, was := range j.Drivers {
-		if now := h.o.Host.Sys.link(pciDevices, addr, "driver"); now != was {
-			errs = append(errs, fmt.Errorf("%s is on %s, not on %s as before", addr, driverText(now), driverText(was)))
-		}
-	}
+	errs = append(errs, h.check(j)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w (the journal in %s is kept: spirit gpu reclaim tries again)", errors.Join(errs...), h.o.Dir)
 	}
@@ -248,7 +282,7 @@ func (h *Handover) Reclaim(ctx context.Context) (bool, error) {
 	// The VM is stopped without the lock: its exit hook takes it, and
 	// may do the rest first.
 	if vm := j.vm(); vm != "" {
-		if err := h.env(false).stopVM(ctx, vm); err != nil {
+		if err := h.env(false, GPU{}).stopVM(ctx, vm); err != nil {
 			return true, fmt.Errorf("gpu reclaim: %w", err)
 		}
 	}
@@ -265,6 +299,24 @@ func (h *Handover) Reclaim(ctx context.Context) (bool, error) {
 		return true, fmt.Errorf("gpu reclaim: %w", err)
 	}
 	return true, nil
+}
+
+// check is the final check of an undo: every function on the driver it
+// was found on, and the host with a display (its GPU's DRM device, or a
+// framebuffer) where it had one. What the kernel removed for good (the
+// firmware framebuffer, fbcon's console with it) is not looked for.
+func (h *Handover) check(j journal) []error {
+	var errs []error
+	sys := h.o.Host.Sys
+	for addr, was := range j.Drivers {
+		if now := sys.link(pciDevices, addr, "driver"); now != was {
+			errs = append(errs, fmt.Errorf("%s is on %s, not on %s as before", addr, driverText(now), driverText(was)))
+		}
+	}
+	if j.Display != "" && !sys.hasDRM(j.Display) && len(sys.Framebuffers()) == 0 {
+		errs = append(errs, fmt.Errorf("the host has no display: %s has no DRM device and no framebuffer is registered (dmesg says why its driver did not set one up)", j.Display))
+	}
+	return errs
 }
 
 // vm is the VM the journal started, "" when it got no further.

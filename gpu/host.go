@@ -16,6 +16,8 @@ type Host struct {
 	Modules Modules
 	// PCIIDs are the pci.ids files tried for names.
 	PCIIDs []string
+	// Proc is /proc, where the GPU's holders are found.
+	Proc ProcFS
 }
 
 // GPU is one display controller and what goes with it to a VM: the
@@ -33,6 +35,13 @@ type GPU struct {
 	Problems []string `json:"problems,omitempty"`
 	// HeldBy is the VM it is passed through to, "" when the host has it.
 	HeldBy string `json:"held_by,omitempty"`
+	// ResetMethod is the display function's reset_method ("" for none).
+	ResetMethod string `json:"reset_method"`
+	// Framebuffers are the framebuffers registered on the host now
+	// (/sys/class/graphics/fbN/name): efifb, simpledrm, a driver's.
+	Framebuffers []string `json:"framebuffers,omitempty"`
+	// Holders are the processes holding its device files now.
+	Holders []Holder `json:"holders,omitempty"`
 }
 
 // Passable says whether the GPU can be passed through.
@@ -95,9 +104,15 @@ func (h Host) gpu(d Device, devs []Device, byAddr map[string]Device) (GPU, error
 			g.Functions = append(g.Functions, f)
 		}
 	}
+	g.ResetMethod = h.Sys.read(pciDevices, d.Addr, "reset_method")
+	g.Framebuffers = h.Sys.Framebuffers()
+	g.Holders = h.Proc.Holding(h.Sys.DeviceFiles(g))
 	if d.Group < 0 {
 		g.Problems = append(g.Problems, ErrIOMMUOff.Error())
 		return g, nil
+	}
+	if p := resetProblem(d, g.ResetMethod); p != "" {
+		g.Problems = append(g.Problems, p)
 	}
 	members, err := h.Sys.Group(d.Group)
 	if err != nil {
@@ -144,6 +159,18 @@ func (h Host) VFIOAvailable() error {
 		return nil
 	}
 	return fmt.Errorf("vfio-pci is not loaded and %s has no such module: install the kernel's modules (linux-image-%s) or build the kernel with CONFIG_VFIO_PCI", h.Modules.Dir, h.Modules.release())
+}
+
+// EvictsFirmwareFB says whether this kernel's vfio-pci evicts the
+// firmware framebuffer itself when it takes a VGA device: from Linux
+// 6.0, vfio_pci_core_register_device calls
+// aperture_remove_conflicting_pci_devices, whose sysfb_disable
+// unregisters the efi-framebuffer or simple-framebuffer platform device
+// for good. Before, the framebuffer had to be unbound first.
+func (h Host) EvictsFirmwareFB() bool {
+	major, _, _ := strings.Cut(h.Modules.release(), ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n >= 6
 }
 
 // ErrNotGPU is wrapped by Find when the address given is no function of a

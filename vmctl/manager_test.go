@@ -614,10 +614,10 @@ func TestManagerPlanGPU(t *testing.T) {
 		{"bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci"},
 		{"bus/pci/drivers/vfio-pci/bind", "0000:01:00.1"},
 	} {
-		if err := sim.Load("vfio-pci"); err != nil {
+		if err := sim.Load(ctx, "vfio-pci", nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := sim.Write(w[0], w[1]); err != nil {
+		if err := sim.Write(ctx, w[0], w[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
