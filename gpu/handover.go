@@ -146,7 +146,14 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 		return fmt.Errorf("gpu passthrough: %w", err)
 	}
 	if !g.Passable() {
-		return fmt.Errorf("gpu passthrough: %s %w:\n  %s", g.Addr, ErrNotPassable, strings.Join(g.Problems, "\n  "))
+		r := refusal{msg: fmt.Sprintf("gpu passthrough: %s %v:\n  %s", g.Addr, ErrNotPassable, strings.Join(g.Problems, "\n  ")),
+			errs: []error{ErrNotPassable}}
+		if g.NoReset {
+			// A card that cannot be reset would not come back from the
+			// VM: it is refused before anything changes.
+			r.errs = append(r.errs, ErrNoReset)
+		}
+		return r
 	}
 	steps, err := h.plan(ctx, g, vm)
 	if err != nil {
@@ -170,6 +177,16 @@ var (
 	// from being passed through.
 	ErrNotPassable = errors.New("cannot be passed through")
 )
+
+// refusal is an error that says msg and wraps errs, whose texts are in
+// msg already.
+type refusal struct {
+	msg  string
+	errs []error
+}
+
+func (r refusal) Error() string   { return r.msg }
+func (r refusal) Unwrap() []error { return r.errs }
 
 // HeldError is the refusal of a passthrough while the GPU is passed
 // through to a VM already: it names the VM, which the caller may stop.

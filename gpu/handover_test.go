@@ -84,6 +84,7 @@ func TestStatus(t *testing.T) {
 		{"amd-usbc", "0000:0c:00.0", "0000:0c:00.0 0000:0c:00.1 0000:0c:00.2 0000:0c:00.3", "", "Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]", 0},
 		{"bridge", "0000:02:00.0", "0000:02:00.0 0000:02:00.1", "", "", 1},
 		{"no-iommu", "0000:01:00.0", "0000:01:00.0 0000:01:00.1", "the IOMMU is off", "GA104 [GeForce RTX 3070]", 0},
+		{"amd-noreset", "0000:0c:00.0", "0000:0c:00.0 0000:0c:00.1 0000:0c:00.2 0000:0c:00.3", "an AMD 731f is one of the cards whose bus reset leaves it unusable", "Navi 10 [Radeon RX 5600 OEM/5600 XT / 5700/5700 XT]", 0},
 		{"shared-group", "0000:03:00.0", "0000:03:00.0", "also holds 0000:00:17.0 (class 010601, on ahci)", "", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
@@ -161,6 +162,7 @@ func TestPassthroughRefused(t *testing.T) {
 		{"nvidia", "0000:01:00.0/../../x", new(*gpu.AddressError), ""},
 		{"nvidia", "01:00.0", new(*gpu.AddressError), ""},
 		{"nvidia", "0000:00:1f.3", gpu.ErrNotGPU, ""},
+		{"amd-noreset", "", gpu.ErrNoReset, "install vendor-reset (github.com/gnif/vendor-reset), load it (modprobe vendor-reset), and make it the card's reset: echo device_specific > /sys/bus/pci/devices/0000:0c:00.0/reset_method"},
 		{"nvidia", "0000:09:00.0", gpu.ErrNotGPU, ""},
 	} {
 		t.Run(tc.fixture+tc.addr, func(t *testing.T) {

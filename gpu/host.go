@@ -37,6 +37,8 @@ type GPU struct {
 	HeldBy string `json:"held_by,omitempty"`
 	// ResetMethod is the display function's reset_method ("" for none).
 	ResetMethod string `json:"reset_method"`
+	// NoReset says the card cannot be reset (a Problem says why).
+	NoReset bool `json:"no_reset,omitempty"`
 	// Framebuffers are the framebuffers registered on the host now
 	// (/sys/class/graphics/fbN/name): efifb, simpledrm, a driver's.
 	Framebuffers []string `json:"framebuffers,omitempty"`
@@ -113,6 +115,7 @@ func (h Host) gpu(d Device, devs []Device, byAddr map[string]Device) (GPU, error
 	}
 	if p := resetProblem(d, g.ResetMethod); p != "" {
 		g.Problems = append(g.Problems, p)
+		g.NoReset = true
 	}
 	members, err := h.Sys.Group(d.Group)
 	if err != nil {

@@ -67,14 +67,14 @@ func (k SysKernel) Unload(_ context.Context, module string) error {
 	case err == nil, errors.Is(err, unix.ENOENT):
 		return nil
 	case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EWOULDBLOCK):
-		return fmt.Errorf("unload module %s: %w (refcount %s)", module, ErrModuleInUse, k.Sys.read(modules, moduleName(module), "refcnt"))
+		return fmt.Errorf("unload module %s: it %w (refcount %s)", module, ErrModuleInUse, k.Sys.read(modules, moduleName(module), "refcnt"))
 	}
 	return fmt.Errorf("unload module %s: %w", module, err)
 }
 
 // ErrModuleInUse is wrapped by the refusal to unload a module that is
 // still used.
-var ErrModuleInUse = errors.New("it is in use")
+var ErrModuleInUse = errors.New("is in use")
 
 // Load loads a module and the modules it needs, as modprobe would, from
 // the kernel's module tree, each with its modprobe.d options; params

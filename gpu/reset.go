@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +11,7 @@ import (
 // reset: given to a VM, it would come back to the host in whatever
 // state the guest's driver left it, and the host's driver could not
 // take it again until a reboot.
-var ErrNoReset = fmt.Errorf("has no working reset")
+var ErrNoReset = errors.New("has no working reset")
 
 // amdNeedsVendorReset are AMD's GPUs whose bus and power-management
 // resets leave them broken (the "reset bug"), as vendor-reset's device

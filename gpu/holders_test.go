@@ -1,0 +1,171 @@
+package gpu_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"spirit/gpu"
+	"spirit/gpu/gpusim"
+)
+
+// withExtra is fixture name with extra TOML appended, as a new file.
+func withExtra(t *testing.T, name, extra string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata/hosts", name+".toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), name+".toml")
+	if err := os.WriteFile(p, append(b, "\n"+extra...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHolderThatNeverLets go: a process outside the session keeps the
+// GPU's files open. The passthrough ends at its deadline, names it with
+// its command line, and gives everything back.
+func TestHolderThatNeverLetsGo(t *testing.T) {
+	for _, tc := range []struct {
+		name, process string
+		err           any // what the error wraps: errors.As target or errors.Is sentinel
+		says          string
+	}{
+		{"snd unbind blocks", `[[process]]
+pid = 4242
+cmdline = ["/usr/bin/audacity", "--record"]
+files = ["/dev/snd/pcmC1D3p"]
+`, new(*gpu.BlockedError), `write "0000:01:00.1" to bus/pci/devices/0000:01:00.1/driver/unbind: the kernel had not done it after 300ms`},
+		{"nvidia held", `[[process]]
+pid = 4343
+cmdline = ["/usr/bin/nvtop"]
+files = ["/dev/nvidia0"]
+`, gpu.ErrModuleInUse, "module nvidia is in use (refcount 1 after 300ms)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := buildHost(t, withExtra(t, "nvidia", tc.process), nil)
+			before := h.sim.State()
+			err := h.h.Passthrough(t.Context(), "win", "")
+			if !matches(err, tc.err) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("passthrough: %v, want %T saying %q\n%s", err, tc.err, tc.says, h.log)
+			}
+			var cmd string
+			for _, line := range strings.Split(tc.process, "\n") {
+				if v, ok := strings.CutPrefix(line, "cmdline = "); ok {
+					cmd = strings.NewReplacer(`[`, "", `]`, "", `"`, "", ",", "").Replace(v)
+				}
+			}
+			if !strings.Contains(err.Error(), cmd) || !strings.Contains(err.Error(), "the host has its GPU and display back") {
+				t.Errorf("the error does not name %q, or did not roll back: %v", cmd, err)
+			}
+			if after := h.sim.State(); after != before || h.journal() {
+				t.Errorf("journal %v; state:\n%s\nwant:\n%s", h.journal(), after, before)
+			}
+			t.Logf("%v", err)
+		})
+	}
+}
+
+// TestModuleParameters: the parameters nvidia_drm ran with are back
+// after reclaim (with fbdev=N, a reload would give the host no fbdev,
+// and GDM no Wayland); vfio-pci gets disable_idle_d3=1 and modprobe.d's
+// options.
+func TestModuleParameters(t *testing.T) {
+	h := newHost(t, "nvidia")
+	conf := t.TempDir()
+	if err := os.WriteFile(filepath.Join(conf, "vfio.conf"), []byte("# the user's\noptions vfio-pci disable_vga=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := simOptions(h.sim, h.dir, nil, h.log)
+	o.Host.Modules.Conf = []string{conf}
+	h.h = gpu.New(o)
+	if err := h.h.Passthrough(t.Context(), "win", ""); err != nil {
+		t.Fatalf("%v\n%s", err, h.log)
+	}
+	for _, p := range [][3]string{{"vfio_pci", "disable_idle_d3", "Y"}, {"vfio_pci", "disable_vga", "Y"}} {
+		if got := h.sim.Param(p[0], p[1]); got != p[2] {
+			t.Errorf("%s %s=%q, want %q", p[0], p[1], got, p[2])
+		}
+	}
+	if _, err := h.h.Reclaim(t.Context()); err != nil {
+		t.Fatalf("%v\n%s", err, h.log)
+	}
+	for _, p := range [][3]string{{"nvidia_drm", "modeset", "Y"}, {"nvidia_drm", "fbdev", "Y"}, {"nvidia", "NVreg_PreserveVideoMemoryAllocations", "1"}} {
+		if got := h.sim.Param(p[0], p[1]); got != p[2] {
+			t.Errorf("after reclaim %s %s=%q, want %q", p[0], p[1], got, p[2])
+		}
+	}
+	if !strings.Contains(h.log.String(), "unload module nvidia_drm (fbdev=Y modeset=Y)") {
+		t.Errorf("the progress does not show the parameters recorded:\n%s", h.log)
+	}
+}
+
+// TestDisplayUnits: [gpu] display_units = ["nexus-hud.service"] stops
+// exactly that unit and starts it again; left at its default, the HUD
+// keeps the GPU and the passthrough rolls back; a unit not installed is
+// refused before any change.
+func TestDisplayUnits(t *testing.T) {
+	h := newHost(t, "nexus-hud")
+	if err := h.h.Passthrough(t.Context(), "win", ""); err != nil {
+		t.Fatalf("%v\n%s", err, h.log)
+	}
+	units := func(verb string) []string {
+		var out []string
+		for _, l := range h.sim.Log() {
+			if u, ok := strings.CutPrefix(l, verb+" "); ok && strings.HasSuffix(u, ".service") {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	if got := units("stop"); !slices.Equal(got, []string{"nexus-hud.service", "nvidia-persistenced.service"}) {
+		t.Errorf("passthrough stopped %q", got)
+	}
+	if _, err := h.h.Reclaim(t.Context()); err != nil || !h.sim.UnitActive("nexus-hud.service") {
+		t.Fatalf("reclaim: %v, nexus-hud active %v\n%s", err, h.sim.UnitActive("nexus-hud.service"), h.log)
+	}
+	if got := units("start"); !slices.Equal(got, []string{"nvidia-persistenced.service", "nexus-hud.service"}) {
+		t.Errorf("reclaim started %q", got)
+	}
+
+	d := buildHost(t, "testdata/hosts/nexus-hud.toml", nil)
+	before := d.sim.State()
+	err := d.h.Passthrough(t.Context(), "win", "")
+	if !errors.Is(err, gpu.ErrModuleInUse) || !strings.Contains(err.Error(), "the host has its GPU and display back") || d.sim.State() != before {
+		t.Errorf("passthrough with the default display units on the HUD's host: %v", err)
+	}
+
+	n := buildHost(t, "testdata/hosts/nexus-hud.toml", []string{"nexus-hub.service"})
+	err = n.h.Passthrough(t.Context(), "win", "")
+	if err == nil || !strings.Contains(err.Error(), "display unit nexus-hub.service ([gpu] display_units) is not installed") || n.sim.Ops() != 0 {
+		t.Errorf("passthrough with a display unit not installed: %v, %d changes", err, n.sim.Ops())
+	}
+}
+
+// TestOwnSession: a passthrough typed in the graphical session it must
+// end is refused before it changes anything.
+func TestOwnSession(t *testing.T) {
+	h := newHost(t, "nvidia")
+	o := simOptions(h.sim, h.dir, nil, h.log)
+	o.Sessions = selfSession{gpusim.Sessions{Sim: h.sim}}
+	err := gpu.New(o).Passthrough(t.Context(), "win", "")
+	if !errors.Is(err, gpu.ErrOwnSession) || !strings.Contains(err.Error(), "Ctrl+Alt+F3") || h.sim.Ops() != 0 {
+		t.Errorf("passthrough from the session: %v, %d changes", err, h.sim.Ops())
+	}
+}
+
+// selfSession says that the process runs in each session.
+type selfSession struct{ gpusim.Sessions }
+
+func (s selfSession) Graphical(ctx context.Context, seat string) ([]gpu.Session, error) {
+	ss, err := s.Sessions.Graphical(ctx, seat)
+	for i := range ss {
+		ss[i].Self = true
+	}
+	return ss, err
+}
