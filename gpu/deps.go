@@ -57,4 +57,7 @@ type VMs interface {
 	Stop(ctx context.Context, vm string, timeout time.Duration) error
 	// Running says whether the VM runs.
 	Running(ctx context.Context, vm string) (bool, error)
+	// Check checks, before anything changes, what the VM's start will
+	// need besides the GPU on vfio-pci (its ROM files).
+	Check(ctx context.Context, vm string) error
 }

@@ -155,6 +155,11 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 		}
 		return r
 	}
+	if vm != "" {
+		if err := h.o.VMs.Check(ctx, vm); err != nil {
+			return fmt.Errorf("gpu passthrough: %w", err)
+		}
+	}
 	steps, err := h.plan(ctx, g, vm)
 	if err != nil {
 		return fmt.Errorf("gpu passthrough: %w", err)

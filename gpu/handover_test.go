@@ -181,6 +181,13 @@ func TestPassthroughRefused(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the VM's ROM file", func(t *testing.T) {
+		h := newHost(t, "nvidia")
+		h.sim.VMCheck = errors.New("vm win: the ROM of 0000:01:00.0: open /x.rom: no such file or directory")
+		if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "/x.rom") || h.sim.Ops() != 0 {
+			t.Errorf("passthrough with a bad ROM: %v, %d changes", err, h.sim.Ops())
+		}
+	})
 	t.Run("not root", func(t *testing.T) {
 		h := newHost(t, "nvidia")
 		o := simOptions(h.sim, h.dir, nil, nil)

@@ -37,8 +37,9 @@ func simSpirit(root string) int {
 		}
 	}
 	parts := hostParts{
-		Host:   gpu.Host{Sys: gpu.Sys{Root: root}, Modules: gpu.Modules{Dir: sim.ModulesDir()}, PCIIDs: []string{os.Getenv(simIDsEnv)}},
-		Kernel: sim, Units: sim, Root: true,
+		Host: gpu.Host{Sys: gpu.Sys{Root: root}, Modules: gpu.Modules{Dir: sim.ModulesDir(), Conf: []string{}},
+			PCIIDs: []string{os.Getenv(simIDsEnv)}, Proc: gpu.ProcFS{Root: sim.ProcDir()}},
+		Kernel: sim, Units: sim, Sessions: gpusim.Sessions{Sim: sim}, Root: true,
 	}
 	return runWith(context.Background(), append([]string{"spirit"}, os.Args[1:]...), func() hostParts { return parts })
 }

@@ -24,7 +24,9 @@ type Sim struct {
 	// Before is called before each change with its number and what it
 	// is: a test ends the process there to simulate a crash.
 	Before func(n int, what string)
-	ops    int
+	// VMCheck is what the VMs' Check says (a ROM file missing...).
+	VMCheck error
+	ops     int
 	// log is every change asked, in order.
 	log []string
 }

@@ -115,6 +115,9 @@ func (v VMs) Stop(_ context.Context, vm string, _ time.Duration) error {
 	return err
 }
 
+// Check is gpu.VMs.Check: it gives the Sim's VMCheck.
+func (v VMs) Check(context.Context, string) error { return v.VMCheck }
+
 // Running says whether vm runs.
 func (v VMs) Running(_ context.Context, vm string) (bool, error) {
 	return v.exists(".sim/vms", vm), nil
