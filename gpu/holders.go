@@ -101,7 +101,7 @@ var (
 // holdersText says who holds the GPU, for an error or a status line.
 func holdersText(hs []Holder) string {
 	if len(hs) == 0 {
-		return "no process holds the GPU's device files (a kernel user, such as fbcon or another module, may)"
+		return "held by: no process holds the GPU's device files (a kernel user, such as fbcon or another module, may)"
 	}
 	lines := make([]string, len(hs))
 	for i, h := range hs {

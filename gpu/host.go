@@ -44,6 +44,28 @@ type GPU struct {
 	Framebuffers []string `json:"framebuffers,omitempty"`
 	// Holders are the processes holding its device files now.
 	Holders []Holder `json:"holders,omitempty"`
+	// EvictsFirmwareFB says this kernel's vfio-pci evicts the firmware
+	// framebuffer itself (Host.EvictsFirmwareFB).
+	EvictsFirmwareFB bool `json:"evicts_firmware_fb"`
+}
+
+// Details are a line each on what a passthrough of g meets: its reset,
+// the framebuffers, what the kernel does with the firmware's, who holds
+// the GPU now.
+func (g GPU) Details() []string {
+	reset := g.ResetMethod
+	if reset == "" {
+		reset = "none"
+	}
+	fbs := "none"
+	if len(g.Framebuffers) > 0 {
+		fbs = strings.Join(g.Framebuffers, ", ")
+	}
+	evict := "vfio-pci does not evict the firmware framebuffer (Linux before 6.0): a passthrough unbinds it, a reclaim binds it again"
+	if g.EvictsFirmwareFB {
+		evict = "vfio-pci evicts the firmware framebuffer (efifb, simpledrm) itself, for good: after a reclaim the display is the GPU driver's (its fbdev, or the display units on its DRM device)"
+	}
+	return []string{"reset method: " + reset, "framebuffers: " + fbs, "the kernel: " + evict, holdersText(g.Holders)}
 }
 
 // Passable says whether the GPU can be passed through.
@@ -109,6 +131,7 @@ func (h Host) gpu(d Device, devs []Device, byAddr map[string]Device) (GPU, error
 	g.ResetMethod = h.Sys.read(pciDevices, d.Addr, "reset_method")
 	g.Framebuffers = h.Sys.Framebuffers()
 	g.Holders = h.Proc.Holding(h.Sys.DeviceFiles(g))
+	g.EvictsFirmwareFB = h.EvictsFirmwareFB()
 	if d.Group < 0 {
 		g.Problems = append(g.Problems, ErrIOMMUOff.Error())
 		return g, nil
