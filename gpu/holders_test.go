@@ -169,3 +169,31 @@ func (s selfSession) Graphical(ctx context.Context, seat string) ([]gpu.Session,
 	}
 	return ss, err
 }
+
+// TestNoDisplayAfterReclaim: a driver that comes back without its DRM
+// device (here nvidia_drm loaded with modeset=N) is waited for, bounded,
+// and the reclaim says the host has no display and keeps the journal,
+// rather than starting the display units on nothing and calling it done.
+func TestNoDisplayAfterReclaim(t *testing.T) {
+	h := newHost(t, "nvidia")
+	if err := h.h.Passthrough(t.Context(), "win", ""); err != nil {
+		t.Fatalf("%v\n%s", err, h.log)
+	}
+	p := filepath.Join(h.dir, "journal")
+	b, err := os.ReadFile(p)
+	if err != nil || !strings.Contains(string(b), `"modeset=Y"`) {
+		t.Fatalf("the journal does not record modeset=Y: %v\n%s", err, b)
+	}
+	if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(b), `"modeset=Y"`, `"modeset=N"`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.h.Reclaim(t.Context())
+	for _, want := range []string{"0000:01:00.0 has no DRM device after 300ms", "the host has no display", "the journal in"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("reclaim: %v, want it to say %q", err, want)
+		}
+	}
+	if !h.journal() {
+		t.Error("the journal is gone")
+	}
+}
