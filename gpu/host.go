@@ -189,7 +189,7 @@ func (h Host) VFIOAvailable() error {
 
 // EvictsFirmwareFB says whether this kernel's vfio-pci evicts the
 // firmware framebuffer itself when it takes a VGA device: from Linux
-// 6.0, vfio_pci_core_register_device calls
+// 6.0, vfio_pci_core_register_device calls vfio_pci_vga_init, which calls
 // aperture_remove_conflicting_pci_devices, whose sysfb_disable
 // unregisters the efi-framebuffer or simple-framebuffer platform device
 // for good. Before, the framebuffer had to be unbound first.

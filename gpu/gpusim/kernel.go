@@ -21,7 +21,8 @@ func (s *Sim) release() string {
 }
 
 // evicts says whether vfio-pci evicts firmware framebuffers when it
-// takes a VGA device: since 6.0, vfio_pci_core_register_device calls
+// takes a VGA device (vfio_pci_is_vga): since 6.0,
+// vfio_pci_core_register_device calls vfio_pci_vga_init, which calls
 // aperture_remove_conflicting_pci_devices, which ends in sysfb_disable.
 func (s *Sim) evicts() bool {
 	major, _, _ := strings.Cut(s.release(), ".")
