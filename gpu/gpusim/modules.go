@@ -45,10 +45,11 @@ func matchAny(globs []string, name string) bool {
 	return slices.ContainsFunc(globs, func(g string) bool { ok, _ := filepath.Match(g, name); return ok })
 }
 
-// Unload unloads a module, as delete_module(name, O_NONBLOCK) does: a
-// module with holders or users is refused with EWOULDBLOCK
-// (try_stop_module fails while the refcount is not zero, and
-// delete_module refuses first while another module uses it).
+// Unload unloads a module, as delete_module(name, O_NONBLOCK) does
+// (kernel/module/main.c): a module with holders is refused with
+// EWOULDBLOCK (its source_list is not empty: "other modules depend on
+// us"), and so is one whose refcount is not zero (try_stop_module:
+// try_release_module_ref fails, and without O_TRUNC nothing forces it).
 func (s *Sim) Unload(_ context.Context, name string) error {
 	what := "unload module " + name
 	if err := s.op(what); err != nil {

@@ -138,8 +138,11 @@ func (s *Sim) override(addr string) string {
 // unbind is a write to a PCI driver's unbind. It never fails with
 // EBUSY: a driver's remove waits for its users. nvidia's remove loops
 // until its usage count drops; snd_hda_intel's (azx_remove →
-// snd_card_free) waits until every file of the card is closed. So the
-// write blocks while a user remains, and the caller's deadline ends it.
+// snd_card_free) waits, uninterruptibly (wait_for_completion on the
+// card's release_completion, which snd_card_free_when_closed completes
+// when the last file is closed), until every file of the card is
+// closed. So the write blocks while a user remains, and the caller's
+// deadline ends the wait, not the write.
 func (s *Sim) unbind(ctx context.Context, what, driver, addr string) error {
 	if s.Driver(addr) != driver {
 		return errno(what, syscall.ENODEV)
