@@ -22,6 +22,7 @@ type env struct {
 	t           Timeouts
 	// holders names who holds the GPU's device files now.
 	holders func() []Holder
+	proc    ProcFS
 }
 
 // Timeouts bound what a hand-over waits for.
@@ -66,7 +67,9 @@ type BlockedError struct {
 }
 
 func (e *BlockedError) Error() string {
-	return fmt.Sprintf("%s: the kernel had not done it after %s: it waits for the device's users to let go; %s; end them (log out, stop them) and try again",
+	return fmt.Sprintf("%s: the kernel had not done it after %s: it waits for the device's users to let go; %s; "+
+		"the write stays pending in the kernel and completes once they do (spirit gpu status then shows whether a function was left without its driver: "+
+		"echo ADDRESS > /sys/bus/pci/drivers_probe gives it back); end them (log out, stop them) and try again",
 		e.Write, e.After, holdersText(e.Holders))
 }
 
@@ -108,6 +111,42 @@ func (e env) unload(ctx context.Context, module string) error {
 		return &InUseError{Module: module, Refcount: refcnt(), Holders: e.holders(), After: e.t.Users}
 	}
 	return e.kernel.Unload(ctx, module)
+}
+
+// ErrDeviceHeld is wrapped by the refusal to unbind a function whose
+// device files a process still holds.
+var ErrDeviceHeld = errors.New("is still held")
+
+// DeviceHeldError is a function whose device files processes kept open
+// past the wait for them: its unbind would block in the kernel until
+// they let go.
+type DeviceHeldError struct {
+	Addr    string
+	Holders []Holder
+	After   time.Duration
+}
+
+func (e *DeviceHeldError) Error() string {
+	return fmt.Sprintf("%s %v after %s, and its driver's unbind would wait for it; %s: end them and try again", e.Addr, ErrDeviceHeld, e.After, holdersText(e.Holders))
+}
+
+func (e *DeviceHeldError) Unwrap() error { return ErrDeviceHeld }
+
+// waitFree waits, bounded, until no process holds the function's device
+// files: an unbind issued while one does would block in the kernel, and
+// complete by itself once it lets go, after any rollback, leaving the
+// function without a driver. Holders that /proc does not show (another
+// PID namespace, a kernel user) are left to the write's deadline.
+func (e env) waitFree(ctx context.Context, addr string) error {
+	files := e.sys.functionFiles(addr)
+	held := func() []Holder { return e.proc.Holding(files) }
+	if err := e.wait(ctx, e.t.Users, func() bool { return len(held()) == 0 }); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return &DeviceHeldError{Addr: addr, Holders: held(), After: e.t.Users}
+	}
+	return nil
 }
 
 // settleDRM waits for the function's DRM device to come back with its

@@ -84,7 +84,7 @@ func New(o Options) *Handover {
 func (h *Handover) env(vmEnded bool, g GPU) env {
 	return env{sys: h.o.Host.Sys, modules: h.o.Host.Modules, kernel: h.o.Kernel, units: h.o.Units,
 		sessions: h.o.Sessions, vms: h.o.VMs, vmEnded: vmEnded, stopTimeout: h.o.StopTimeout, t: h.o.Timeouts,
-		holders: func() []Holder { return h.o.Host.Proc.Holding(h.o.Host.Sys.DeviceFiles(g)) }}
+		holders: func() []Holder { return h.o.Host.Proc.Holding(h.o.Host.Sys.DeviceFiles(g)) }, proc: h.o.Host.Proc}
 }
 
 // journalGPU is the GPU a journal names, as the host shows it now.

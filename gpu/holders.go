@@ -71,24 +71,32 @@ func matchAny(globs []string, name string) bool {
 func (s Sys) DeviceFiles(g GPU) []string {
 	var out []string
 	for _, f := range g.Functions {
-		drm, _ := s.names(pciDevices, f.Addr, "drm")
-		for _, n := range drm {
-			if drmRE.MatchString(n) {
-				out = append(out, "/dev/dri/"+n)
+		out = append(out, s.functionFiles(f.Addr)...)
+	}
+	return out
+}
+
+// functionFiles are the device files of one function, as its driver
+// now gives them.
+func (s Sys) functionFiles(addr string) []string {
+	var out []string
+	drm, _ := s.names(pciDevices, addr, "drm")
+	for _, n := range drm {
+		if drmRE.MatchString(n) {
+			out = append(out, "/dev/dri/"+n)
+		}
+	}
+	cards, _ := s.names(pciDevices, addr, "sound")
+	for _, c := range cards {
+		nodes, _ := s.names(pciDevices, addr, "sound", c)
+		for _, n := range nodes {
+			if sndRE.MatchString(n) {
+				out = append(out, "/dev/snd/"+n)
 			}
 		}
-		cards, _ := s.names(pciDevices, f.Addr, "sound")
-		for _, c := range cards {
-			nodes, _ := s.names(pciDevices, f.Addr, "sound", c)
-			for _, n := range nodes {
-				if sndRE.MatchString(n) {
-					out = append(out, "/dev/snd/"+n)
-				}
-			}
-		}
-		if f.Driver == "nvidia" {
-			out = append(out, "/dev/nvidia*")
-		}
+	}
+	if s.link(pciDevices, addr, "driver") == "nvidia" {
+		out = append(out, "/dev/nvidia*")
 	}
 	return out
 }
@@ -101,7 +109,7 @@ var (
 // holdersText says who holds the GPU, for an error or a status line.
 func holdersText(hs []Holder) string {
 	if len(hs) == 0 {
-		return "held by: no process holds the GPU's device files (a kernel user, such as fbcon or another module, may)"
+		return "held by: no process that /proc shows holds the GPU's device files (a user inside the kernel may: fbcon, another driver or module)"
 	}
 	lines := make([]string, len(hs))
 	for i, h := range hs {

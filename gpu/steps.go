@@ -191,6 +191,9 @@ func (e env) bindVFIO(ctx context.Context, addr string) error {
 		return nil
 	}
 	if e.sys.exists(dev, "driver") {
+		if err := e.waitFree(ctx, addr); err != nil {
+			return err
+		}
 		if err := e.write(ctx, path.Join(dev, "driver", "unbind"), addr); err != nil {
 			return err
 		}

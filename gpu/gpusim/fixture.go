@@ -40,6 +40,10 @@ type Process struct {
 	Cmdline []string `toml:"cmdline"`
 	// Files are the device files it holds (/dev/snd/controlC1...).
 	Files []string `toml:"files"`
+	// Hidden keeps it out of the tree's /proc, as /proc mounted with
+	// hidepid= hides a process, or as a holder inside the kernel is
+	// in no process's fd table: its holds still count.
+	Hidden bool `toml:"hidden"`
 	// Until says what ends it: "unit:NAME" (it runs while the unit is
 	// active), "session:ID" (while the logind session lives); empty, it
 	// never ends.

@@ -86,7 +86,7 @@ func (s *Sim) alive(p Process) bool {
 // runs (under .sim/proc, which gpu.ProcFS reads).
 func (s *Sim) renderProcess(p Process) error {
 	dir := filepath.Join(".sim/proc", strconv.Itoa(p.PID))
-	if !s.alive(p) {
+	if !s.alive(p) || p.Hidden {
 		return os.RemoveAll(s.p(dir))
 	}
 	if s.exists(dir) {
