@@ -128,7 +128,8 @@ func (v VMs) Running(_ context.Context, vm string) (bool, error) {
 // whether the host has a display (a DRM device on the boot GPU, or a
 // framebuffer) with fbcon on it. The firmware framebuffer and fbcon's
 // vtconsole are not in it: the kernel removes them for good (see
-// evictFirmwareFB), and their absence is no fault of the hand-over.
+// evictFirmwareFB), and their absence is no fault of the hand-over;
+// before Linux 6.0 the firmware framebuffer is in it.
 func (s *Sim) State() string {
 	var lines []string
 	for _, d := range s.fx.Devices {
@@ -141,6 +142,13 @@ func (s *Sim) State() string {
 		lines = append(lines, fmt.Sprintf("unit %s active=%v", u.Name, s.UnitActive(u.Name)))
 	}
 	lines = append(lines, fmt.Sprintf("fbcon on every framebuffer=%v", s.fbconUp()))
+	if !s.evicts() {
+		// Before 6.0 nothing removes the firmware framebuffer: the
+		// hand-over unbinds it, and must bind it again.
+		for _, fb := range s.fx.Framebuffers {
+			lines = append(lines, fmt.Sprintf("framebuffer %s driver=%s", fb.Name, s.link(filepath.Join("devices/platform", fb.Name, "driver"))))
+		}
+	}
 	for _, m := range s.fx.Modules {
 		if m.Name == "vfio_pci" { // loaded for the VM, it stays
 			continue
