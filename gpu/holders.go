@@ -106,14 +106,19 @@ var (
 	sndRE = regexp.MustCompile(`^(controlC|pcmC|hwC|midiC)[0-9]+[A-Za-z0-9]*$`)
 )
 
-// holdersText says who holds the GPU, for an error or a status line.
+// holdersText says who holds the GPU, for an error or a status line: a
+// process each, with the files it holds.
 func holdersText(hs []Holder) string {
 	if len(hs) == 0 {
 		return "held by: no process that /proc shows holds the GPU's device files (a user inside the kernel may: fbcon, another driver or module)"
 	}
-	lines := make([]string, len(hs))
+	var lines []string
 	for i, h := range hs {
-		lines[i] = h.String()
+		if i > 0 && hs[i-1].PID == h.PID {
+			lines[len(lines)-1] += ", " + h.File
+			continue
+		}
+		lines = append(lines, h.String())
 	}
 	return "held by: " + strings.Join(lines, "; ")
 }

@@ -211,3 +211,9 @@ func (x Sessions) Graphical(ctx context.Context, seat string) ([]gpu.Session, er
 
 // Terminate is gpu.Sessions.Terminate.
 func (x Sessions) Terminate(ctx context.Context, id string) error { return x.TerminateSession(ctx, id) }
+
+// IOMMUGroups counts the tree's IOMMU groups.
+func (s *Sim) IOMMUGroups() int {
+	entries, _ := os.ReadDir(s.p("kernel/iommu_groups"))
+	return len(entries)
+}
