@@ -1,5 +1,5 @@
 // Package config reads spirit.toml: every section of it ([docker],
-// [agents.NAME], [vm.NAME]) and the built-in VM definitions, with one
+// [agents.NAME], [vm.NAME], [qemu], [gpu]) and the built-in VM definitions, with one
 // strict decoder, so that a mistake gets one message, in TOML's words,
 // with its file, line and key, whichever command reads it. It also makes
 // the VMs' manager from what it read.
@@ -35,6 +35,17 @@ type Config struct {
 	VM map[string]vmctl.Definition `toml:"vm"`
 	// QEMU is how the VMs' QEMU runs.
 	QEMU QEMU `toml:"qemu"`
+	// GPU is how spirit gpu hands the GPU over.
+	GPU GPU `toml:"gpu"`
+}
+
+// GPU is the [gpu] table.
+type GPU struct {
+	// DisplayUnits are the systemd units that show the host's display
+	// on the boot GPU: a passthrough stops them, a reclaim starts them.
+	// Empty means display-manager.service. gpu checks them when it
+	// plans (a service's name, installed).
+	DisplayUnits []string `toml:"display_units"`
 }
 
 // QEMU is the [qemu] table.

@@ -66,9 +66,9 @@ func TestTypeMessages(t *testing.T) {
 			"vm.w.cores: decimal number is too large to fit in a 64-bit signed integer"},
 		{"syntax", "[docker\n", 1, 8, "", "expected ']' to close table name"},
 		{"unknown table", "[dokcer]\n", 1, 2, "dokcer",
-			`unknown field "dokcer" (known: docker.default, docker.agent, agents.NAME.address, vm.NAME.{` + vmFields + `}, qemu.user)`},
+			`unknown field "dokcer" (known: docker.default, docker.agent, agents.NAME.address, vm.NAME.{` + vmFields + `}, qemu.user, gpu.display_units)`},
 		{"unknown field of an agent", "[agents.a]\nadress = 1\n", 2, 1, "agents.a.adress",
-			`unknown field "agents.a.adress" (known: docker.default, docker.agent, agents.NAME.address, vm.NAME.{` + vmFields + `}, qemu.user)`},
+			`unknown field "agents.a.adress" (known: docker.default, docker.agent, agents.NAME.address, vm.NAME.{` + vmFields + `}, qemu.user, gpu.display_units)`},
 		{"unknown field of a VM's table", "[vm.w.network]\nmod = 1\n", 2, 1, "vm.w.network.mod",
 			`unknown field "vm.w.network.mod" (known: vm.NAME.{` + vmFields + `})`},
 		{"unknown field of an array's table", "[vm.w]\n[[vm.w.disks]]\nsize = 3\n", 3, 1, "vm.w.disks.size",
@@ -91,7 +91,7 @@ func TestTypeMessages(t *testing.T) {
 
 // vmFields are the fields of [vm.NAME].
 const vmFields = "os, memory, cores, threads, machine, firmware, ovmf_code, ovmf_vars, disks[].{path, format, interface, cache}, " +
-	"network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, extra_args, autostart, kernel, initrd, append, windows.{desktop}"
+	"network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, rom, extra_args, autostart, kernel, initrd, append, windows.{desktop}"
 
 // TestUnknownFields checks that every unknown field is reported, each a
 // *Error with its place, one a line.

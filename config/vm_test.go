@@ -113,7 +113,7 @@ func TestVMErrors(t *testing.T) {
 		want string // the error after "PATH:"
 	}{
 		{name: "unknown field", text: "[vm.w]\nos = \"linux\"\nmemroy = \"1G\"\n",
-			want: `3:1: unknown field "vm.w.memroy" (known: vm.NAME.{os, memory, cores, threads, machine, firmware, ovmf_code, ovmf_vars, disks[].{path, format, interface, cache}, network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, extra_args, autostart, kernel, initrd, append, windows.{desktop}})`},
+			want: `3:1: unknown field "vm.w.memroy" (known: vm.NAME.{os, memory, cores, threads, machine, firmware, ovmf_code, ovmf_vars, disks[].{path, format, interface, cache}, network.{model, mode, bridge}, agent_port, hugepages, cpu_pinning, balloon, hyperv, gpu, rom, extra_args, autostart, kernel, initrd, append, windows.{desktop}})`},
 		{name: "unknown disk field", text: "[vm.w]\nos = \"linux\"\nmemory = \"1G\"\n[[vm.w.disks]]\npath = \"a\"\nsize = \"1G\"\n",
 			want: `6:1: unknown field "vm.w.disks.size"`},
 		{name: "wrong type", text: "[vm.w]\nos = \"linux\"\nmemory = 4\n",

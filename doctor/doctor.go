@@ -139,7 +139,7 @@ func (o Options) withDefaults() (Options, error) {
 
 // host is the gpu package's view of the same machine.
 func (o Options) host() gpu.Host {
-	return gpu.Host{Sys: gpu.Sys{Root: o.SysRoot}, Modules: o.Modules, PCIIDs: o.PCIIDs}
+	return gpu.Host{Sys: gpu.Sys{Root: o.SysRoot}, Modules: o.Modules, PCIIDs: o.PCIIDs, Proc: gpu.ProcFS{Root: o.ProcRoot}}
 }
 
 // vmNames are the VMs defined, sorted.

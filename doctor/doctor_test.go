@@ -223,6 +223,10 @@ func TestVFIO(t *testing.T) {
 func pciDevice(addr, class string, group string) map[string]string {
 	dev := "sys/bus/pci/devices/" + addr + "/"
 	m := map[string]string{dev + "class": class + "\n", dev + "vendor": "0x10de\n", dev + "device": "0x2206\n"}
+	if strings.HasPrefix(class, "0x03") {
+		m[dev+"reset_method"] = "bus\n"
+		m[dev+"boot_vga"] = "1\n"
+	}
 	if group != "" {
 		m[dev+"iommu_group"] = "->../../../../kernel/iommu_groups/" + group
 		m["sys/kernel/iommu_groups/"+group+"/devices/"+addr] = "->../../../../bus/pci/devices/" + addr
@@ -245,10 +249,19 @@ func TestGPU(t *testing.T) {
 			[]string{"1 GPU, 0 of which", "cannot be passed through"}, []string{"0000:01:00.0: the IOMMU is off"}},
 		{"shared group", merge(pciDevice("0000:01:00.0", "0x030000", "1"), pciDevice("0000:02:00.0", "0x020000", "1"), vfio), Warn,
 			[]string{"cannot be passed through"}, []string{"also holds 0000:02:00.0"}},
+		{"what a passthrough meets", merge(pciDevice("0000:01:00.0", "0x030000", "1"), vfio,
+			map[string]string{"sys/class/graphics/fb0/name": "EFI VGA\n", "proc/4242/cmdline": "/usr/bin/nvtop\x00-d\x00",
+				"proc/4242/fd/7": "->/dev/dri/card0", "sys/bus/pci/devices/0000:01:00.0/drm/card0/": ""}), OK,
+			[]string{"reset method: bus", "framebuffers: EFI VGA", "vfio-pci evicts the firmware framebuffer", "pid 4242 (/usr/bin/nvtop -d) holds /dev/dri/card0",
+				`vm win will see the boot GPU's shadowed ROM`}, nil},
+		{"no reset", merge(pciDevice("0000:01:00.0", "0x030000", "1"), vfio, map[string]string{"sys/bus/pci/devices/0000:01:00.0/reset_method": ""}), Warn,
+			[]string{"cannot be passed through"}, []string{"has no working reset", "vendor-reset"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runCheck(t, checkGPU, options(tree(t, tt.files)))
+			o := options(tree(t, tt.files))
+			o.VMs = map[string]vmctl.Definition{"win": {GPU: []string{"0000:01:00.0"}}, "rom": {GPU: []string{"0000:01:00.0"}, ROM: map[string]string{"0000:01:00.0": "/x.rom"}}}
+			r := runCheck(t, checkGPU, o)
 			want(t, r, tt.status, tt.found, tt.fix)
 		})
 	}

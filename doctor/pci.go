@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"spirit/gpu"
+	"spirit/vmctl"
 )
 
 // grubFix is how a kernel parameter is added on Debian.
@@ -90,12 +92,15 @@ func checkGPU(_ context.Context, o Options) Result {
 		if g.Passable() {
 			passable++
 			details = append(details, line+": can be passed through")
-			continue
+		} else {
+			details = append(details, line+": cannot be passed through")
+			for _, p := range g.Problems {
+				details = append(details, "  "+p)
+				fixes = append(fixes, g.Addr+": "+p)
+			}
 		}
-		details = append(details, line+": cannot be passed through")
-		for _, p := range g.Problems {
-			details = append(details, "  "+p)
-			fixes = append(fixes, g.Addr+": "+p)
+		for _, d := range append(g.Details(), romNotes(g, o.VMs)...) {
+			details = append(details, "  "+d)
 		}
 	}
 	found := fmt.Sprintf("%s, %d of which can be passed through", plural(len(gpus), "GPU", "GPUs"), passable)
@@ -106,6 +111,26 @@ func checkGPU(_ context.Context, o Options) Result {
 		return Result{Status: OK, Found: found, Details: details}
 	}
 	return Result{Status: Warn, Found: found, Details: details, Fix: strings.Join(slices.Compact(fixes), "; ")}
+}
+
+// romNotes say, for the boot GPU, which VMs will see the ROM that the
+// firmware shadowed: without rom = {...} in its definition, QEMU reads
+// the card's ROM through sysfs, which for the boot GPU is the copy the
+// firmware ran at boot (pci_map_rom takes the shadow at 0xC0000), not
+// the card's pristine image: some cards' guests then fail to start the
+// GPU.
+func romNotes(g gpu.GPU, vms map[string]vmctl.Definition) []string {
+	if !g.BootVGA {
+		return nil
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(vms)) {
+		d := vms[name]
+		if slices.Contains(d.GPU, g.Addr) && d.ROM[g.Addr] == "" {
+			out = append(out, fmt.Sprintf("vm %s will see the boot GPU's shadowed ROM (the copy the firmware ran): if its guest cannot start the GPU, dump the card's ROM and set rom = { %q = \"/path/vbios.rom\" } in its definition", name, g.Addr))
+		}
+	}
+	return out
 }
 
 func gpuName(g gpu.GPU) string {

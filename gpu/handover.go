@@ -7,24 +7,37 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
 
 // The units a passthrough stops: the display manager (systemd's alias
-// for gdm, sddm, lightdm...), which holds the GPU's device files, and
-// NVIDIA's persistence daemon, which holds its module.
+// for gdm, sddm, lightdm...), which holds the GPU's device files, unless
+// the display units are set, and NVIDIA's persistence daemon, which
+// holds its module.
 const (
 	displayManager = "display-manager.service"
 	persistenced   = "nvidia-persistenced.service"
 )
+
+// seat is the seat whose graphical sessions use the boot GPU.
+const seat = "seat0"
 
 // Options configure a Handover.
 type Options struct {
 	Host   Host
 	Kernel Kernel
 	Units  Units
-	VMs    VMs
+	// Sessions ends the seat's graphical sessions; nil ends none.
+	Sessions Sessions
+	VMs      VMs
+	// DisplayUnits are the units that show the host's display on the
+	// boot GPU, stopped and started again ([gpu] display_units);
+	// nil means display-manager.service.
+	DisplayUnits []string
+	// Timeouts bound the waits; zero fields take their defaults.
+	Timeouts Timeouts
 	// Dir is the GPU's runtime directory: the journal and the lock.
 	Dir string
 	// Progress gets a line per step; nil discards them.
@@ -54,12 +67,33 @@ func New(o Options) *Handover {
 	if o.Profile.Units == nil && o.Profile.Modules == nil {
 		o.Profile = DefaultProfile()
 	}
+	// The display units set are the profile's too: a journal naming
+	// them is read back by the same configuration.
+	for _, u := range o.DisplayUnits {
+		if !slices.Contains(o.Profile.Units, u) {
+			o.Profile.Units = append(slices.Clone(o.Profile.Units), u)
+		}
+	}
+	if o.DisplayUnits == nil {
+		o.DisplayUnits = []string{displayManager}
+	}
+	o.Timeouts = o.Timeouts.orDefaults()
 	return &Handover{o: o}
 }
 
-func (h *Handover) env(vmEnded bool) env {
-	return env{sys: h.o.Host.Sys, kernel: h.o.Kernel, units: h.o.Units, vms: h.o.VMs,
-		vmEnded: vmEnded, stopTimeout: h.o.StopTimeout}
+func (h *Handover) env(vmEnded bool, g GPU) env {
+	return env{sys: h.o.Host.Sys, modules: h.o.Host.Modules, kernel: h.o.Kernel, units: h.o.Units,
+		sessions: h.o.Sessions, vms: h.o.VMs, vmEnded: vmEnded, stopTimeout: h.o.StopTimeout, t: h.o.Timeouts,
+		holders: func() []Holder { return h.o.Host.Proc.Holding(h.o.Host.Sys.DeviceFiles(g)) }, proc: h.o.Host.Proc}
+}
+
+// journalGPU is the GPU a journal names, as the host shows it now.
+func (h *Handover) journalGPU(j journal) GPU {
+	g, err := h.o.Host.Find(j.GPU)
+	if err != nil {
+		return GPU{Device: Device{Addr: j.GPU}}
+	}
+	return g
 }
 
 func (h *Handover) say(format string, args ...any) {
@@ -112,7 +146,19 @@ func (h *Handover) Passthrough(ctx context.Context, vm, addr string) error {
 		return fmt.Errorf("gpu passthrough: %w", err)
 	}
 	if !g.Passable() {
-		return fmt.Errorf("gpu passthrough: %s %w:\n  %s", g.Addr, ErrNotPassable, strings.Join(g.Problems, "\n  "))
+		r := refusal{msg: fmt.Sprintf("gpu passthrough: %s %v:\n  %s", g.Addr, ErrNotPassable, strings.Join(g.Problems, "\n  ")),
+			errs: []error{ErrNotPassable}}
+		if g.NoReset {
+			// A card that cannot be reset would not come back from the
+			// VM: it is refused before anything changes.
+			r.errs = append(r.errs, ErrNoReset)
+		}
+		return r
+	}
+	if vm != "" {
+		if err := h.o.VMs.Check(ctx, vm); err != nil {
+			return fmt.Errorf("gpu passthrough: %w", err)
+		}
 	}
 	steps, err := h.plan(ctx, g, vm)
 	if err != nil {
@@ -136,6 +182,16 @@ var (
 	// from being passed through.
 	ErrNotPassable = errors.New("cannot be passed through")
 )
+
+// refusal is an error that says msg and wraps errs, whose texts are in
+// msg already.
+type refusal struct {
+	msg  string
+	errs []error
+}
+
+func (r refusal) Error() string   { return r.msg }
+func (r refusal) Unwrap() []error { return r.errs }
 
 // HeldError is the refusal of a passthrough while the GPU is passed
 // through to a VM already: it names the VM, which the caller may stop.
@@ -181,6 +237,9 @@ func (h *Handover) run(ctx context.Context, g GPU, vm string, steps []Step) erro
 	for _, f := range g.Functions {
 		hd.Drivers[f.Addr] = f.Driver
 	}
+	if g.BootVGA && (h.o.Host.Sys.hasDRM(g.Addr) || len(g.Framebuffers) > 0) {
+		hd.Display = g.Addr
+	}
 	w, err := createJournal(h.o.Dir, hd)
 	if err != nil {
 		return fmt.Errorf("gpu passthrough: %w", err)
@@ -191,7 +250,7 @@ func (h *Handover) run(ctx context.Context, g GPU, vm string, steps []Step) erro
 			return h.rollback(ctx, hd, steps[:i], fmt.Errorf("before step %d of %d (%s): %w", i+1, len(steps), s, err))
 		}
 		h.say("%d/%d %s", i+1, len(steps), s)
-		if err := s.do(ctx, h.env(false)); err != nil {
+		if err := s.do(ctx, h.env(false, g)); err != nil {
 			return h.rollback(ctx, hd, steps[:i+1], fmt.Errorf("step %d of %d (%s): %w", i+1, len(steps), s, err))
 		}
 	}
@@ -211,88 +270,4 @@ func (h *Handover) rollback(ctx context.Context, hd header, steps []Step, cause 
 		return fmt.Errorf("gpu passthrough failed at %w; giving the GPU back failed too: %w", cause, err)
 	}
 	return fmt.Errorf("gpu passthrough failed at %w; the host has its GPU and display back", cause)
-}
-
-// undo undoes the journal's steps in reverse, every one even when some
-// fail, checks that each function is on the driver it was found on, and
-// drops the journal when all is back.
-func (h *Handover) undo(ctx context.Context, j journal, vmEnded bool) error {
-	var errs []error
-	for i := len(j.Steps) - 1; i >= 0; i-- {
-		s := j.Steps[i]
-		h.say("undo %s", s)
-		if err := s.undo(ctx, h.env(vmEnded)); err != nil {
-			errs = append(errs, fmt.Errorf("undo %s: %w", s, err))
-		}
-	}
-	for addr, was := range j.Drivers {
-		if now := h.o.Host.Sys.link(pciDevices, addr, "driver"); now != was {
-			errs = append(errs, fmt.Errorf("%s is on %s, not on %s as before", addr, driverText(now), driverText(was)))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w (the journal in %s is kept: spirit gpu reclaim tries again)", errors.Join(errs...), h.o.Dir)
-	}
-	return removeJournal(h.o.Dir)
-}
-
-// Reclaim gives the GPU back to the host: it stops the VM that holds it
-// (power-off, then quit after the timeout), then undoes what the
-// journal says was done, whether the passthrough finished or crashed.
-// It says whether there was anything to give back.
-func (h *Handover) Reclaim(ctx context.Context) (bool, error) {
-	j, ok, err := readJournal(h.o.Dir, h.o.Profile)
-	if err != nil || !ok {
-		return false, err
-	}
-	// The VM is stopped without the lock: its exit hook takes it, and
-	// may do the rest first.
-	if vm := j.vm(); vm != "" {
-		if err := h.env(false).stopVM(ctx, vm); err != nil {
-			return true, fmt.Errorf("gpu reclaim: %w", err)
-		}
-	}
-	l, err := h.lock(ctx)
-	if err != nil {
-		return true, fmt.Errorf("gpu reclaim: %w", err)
-	}
-	defer l.Close()
-	j, ok, err = readJournal(h.o.Dir, h.o.Profile)
-	if err != nil || !ok {
-		return true, err // the VM's exit gave it back
-	}
-	if err := h.undo(context.WithoutCancel(ctx), j, false); err != nil {
-		return true, fmt.Errorf("gpu reclaim: %w", err)
-	}
-	return true, nil
-}
-
-// vm is the VM the journal started, "" when it got no further.
-func (j journal) vm() string {
-	for _, s := range j.Steps {
-		if s.Kind == stepStartVM {
-			return s.Name
-		}
-	}
-	return ""
-}
-
-// VMExited is the VM's exit hook: once vm's QEMU has ended, however it
-// ended, the GPU it held goes back to the host. A passthrough still
-// running holds the lock; it is waited for, and then has either
-// finished (and this undoes it) or rolled back (and there is nothing).
-func (h *Handover) VMExited(ctx context.Context, vm string) error {
-	l, err := h.lock(ctx)
-	if err != nil {
-		return fmt.Errorf("give the GPU back after vm %s: %w", vm, err)
-	}
-	defer l.Close()
-	j, ok, err := readJournal(h.o.Dir, h.o.Profile)
-	if err != nil || !ok || j.vm() != vm {
-		return err
-	}
-	if err := h.undo(ctx, j, true); err != nil {
-		return fmt.Errorf("give the GPU back after vm %s: %w", vm, err)
-	}
-	return nil
 }

@@ -5,19 +5,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"spirit/gpu"
 	"spirit/gpu/gpusim"
 )
 
 // passable are the fixtures whose GPU can be passed through.
-var passable = []string{"nvidia", "amd-usbc", "bridge"}
+var passable = []string{"nvidia", "nvidia-efifb", "amd-usbc", "bridge", "nexus-hud"}
+
+// displayUnits are the [gpu] display_units of the fixtures that set them.
+var displayUnits = map[string][]string{"nexus-hud": {"nexus-hud.service"}}
+
+// testTimeouts keep a wait that cannot end short.
+var testTimeouts = gpu.Timeouts{Write: 300 * time.Millisecond, Users: 300 * time.Millisecond,
+	Settle: 300 * time.Millisecond, Poll: 5 * time.Millisecond}
 
 type host struct {
 	sim *gpusim.Sim
@@ -29,26 +38,36 @@ type host struct {
 // newHost builds fixture name in a new tree, with a Handover on it.
 func newHost(t *testing.T, name string) host {
 	t.Helper()
+	return buildHost(t, filepath.Join("testdata/hosts", name+".toml"), displayUnits[name])
+}
+
+func buildHost(t *testing.T, fixture string, units []string) host {
+	t.Helper()
 	root := t.TempDir()
-	sim, err := gpusim.Build(root, filepath.Join("testdata/hosts", name+".toml"))
+	sim, err := gpusim.Build(root, fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return openHost(t, sim, filepath.Join(root, ".run"))
+	return openHost(t, sim, filepath.Join(root, ".run"), units)
 }
 
-func openHost(t *testing.T, sim *gpusim.Sim, dir string) host {
+func openHost(t *testing.T, sim *gpusim.Sim, dir string, units []string) host {
 	var log bytes.Buffer
-	h := gpu.New(gpu.Options{
-		Host:   simHost(sim),
-		Kernel: sim, Units: sim, VMs: gpusim.VMs{Sim: sim},
-		Dir: dir, Progress: &log, Root: true,
-	})
+	h := gpu.New(simOptions(sim, dir, units, &log))
 	return host{sim: sim, h: h, dir: dir, log: &log}
 }
 
+func simOptions(sim *gpusim.Sim, dir string, units []string, progress io.Writer) gpu.Options {
+	return gpu.Options{
+		Host:   simHost(sim),
+		Kernel: sim, Units: sim, Sessions: gpusim.Sessions{Sim: sim}, VMs: gpusim.VMs{Sim: sim},
+		Dir: dir, Progress: progress, Root: true, DisplayUnits: units, Timeouts: testTimeouts,
+	}
+}
+
 func simHost(sim *gpusim.Sim) gpu.Host {
-	return gpu.Host{Sys: gpu.Sys{Root: sim.Root}, Modules: gpu.Modules{Dir: sim.ModulesDir()}, PCIIDs: []string{"testdata/pci.ids"}}
+	return gpu.Host{Sys: gpu.Sys{Root: sim.Root}, Modules: gpu.Modules{Dir: sim.ModulesDir(), Conf: []string{}},
+		PCIIDs: []string{"testdata/pci.ids"}, Proc: gpu.ProcFS{Root: sim.ProcDir()}}
 }
 
 func (h host) journal() bool {
@@ -65,6 +84,7 @@ func TestStatus(t *testing.T) {
 		{"amd-usbc", "0000:0c:00.0", "0000:0c:00.0 0000:0c:00.1 0000:0c:00.2 0000:0c:00.3", "", "Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]", 0},
 		{"bridge", "0000:02:00.0", "0000:02:00.0 0000:02:00.1", "", "", 1},
 		{"no-iommu", "0000:01:00.0", "0000:01:00.0 0000:01:00.1", "the IOMMU is off", "GA104 [GeForce RTX 3070]", 0},
+		{"amd-noreset", "0000:0c:00.0", "0000:0c:00.0 0000:0c:00.1 0000:0c:00.2 0000:0c:00.3", "an AMD 731f is one of the cards whose bus reset leaves it unusable", "Navi 10 [Radeon RX 5600 OEM/5600 XT / 5700/5700 XT]", 0},
 		{"shared-group", "0000:03:00.0", "0000:03:00.0", "also holds 0000:00:17.0 (class 010601, on ahci)", "", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
@@ -92,6 +112,7 @@ func TestPassthroughThenReclaim(t *testing.T) {
 		t.Run(fx, func(t *testing.T) {
 			h := newHost(t, fx)
 			before := h.sim.State()
+			vfioBefore := h.sim.ModuleLoaded("vfio_pci")
 			if err := h.h.Passthrough(t.Context(), "win", ""); err != nil {
 				t.Fatalf("%v\n%s", err, h.log)
 			}
@@ -101,8 +122,11 @@ func TestPassthroughThenReclaim(t *testing.T) {
 					t.Errorf("%s on %s after passthrough", f, d)
 				}
 			}
-			if gpus[0].HeldBy != "win" || h.sim.UnitActive("display-manager.service") {
-				t.Errorf("held by %q, display manager active %v", gpus[0].HeldBy, h.sim.UnitActive("display-manager.service"))
+			if gpus[0].HeldBy != "win" || h.sim.UnitActive("display-manager.service") || h.sim.UnitActive("nexus-hud.service") {
+				t.Errorf("held by %q, display units active %v %v", gpus[0].HeldBy, h.sim.UnitActive("display-manager.service"), h.sim.UnitActive("nexus-hud.service"))
+			}
+			if p := h.sim.Param("vfio_pci", "disable_idle_d3"); !vfioBefore && p != "Y" {
+				t.Errorf("vfio-pci loaded with disable_idle_d3=%s, want Y", p)
 			}
 			if on, _ := (gpusim.VMs{Sim: h.sim}).Running(t.Context(), "win"); !on {
 				t.Error("the VM does not run")
@@ -138,6 +162,7 @@ func TestPassthroughRefused(t *testing.T) {
 		{"nvidia", "0000:01:00.0/../../x", new(*gpu.AddressError), ""},
 		{"nvidia", "01:00.0", new(*gpu.AddressError), ""},
 		{"nvidia", "0000:00:1f.3", gpu.ErrNotGPU, ""},
+		{"amd-noreset", "", gpu.ErrNoReset, "install vendor-reset (github.com/gnif/vendor-reset), load it (modprobe vendor-reset), and make it the card's reset: echo device_specific > /sys/bus/pci/devices/0000:0c:00.0/reset_method"},
 		{"nvidia", "0000:09:00.0", gpu.ErrNotGPU, ""},
 	} {
 		t.Run(tc.fixture+tc.addr, func(t *testing.T) {
@@ -156,9 +181,18 @@ func TestPassthroughRefused(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the VM's ROM file", func(t *testing.T) {
+		h := newHost(t, "nvidia")
+		h.sim.VMCheck = errors.New("vm win: the ROM of 0000:01:00.0: open /x.rom: no such file or directory")
+		if err := h.h.Passthrough(t.Context(), "win", ""); err == nil || !strings.Contains(err.Error(), "/x.rom") || h.sim.Ops() != 0 {
+			t.Errorf("passthrough with a bad ROM: %v, %d changes", err, h.sim.Ops())
+		}
+	})
 	t.Run("not root", func(t *testing.T) {
 		h := newHost(t, "nvidia")
-		h.h = gpu.New(gpu.Options{Host: simHost(h.sim), Kernel: h.sim, Units: h.sim, Dir: h.dir})
+		o := simOptions(h.sim, h.dir, nil, nil)
+		o.Root = false
+		h.h = gpu.New(o)
 		if err := h.h.Passthrough(t.Context(), "win", ""); !errors.Is(err, gpu.ErrNeedsRoot) || h.sim.Ops() != 0 {
 			t.Errorf("passthrough as a user: %v, %d changes", err, h.sim.Ops())
 		}
@@ -191,7 +225,7 @@ func TestFailureAtEveryStep(t *testing.T) {
 					t.Fatalf("failure at change %d: journal left %v; state:\n%s\nwant:\n%s\n%s", i, h.journal(), after, before, h.log)
 				}
 			}
-			t.Logf("%s: a failure injected at each of the %d changes (%d of %d steps): each rolled back to the drivers found and the display manager running", fx, ops, k, k)
+			t.Logf("%s: a failure injected at each of the %d changes (%d of %d steps): %d of %d rolled back to the drivers, parameters and display units found, with a display", fx, ops, k, k, ops, ops)
 		})
 	}
 }
@@ -221,8 +255,11 @@ func crashChild(v string) int {
 			os.Exit(3)
 		}
 	}
-	h := gpu.New(gpu.Options{Host: simHost(sim), Kernel: sim, Units: sim,
-		VMs: gpusim.VMs{Sim: sim}, Dir: filepath.Join(sim.Root, ".run"), Root: true})
+	var units []string // nil: the default
+	if u := os.Getenv("GPUSIM_UNITS"); u != "" {
+		units = strings.Fields(u)
+	}
+	h := gpu.New(simOptions(sim, filepath.Join(sim.Root, ".run"), units, nil))
 	if err := h.Passthrough(context.Background(), "win", ""); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -238,7 +275,8 @@ func TestCrashThenReclaim(t *testing.T) {
 				h := newHost(t, fx)
 				before := h.sim.State()
 				cmd := exec.Command(os.Args[0])
-				cmd.Env = append(os.Environ(), crashEnv+"="+strconv.Itoa(i), "GPUSIM_ROOT="+h.sim.Root)
+				cmd.Env = append(os.Environ(), crashEnv+"="+strconv.Itoa(i), "GPUSIM_ROOT="+h.sim.Root,
+					"GPUSIM_UNITS="+strings.Join(displayUnits[fx], " "))
 				out, err := cmd.CombinedOutput()
 				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
 					t.Fatalf("crash before change %d: %v %s", i, err, out)
@@ -290,7 +328,7 @@ func TestOneOperationAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := openHost(t, sim2, a.dir)
+	b := openHost(t, sim2, a.dir, nil)
 	errs := make(chan error, 2)
 	for _, h := range []host{a, b} {
 		go func() { errs <- h.h.Passthrough(context.Background(), "win", "") }()

@@ -16,6 +16,8 @@ type Host struct {
 	Modules Modules
 	// PCIIDs are the pci.ids files tried for names.
 	PCIIDs []string
+	// Proc is /proc, where the GPU's holders are found.
+	Proc ProcFS
 }
 
 // GPU is one display controller and what goes with it to a VM: the
@@ -33,6 +35,37 @@ type GPU struct {
 	Problems []string `json:"problems,omitempty"`
 	// HeldBy is the VM it is passed through to, "" when the host has it.
 	HeldBy string `json:"held_by,omitempty"`
+	// ResetMethod is the display function's reset_method ("" for none).
+	ResetMethod string `json:"reset_method"`
+	// NoReset says the card cannot be reset (a Problem says why).
+	NoReset bool `json:"no_reset,omitempty"`
+	// Framebuffers are the framebuffers registered on the host now
+	// (/sys/class/graphics/fbN/name): efifb, simpledrm, a driver's.
+	Framebuffers []string `json:"framebuffers,omitempty"`
+	// Holders are the processes holding its device files now.
+	Holders []Holder `json:"holders,omitempty"`
+	// EvictsFirmwareFB says this kernel's vfio-pci evicts the firmware
+	// framebuffer itself (Host.EvictsFirmwareFB).
+	EvictsFirmwareFB bool `json:"evicts_firmware_fb"`
+}
+
+// Details are a line each on what a passthrough of g meets: its reset,
+// the framebuffers, what the kernel does with the firmware's, who holds
+// the GPU now.
+func (g GPU) Details() []string {
+	reset := g.ResetMethod
+	if reset == "" {
+		reset = "none"
+	}
+	fbs := "none"
+	if len(g.Framebuffers) > 0 {
+		fbs = strings.Join(g.Framebuffers, ", ")
+	}
+	evict := "vfio-pci does not evict the firmware framebuffer (Linux before 6.0): a passthrough unbinds it, a reclaim binds it again"
+	if g.EvictsFirmwareFB {
+		evict = "vfio-pci evicts the firmware framebuffer (efifb, simpledrm) itself, for good: after a reclaim the display is the GPU driver's (its fbdev, or the display units on its DRM device)"
+	}
+	return []string{"reset method: " + reset, "framebuffers: " + fbs, "the kernel: " + evict, holdersText(g.Holders)}
 }
 
 // Passable says whether the GPU can be passed through.
@@ -95,9 +128,17 @@ func (h Host) gpu(d Device, devs []Device, byAddr map[string]Device) (GPU, error
 			g.Functions = append(g.Functions, f)
 		}
 	}
+	g.ResetMethod = h.Sys.read(pciDevices, d.Addr, "reset_method")
+	g.Framebuffers = h.Sys.Framebuffers()
+	g.Holders = h.Proc.Holding(h.Sys.DeviceFiles(g))
+	g.EvictsFirmwareFB = h.EvictsFirmwareFB()
 	if d.Group < 0 {
 		g.Problems = append(g.Problems, ErrIOMMUOff.Error())
 		return g, nil
+	}
+	if p := resetProblem(d, g.ResetMethod); p != "" {
+		g.Problems = append(g.Problems, p)
+		g.NoReset = true
 	}
 	members, err := h.Sys.Group(d.Group)
 	if err != nil {
@@ -144,6 +185,18 @@ func (h Host) VFIOAvailable() error {
 		return nil
 	}
 	return fmt.Errorf("vfio-pci is not loaded and %s has no such module: install the kernel's modules (linux-image-%s) or build the kernel with CONFIG_VFIO_PCI", h.Modules.Dir, h.Modules.release())
+}
+
+// EvictsFirmwareFB says whether this kernel's vfio-pci evicts the
+// firmware framebuffer itself when it takes a VGA device: from Linux
+// 6.0, vfio_pci_core_register_device calls vfio_pci_vga_init, which calls
+// aperture_remove_conflicting_pci_devices, whose sysfb_disable
+// unregisters the efi-framebuffer or simple-framebuffer platform device
+// for good. Before, the framebuffer had to be unbound first.
+func (h Host) EvictsFirmwareFB() bool {
+	major, _, _ := strings.Cut(h.Modules.release(), ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n >= 6
 }
 
 // ErrNotGPU is wrapped by Find when the address given is no function of a

@@ -30,7 +30,10 @@ type header struct {
 	GPU string `json:"gpu"`
 	// Drivers are the functions' drivers when the passthrough began.
 	Drivers map[string]string `json:"drivers"`
-	At      time.Time         `json:"at"`
+	// Display is the boot GPU whose display must be up after an undo,
+	// "" when the host showed none on it.
+	Display string    `json:"display,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // journal is a transaction's record, as read back.
@@ -87,6 +90,9 @@ func readJournal(dir string, p Profile) (j journal, ok bool, err error) {
 	}
 	if err := sc.Err(); err != nil {
 		return journal{}, false, fmt.Errorf("read the GPU journal: %w", err)
+	}
+	if j.Display != "" && CheckAddr(j.Display) != nil {
+		return journal{}, false, fmt.Errorf("the GPU journal: %w", CheckAddr(j.Display))
 	}
 	for a := range j.Drivers {
 		if err := CheckAddr(a); err != nil {

@@ -20,6 +20,13 @@ func FuzzReadJournal(f *testing.F) {
 	f.Add([]byte(`{"step":{"kind":"unbind-platform","name":"../../x","driver":"efi-framebuffer"}}`))
 	f.Add([]byte(`{"begin":{"gpu":"x","drivers":{"../x":""}}}` + "\n{\"step\":"))
 	f.Add([]byte(`{"step":{"kind":"stop-unit","name":"sshd.service"}}`))
+	f.Add([]byte(`{"begin":{"gpu":"0000:01:00.0","display":"0000:01:00.0","drivers":{}}}
+{"step":{"kind":"load-vfio","params":["disable_idle_d3=1"]}}
+{"step":{"kind":"end-session","name":"2"}}
+{"step":{"kind":"settle-drm","name":"0000:01:00.0"}}
+{"step":{"kind":"unload-module","name":"nvidia_drm","params":["modeset=Y","fbdev=Y"]}}
+{"step":{"kind":"unload-module","name":"nvidia","params":["x=1 init_module=evil"]}}
+`))
 	f.Add([]byte(`{"step":{"kind":"unload-module","name":"nvidia-drm"}}` + "\n" + `{"step":{"kind":"unload-module","name":"ext4"}}`))
 	dir := f.TempDir()
 	p := DefaultProfile()
@@ -34,6 +41,11 @@ func FuzzReadJournal(f *testing.F) {
 		for _, s := range j.Steps {
 			if p.allows(s) != nil {
 				t.Fatalf("step %+v is outside the profile", s)
+			}
+			for _, p := range s.Params {
+				if strings.ContainsAny(p, " \t\n\"'") || !strings.Contains(p, "=") {
+					t.Fatalf("step %+v has a parameter that would split on a module's command line", s)
+				}
 			}
 			for _, v := range append([]string{s.Name, s.Driver}, s.Functions...) {
 				if strings.Contains(v, "/") || strings.Contains(v, "..") && s.Kind != stepStopUnit {

@@ -11,6 +11,8 @@ import (
 // Modules is a kernel's module tree, /lib/modules/RELEASE.
 type Modules struct {
 	Dir string
+	// Conf are modprobe.d's directories; nil means the system's.
+	Conf []string
 }
 
 // KernelModules is the running kernel's module tree.
@@ -82,4 +84,49 @@ func modName(path string) string {
 		base = base[:i]
 	}
 	return moduleName(base)
+}
+
+// modprobeDirs are where modprobe reads its configuration, in its order.
+var modprobeDirs = []string{"/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d"}
+
+// Options are the "options NAME ..." of modprobe.d for a module, as
+// modprobe passes them when it loads it (a file name seen in an earlier
+// directory hides the same name in later ones, as in modprobe.d(5)).
+func (m Modules) Options(name string) []string {
+	dirs := m.Conf
+	if dirs == nil {
+		dirs = modprobeDirs
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
+		for _, file := range files {
+			if seen[filepath.Base(file)] {
+				continue
+			}
+			seen[filepath.Base(file)] = true
+			out = append(out, optionsIn(file, moduleName(name))...)
+		}
+	}
+	return out
+}
+
+func optionsIn(file, name string) []string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "options" && moduleName(f[1]) == name {
+			for _, p := range f[2:] {
+				if paramRE.MatchString(p) {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -51,8 +51,9 @@ func TestPlanOutsideProfile(t *testing.T) {
 	h := newHost(t, "nvidia")
 	p := gpu.DefaultProfile()
 	p.Modules = []string{"nvidia"} // not its holders
-	h.h = gpu.New(gpu.Options{Host: simHost(h.sim), Kernel: h.sim, Units: h.sim, VMs: nil,
-		Dir: h.dir, Root: true, Profile: p})
+	o := simOptions(h.sim, h.dir, nil, nil)
+	o.Profile = p
+	h.h = gpu.New(o)
 	if err := h.h.Passthrough(t.Context(), "win", ""); !errors.Is(err, gpu.ErrNotInProfile) || h.sim.Ops() != 0 {
 		t.Errorf("passthrough: %v, %d changes; want gpu.ErrNotInProfile and none", err, h.sim.Ops())
 	}

@@ -49,6 +49,11 @@ func WriteStatus(w io.Writer, gpus []GPU, iommuGroups int) error {
 		if err != nil {
 			return err
 		}
+		for _, d := range g.Details() {
+			if _, err := fmt.Fprintf(w, "  %s\n", d); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +24,10 @@ const (
 	platformDevs = "bus/platform/devices"
 	platformDrvs = "bus/platform/drivers"
 	vfioDriver   = "vfio-pci"
+	graphics     = "class/graphics"
 )
+
+var fbRE = regexp.MustCompile(`^fb[0-9]+$`)
 
 // Sys reads the kernel's view of the PCI devices from a sysfs tree.
 type Sys struct {
@@ -199,3 +203,42 @@ func (s Sys) ModuleLoaded(name string) bool { return s.exists(modules, moduleNam
 // moduleName is the name the kernel files a module under: dashes become
 // underscores.
 func moduleName(name string) string { return strings.ReplaceAll(name, "-", "_") }
+
+// Framebuffers are the names of the framebuffers registered now, from
+// /sys/class/graphics/fbN/name ("EFI VGA", "simpledrmdrmfb",
+// "nvidia-drmdrmfb", "amdgpudrmfb").
+func (s Sys) Framebuffers() []string {
+	names, _ := s.names(graphics)
+	var out []string
+	for _, n := range names {
+		if fbRE.MatchString(n) {
+			out = append(out, s.read(graphics, n, "name"))
+		}
+	}
+	return out
+}
+
+// hasDRM says whether the function has a DRM device (its driver's
+// modesetting is up).
+func (s Sys) hasDRM(addr string) bool {
+	names, _ := s.names(pciDevices, addr, "drm")
+	return slices.ContainsFunc(names, drmRE.MatchString)
+}
+
+// Params are a loaded module's parameters as it runs with them
+// (/sys/module/NAME/parameters), "key=value", for loading it again the
+// same way (nvidia_drm's modeset=Y and fbdev=Y decide whether the host
+// gets an fbdev and GDM offers Wayland). Values that would not pass
+// back on a module's command line (empty, "(null)", spaces) are left
+// out.
+func (s Sys) Params(module string) []string {
+	names, _ := s.names(modules, moduleName(module), "parameters")
+	var out []string
+	for _, n := range names {
+		p := n + "=" + s.read(modules, moduleName(module), "parameters", n)
+		if !strings.HasSuffix(p, "=") && !strings.HasSuffix(p, "=(null)") && paramRE.MatchString(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -51,6 +51,19 @@ func (s *Systemd) Active(ctx context.Context, unit string) (bool, error) {
 	return len(st) == 1 && st[0].ActiveState == "active", nil
 }
 
+// Loaded is Units.Loaded: systemd found the unit's file.
+func (s *Systemd) Loaded(ctx context.Context, unit string) (bool, error) {
+	c, err := s.dial(ctx)
+	if err != nil {
+		return false, err
+	}
+	st, err := c.ListUnitsByNamesContext(ctx, []string{unit})
+	if err != nil {
+		return false, fmt.Errorf("ask systemd about %s: %w", unit, err)
+	}
+	return len(st) == 1 && st[0].LoadState == "loaded", nil
+}
+
 // Stop stops a unit and waits for the job.
 func (s *Systemd) Stop(ctx context.Context, unit string) error {
 	return s.job(ctx, "stop", unit, (*sd.Conn).StopUnitContext)

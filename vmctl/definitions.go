@@ -11,6 +11,8 @@ package vmctl
 import (
 	"cmp"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -66,6 +68,11 @@ type Definition struct {
 	// GPU lists the PCI functions (DDDD:BB:DD.F) passed through with
 	// vfio-pci.
 	GPU []string `toml:"gpu"`
+	// ROM gives a GPU function its VBIOS from a file (QEMU's romfile=)
+	// instead of the ROM the host's sysfs shows, which for the boot GPU
+	// is the copy the firmware shadowed and ran: rom = {
+	// "0000:01:00.0" = "/var/lib/spirit/vbios/ga104.rom" }.
+	ROM map[string]string `toml:"rom"`
 	// ExtraArgs are appended to QEMU's command line as they are.
 	ExtraArgs []string `toml:"extra_args"`
 	Autostart bool     `toml:"autostart"`
@@ -389,6 +396,15 @@ func checkGPU(d Definition) ([]string, string) {
 		}
 		if slices.Index(d.GPU, addr) != i {
 			return key, fmt.Sprintf("%s is given twice", addr)
+		}
+	}
+	for _, addr := range slices.Sorted(maps.Keys(d.ROM)) {
+		key := []string{"rom", addr}
+		if !slices.Contains(d.GPU, addr) {
+			return key, fmt.Sprintf("%s is not one of the VM's gpu functions (%s)", addr, strings.Join(d.GPU, ", "))
+		}
+		if !filepath.IsAbs(d.ROM[addr]) {
+			return key, fmt.Sprintf("%q: a ROM file is an absolute path", d.ROM[addr])
 		}
 	}
 	return nil, ""

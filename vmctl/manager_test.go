@@ -609,15 +609,20 @@ func TestManagerPlanGPU(t *testing.T) {
 	if _, err := m.Plan(ctx, "t", StartOptions{GPU: []string{"0000:07:00.0"}}); err == nil || !strings.Contains(err.Error(), "no PCI device 0000:07:00.0") {
 		t.Errorf("Plan with a GPU the host lacks: %v", err)
 	}
+	// The audio function's unbind waits for PipeWire, which ends with
+	// its session.
+	if err := sim.TerminateSession(ctx, "2"); err != nil {
+		t.Fatal(err)
+	}
 	for _, w := range [][2]string{
 		{"bus/pci/devices/0000:01:00.1/driver/unbind", "0000:01:00.1"},
 		{"bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci"},
 		{"bus/pci/drivers/vfio-pci/bind", "0000:01:00.1"},
 	} {
-		if err := sim.Load("vfio-pci"); err != nil {
+		if err := sim.Load(ctx, "vfio-pci", nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := sim.Write(w[0], w[1]); err != nil {
+		if err := sim.Write(ctx, w[0], w[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -630,5 +635,31 @@ func TestManagerPlanGPU(t *testing.T) {
 	}
 	if len(b.VFIO) != 1 || !strings.HasPrefix(b.VFIO[0], "/dev/vfio/") {
 		t.Errorf("Plan hands QEMU's user the VFIO groups %q, want the function's one", b.VFIO)
+	}
+	// A ROM file is checked before the start: present, a PCI ROM.
+	rom := filepath.Join(t.TempDir(), "audio.rom")
+	d.ROM = map[string]string{"0000:01:00.1": rom}
+	m.o.Defs["t"] = d
+	for _, tc := range []struct {
+		content []byte
+		err     string
+	}{
+		{nil, "no such file or directory"},
+		{[]byte("MZ not a rom"), "is not a PCI option ROM (it does not start with 55 AA)"},
+		{[]byte{0x55, 0xaa, 0x40}, ""},
+	} {
+		if tc.content != nil {
+			if err := os.WriteFile(rom, tc.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := m.Plan(ctx, "t", StartOptions{GPU: []string{"0000:01:00.1"}})
+		if tc.err == "" {
+			if err != nil || !slices.Contains(b.Args, "vfio-pci,host=0000:01:00.1,bus=gpuport0,addr=00.0,romfile="+rom) {
+				t.Errorf("Plan with a ROM: %v %q", err, b.Args)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), tc.err) || m.CheckGPUROMs("t") == nil {
+			t.Errorf("Plan with the ROM %q: %v, want %q", tc.content, err, tc.err)
+		}
 	}
 }

@@ -316,6 +316,9 @@ func (b *builder) gpus() {
 			if i == 0 && b.d.Firmware == "bios" && strings.HasSuffix(fn, ".0") {
 				parts = append(parts, "x-vga=on")
 			}
+			if rom := b.d.ROM[fn]; rom != "" {
+				parts = append(parts, "romfile="+esc(rom))
+			}
 			b.opt("-device", parts...)
 		}
 	}

@@ -112,9 +112,13 @@ func TestArgsGolden(t *testing.T) {
 		{golden: "balloon", def: with(linux, func(d *vmctl.Definition) { d.Balloon = true; d.Kernel, d.Initrd, d.Append = "", "", "" }), kvm: true, has: []string{
 			"-device virtio-balloon-pci",
 		}, hasNot: []string{"-kernel"}},
-		{golden: "gpu", def: with(windows, func(d *vmctl.Definition) { d.GPU = []string{"0000:01:00.1", "0000:01:00.0"}; d.Balloon = false }), kvm: true, has: []string{
+		{golden: "gpu", def: with(windows, func(d *vmctl.Definition) {
+			d.GPU = []string{"0000:01:00.1", "0000:01:00.0"}
+			d.ROM = map[string]string{"0000:01:00.0": "/var/lib/spirit/vbios/ga104,patched.rom"}
+			d.Balloon = false
+		}), kvm: true, has: []string{
 			"-device pcie-root-port,id=gpuport0,chassis=1,slot=1",
-			"-device vfio-pci,host=0000:01:00.0,bus=gpuport0,addr=00.0,multifunction=on",
+			"-device vfio-pci,host=0000:01:00.0,bus=gpuport0,addr=00.0,multifunction=on,romfile=/var/lib/spirit/vbios/ga104,,patched.rom",
 			"-device vfio-pci,host=0000:01:00.1,bus=gpuport0,addr=00.1",
 		}, hasNot: []string{"x-vga"}},
 		{golden: "extra-args", def: with(linux, func(d *vmctl.Definition) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -51,6 +52,10 @@ type Bootstrap struct {
 	// (Places.GPUDir): a VM with a GPU gives it back to the host when
 	// its QEMU ends.
 	GPUDir string `json:"gpu_dir,omitempty"`
+	// GPUDisplayUnits are the display units of the passthrough that
+	// started the VM ([gpu] display_units): the GPU's return at QEMU's
+	// end starts them again, and its journal may name them.
+	GPUDisplayUnits []string `json:"gpu_display_units,omitempty"`
 }
 
 // StartOptions change how a VM starts.
@@ -61,6 +66,8 @@ type StartOptions struct {
 	// GPU, when set, are the PCI functions passed through instead of
 	// the definition's: spirit gpu passthrough's.
 	GPU []string
+	// GPUDisplayUnits go to the bootstrap (Bootstrap.GPUDisplayUnits).
+	GPUDisplayUnits []string
 }
 
 // Plan checks the VM name and the host for a start and returns what the
@@ -98,6 +105,9 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 	if err != nil {
 		return Bootstrap{}, err
 	}
+	if err := m.CheckGPUROMs(name); err != nil {
+		return Bootstrap{}, fmt.Errorf("cannot start %w", err)
+	}
 	env := m.Env(name)
 	env.KVM, env.NoKVM = m.o.KVM(ctx)
 	l, err := Build(d, env)
@@ -105,7 +115,7 @@ func (m *Manager) Plan(ctx context.Context, name string, so StartOptions) (Boots
 		return Bootstrap{}, err
 	}
 	b := Bootstrap{Def: d, Env: env, QEMU: m.o.QEMU, Args: l.Args, Notes: l.Notes, Files: l.Files,
-		SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir(), VFIO: vfio}
+		SysfsRoot: m.o.SysfsRoot, GPUDir: m.o.Places.GPUDir(), VFIO: vfio, GPUDisplayUnits: so.GPUDisplayUnits}
 	if b.User, err = m.runAs(env); err != nil {
 		return Bootstrap{}, fmt.Errorf("cannot start vm %s: %w", name, err)
 	}
@@ -383,4 +393,46 @@ func (m *Manager) checkVFIO(d Definition) ([]string, error) {
 		}
 	}
 	return groups, nil
+}
+
+// CheckGPUROMs checks the ROM files that the VM's definition gives its
+// GPU functions (rom = {...}): each a regular file that starts with a
+// PCI option ROM's signature (55 AA), readable by whoever runs QEMU
+// (others may read it when QEMU is another user). spirit gpu
+// passthrough calls it before it changes anything.
+func (m *Manager) CheckGPUROMs(name string) error {
+	d, err := m.Definition(name)
+	if err != nil {
+		return err
+	}
+	otherUser := m.o.UID == 0 && m.o.QEMUUser != "root"
+	for _, addr := range slices.Sorted(maps.Keys(d.ROM)) {
+		if err := checkROM(d.ROM[addr], otherUser); err != nil {
+			return fmt.Errorf("vm %s: the ROM of %s: %w", name, addr, err)
+		}
+	}
+	return nil
+}
+
+func checkROM(path string, otherUser bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a file", path)
+	}
+	if otherUser && st.Mode().Perm()&0o004 == 0 {
+		return fmt.Errorf("%s is not readable by QEMU's user: chmod o+r %s", path, path)
+	}
+	sig := make([]byte, 2)
+	if _, err := io.ReadFull(f, sig); err != nil || sig[0] != 0x55 || sig[1] != 0xaa {
+		return fmt.Errorf("%s is not a PCI option ROM (it does not start with 55 AA): dump the card's ROM again, or take the VBIOS from the vendor's update", path)
+	}
+	return nil
 }

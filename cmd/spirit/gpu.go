@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"spirit/config"
 	"spirit/gpu"
 	"spirit/internal/tables"
 	"spirit/shell"
@@ -22,38 +23,50 @@ import (
 // hostParts are the parts of the host that the GPU commands change: the
 // real ones, or a simulator's in tests.
 type hostParts struct {
-	Host   gpu.Host
-	Kernel gpu.Kernel
-	Units  gpu.Units
-	Root   bool
+	Host     gpu.Host
+	Kernel   gpu.Kernel
+	Units    gpu.Units
+	Sessions gpu.Sessions
+	Root     bool
+	// DisplayUnits are [gpu] display_units (nil: the default).
+	DisplayUnits []string
 }
 
-// realHost is this machine: /sys, its kernel, systemd.
+// realHost is this machine: /sys, /proc, its kernel, systemd, logind.
 func realHost() hostParts {
-	h := gpu.Host{Sys: gpu.Sys{Root: "/sys"}, Modules: gpu.KernelModules(), PCIIDs: gpu.PCIIDs}
-	return hostParts{Host: h, Kernel: gpu.SysKernel{Sys: h.Sys, Modules: h.Modules}, Units: &gpu.Systemd{}, Root: os.Geteuid() == 0}
+	h := gpu.Host{Sys: gpu.Sys{Root: "/sys"}, Modules: gpu.KernelModules(), PCIIDs: gpu.PCIIDs, Proc: gpu.ProcFS{Root: "/proc"}}
+	return hostParts{Host: h, Kernel: gpu.SysKernel{Sys: h.Sys, Modules: h.Modules}, Units: &gpu.Systemd{},
+		Sessions: &gpu.Logind{}, Root: os.Geteuid() == 0}
 }
 
 // handover is the GPU handover of this user's VMs.
 func (p hostParts) handover(m *vmctl.Manager, progress io.Writer, stopTimeout time.Duration) *gpu.Handover {
-	return gpu.New(gpu.Options{Host: p.Host, Kernel: p.Kernel, Units: p.Units, VMs: managerVMs{m},
+	return gpu.New(gpu.Options{Host: p.Host, Kernel: p.Kernel, Units: p.Units, Sessions: p.Sessions,
+		VMs: managerVMs{m, p.DisplayUnits}, DisplayUnits: p.DisplayUnits,
 		Dir: m.Places().GPUDir(), Progress: progress, StopTimeout: stopTimeout, Root: p.Root})
 }
 
 // exitHandover is the handover as a VM's exit hook uses it: the VM has
 // ended, so it starts and stops no VM (VMExited stops none) and needs no
-// manager, nor the configuration one is made from.
-func (p hostParts) exitHandover(dir string, progress io.Writer) *gpu.Handover {
-	return gpu.New(gpu.Options{Host: p.Host, Kernel: p.Kernel, Units: p.Units, Dir: dir, Progress: progress, Root: p.Root})
+// manager, nor the configuration one is made from: the display units
+// come from the VM's bootstrap.
+func (p hostParts) exitHandover(dir string, units []string, progress io.Writer) *gpu.Handover {
+	return gpu.New(gpu.Options{Host: p.Host, Kernel: p.Kernel, Units: p.Units, Dir: dir, Progress: progress,
+		Root: p.Root, DisplayUnits: units})
 }
 
 // managerVMs start and stop VMs for the GPU handover.
-type managerVMs struct{ m *vmctl.Manager }
+type managerVMs struct {
+	m     *vmctl.Manager
+	units []string
+}
 
 func (v managerVMs) Start(ctx context.Context, vm string, functions []string) error {
-	_, err := v.m.Start(ctx, vm, vmctl.StartOptions{GPU: functions, Fresh: true})
+	_, err := v.m.Start(ctx, vm, vmctl.StartOptions{GPU: functions, Fresh: true, GPUDisplayUnits: v.units})
 	return err
 }
+
+func (v managerVMs) Check(_ context.Context, vm string) error { return v.m.CheckGPUROMs(vm) }
 
 func (v managerVMs) Stop(ctx context.Context, vm string, timeout time.Duration) error {
 	_, err := v.m.Stop(ctx, vm, timeout)
@@ -76,9 +89,13 @@ func gpuCmd(ctx context.Context, opts *shell.Options, status *int, parts func() 
 	}
 	run := func(f func(cmd *cobra.Command, m *vmctl.Manager, parts hostParts) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			m, err := loadVMs(opts)
+			cfg, _, err := config.Load(config.Paths(opts.Env))
 			if err == nil {
-				err = f(cmd, m, parts())
+				p := parts()
+				if len(cfg.GPU.DisplayUnits) > 0 {
+					p.DisplayUnits = cfg.GPU.DisplayUnits
+				}
+				err = f(cmd, config.VMs(vmOptions(opts), cfg, nil), p)
 			}
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "spirit: %v\n", err)

@@ -37,8 +37,9 @@ func simSpirit(root string) int {
 		}
 	}
 	parts := hostParts{
-		Host:   gpu.Host{Sys: gpu.Sys{Root: root}, Modules: gpu.Modules{Dir: sim.ModulesDir()}, PCIIDs: []string{os.Getenv(simIDsEnv)}},
-		Kernel: sim, Units: sim, Root: true,
+		Host: gpu.Host{Sys: gpu.Sys{Root: root}, Modules: gpu.Modules{Dir: sim.ModulesDir(), Conf: []string{}},
+			PCIIDs: []string{os.Getenv(simIDsEnv)}, Proc: gpu.ProcFS{Root: sim.ProcDir()}},
+		Kernel: sim, Units: sim, Sessions: gpusim.Sessions{Sim: sim}, Root: true,
 	}
 	return runWith(context.Background(), append([]string{"spirit"}, os.Args[1:]...), func() hostParts { return parts })
 }
@@ -66,7 +67,9 @@ func TestGPUCommandsOnASimulatedHost(t *testing.T) {
 	before := sim.State()
 	self := os.Args[0]
 	r := runIn(t, t.TempDir(), env, "", self, "gpu", "status")
-	for _, want := range []string{"0000:01:00.0", "GA104 [GeForce RTX 3070] [10de:2484]", "nvidia", "snd_hda_intel", "the host", "0000:01:00.0 can be passed through"} {
+	for _, want := range []string{"0000:01:00.0", "GA104 [GeForce RTX 3070] [10de:2484]", "nvidia", "snd_hda_intel", "the host", "0000:01:00.0 can be passed through",
+		"reset method: bus", "framebuffers: nvidia_drmdrmfb", "vfio-pci evicts the firmware framebuffer", "pid 2050 (/usr/bin/gnome-shell) holds /dev/dri/card0",
+		"pid 2101 (/usr/bin/pipewire) holds /dev/snd/controlC1"} {
 		if !strings.Contains(r.stdout, want) || r.status != 0 {
 			t.Errorf("gpu status: status %d, no %q in:\n%s%s", r.status, want, r.stdout, r.stderr)
 		}
@@ -81,15 +84,39 @@ func TestGPUCommandsOnASimulatedHost(t *testing.T) {
 	t.Logf("a passthrough whose VM does not start:\n%s", r.stderr)
 }
 
+// TestGPUDisplayUnitsSetting: [gpu] display_units in spirit.toml reaches
+// the hand-over: on the nexus-hud host, the passthrough stops that unit
+// (and the VM's refused start rolls it all back, the unit started again).
+func TestGPUDisplayUnitsSetting(t *testing.T) {
+	sim, env := simHost(t, "nexus-hud")
+	before := sim.State()
+	home := t.TempDir()
+	conf := filepath.Join(home, "spirit", "spirit.toml")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("[gpu]\ndisplay_units = [\"nexus-hud.service\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runIn(t, t.TempDir(), append(env, "XDG_CONFIG_HOME="+home), "", os.Args[0], "gpu", "passthrough", "--vm", "linux")
+	if r.status != 1 || !strings.Contains(r.stderr, "stop nexus-hud.service") || !strings.Contains(r.stderr, "the host has its GPU and display back") {
+		t.Errorf("gpu passthrough: status %d\n%s%s", r.status, r.stdout, r.stderr)
+	}
+	if after := sim.State(); after != before {
+		t.Errorf("after a failed passthrough:\n%s\nwant:\n%s", after, before)
+	}
+}
+
 // TestGPUReclaimAfterACrash: spirit dies between two steps of a
 // passthrough; `spirit gpu reclaim` puts the host back from the journal.
 func TestGPUReclaimAfterACrash(t *testing.T) {
 	sim, env := simHost(t, "amd-usbc")
 	before := sim.State()
 	self := os.Args[0]
-	// Change 5 is after the display manager, console and framebuffer
-	// went, and the USB controller left xhci_hcd.
-	r := runIn(t, t.TempDir(), append(env, simCrashEnv+"=5"), "", self, "gpu", "passthrough", "--vm", "linux")
+	// Change 7 is after the display manager stopped, the session ended,
+	// the console unbound, amdgpu unloaded and the GPU bound to vfio-pci
+	// (which left no framebuffer, and so no fbcon console).
+	r := runIn(t, t.TempDir(), append(env, simCrashEnv+"=7"), "", self, "gpu", "passthrough", "--vm", "linux")
 	if r.status != 137 {
 		t.Fatalf("the crashing passthrough: status %d\n%s", r.status, r.stderr)
 	}

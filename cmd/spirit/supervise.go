@@ -74,7 +74,7 @@ func exitHooks(bootstrap string, log *slog.Logger) []func(context.Context) error
 	}
 	return []func(context.Context) error{func(ctx context.Context) error {
 		log.Info("giving the GPU back to the host")
-		return realHost().exitHandover(b.GPUDir, os.Stderr).VMExited(ctx, b.Def.Name)
+		return realHost().exitHandover(b.GPUDir, b.GPUDisplayUnits, os.Stderr).VMExited(ctx, b.Def.Name)
 	}}
 }
 

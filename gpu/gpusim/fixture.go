@@ -18,6 +18,10 @@ import (
 
 // Fixture describes a host, as in gpu/testdata/hosts/*.toml.
 type Fixture struct {
+	// Kernel is the release the host runs, "6.8.0" when empty: from
+	// 6.0, binding vfio-pci to a VGA device evicts the firmware
+	// framebuffer itself (see evictFirmwareFB).
+	Kernel string `toml:"kernel"`
 	// NoIOMMU leaves out the IOMMU groups, as a host booted without
 	// intel_iommu=on has none.
 	NoIOMMU      bool          `toml:"no_iommu"`
@@ -26,6 +30,34 @@ type Fixture struct {
 	Units        []Unit        `toml:"unit"`
 	Consoles     []Console     `toml:"console"`
 	Framebuffers []Framebuffer `toml:"framebuffer"`
+	Processes    []Process     `toml:"process"`
+	Sessions     []Session     `toml:"session"`
+}
+
+// Process is a process of the host that holds device files open.
+type Process struct {
+	PID     int      `toml:"pid"`
+	Cmdline []string `toml:"cmdline"`
+	// Files are the device files it holds (/dev/snd/controlC1...).
+	Files []string `toml:"files"`
+	// Hidden keeps it out of the tree's /proc, as /proc mounted with
+	// hidepid= hides a process, or as a holder inside the kernel is
+	// in no process's fd table: its holds still count.
+	Hidden bool `toml:"hidden"`
+	// Until says what ends it: "unit:NAME" (it runs while the unit is
+	// active), "session:ID" (while the logind session lives); empty, it
+	// never ends.
+	Until string `toml:"until"`
+}
+
+// Session is a logind session.
+type Session struct {
+	ID   string `toml:"id"`
+	Seat string `toml:"seat"`
+	// Type is x11, wayland, tty...
+	Type string `toml:"type"`
+	User string `toml:"user"`
+	UID  int    `toml:"uid"`
 }
 
 // Device is a PCI function.
@@ -39,6 +71,13 @@ type Device struct {
 	Driver  string `toml:"driver"`
 	Group   int    `toml:"group"`
 	BootVGA bool   `toml:"boot_vga"`
+	// ResetMethod is the reset_method attribute ("flr bus"); empty, the
+	// device has no reset and the kernel hides the attribute
+	// (pci_dev_reset_method_attr_is_visible).
+	ResetMethod string `toml:"reset_method"`
+	// Sound is the ALSA card of an audio function ("card1"): its
+	// /dev/snd files exist while snd_hda_intel drives it.
+	Sound string `toml:"sound"`
 }
 
 // Module is a kernel module.
@@ -55,6 +94,18 @@ type Module struct {
 	Unloaded bool `toml:"unloaded"`
 	// BuiltIn cannot be unloaded.
 	BuiltIn bool `toml:"builtin"`
+	// Params are its parameters at boot (/sys/module/NAME/parameters);
+	// a load sets those it is given and leaves the others at "N".
+	Params map[string]string `toml:"params"`
+	// DRM is the PCI driver whose devices it gives a DRM device
+	// (nvidia_drm: "nvidia"), when DRMParam ("modeset"), if set, is Y.
+	DRM      string `toml:"drm"`
+	DRMParam string `toml:"drm_param"`
+	// FBDev is "always", or the parameter ("fbdev") that makes its DRM
+	// device on the boot GPU an fbdev, which fbcon takes.
+	FBDev string `toml:"fbdev"`
+	// Dev are the device files (globs) whose holders count as its users.
+	Dev []string `toml:"dev"`
 }
 
 // Unit is a systemd service.
@@ -75,6 +126,8 @@ type Console struct {
 type Framebuffer struct {
 	Name   string `toml:"name"`
 	Driver string `toml:"driver"`
+	// Desc is what /sys/class/graphics/fbN/name says while it is bound.
+	Desc string `toml:"desc"`
 }
 
 // ReadFixture reads a fixture file.

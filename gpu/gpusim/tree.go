@@ -68,7 +68,7 @@ func (s *Sim) render() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, dir := range []string{".sim/units", ".sim/vms", "bus/pci/devices", "bus/pci/drivers", "module",
+	for _, dir := range []string{".sim/units", ".sim/vms", ".sim/sessions", ".sim/proc", "bus/pci/devices", "bus/pci/drivers", "module",
 		"class/vtconsole", "bus/platform/devices", "bus/platform/drivers", "kernel"} {
 		try(s.mkdir(dir))
 	}
@@ -81,7 +81,7 @@ func (s *Sim) render() error {
 	}
 	for _, m := range s.fx.Modules {
 		if !m.Unloaded {
-			try(s.loadOne(m))
+			try(s.loadOne(m, m.Params))
 		}
 	}
 	for _, d := range s.fx.Devices {
@@ -96,6 +96,9 @@ func (s *Sim) render() error {
 		try(s.file(c.Desc, "class/vtconsole", c.Name, "name"))
 		try(s.file(boolText(c.Bound), "class/vtconsole", c.Name, "bind"))
 	}
+	for _, se := range s.fx.Sessions {
+		try(s.file(se.Seat+" "+se.Type+" "+se.User, ".sim/sessions", se.ID))
+	}
 	for _, fb := range s.fx.Framebuffers {
 		try(s.mkdir("devices/platform", fb.Name))
 		try(s.symlink(filepath.Join("devices/platform", fb.Name), filepath.Join("bus/platform/devices", fb.Name)))
@@ -104,6 +107,7 @@ func (s *Sim) render() error {
 		try(s.platformLinks(fb.Name, fb.Driver))
 	}
 	try(s.renderModules())
+	try(s.settle())
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -126,6 +130,11 @@ func (s *Sim) renderDevice(d Device) error {
 	}
 	if strings.HasPrefix(d.Class, "0x03") {
 		if err := s.file(boolText(d.BootVGA), dir, "boot_vga"); err != nil {
+			return err
+		}
+	}
+	if d.ResetMethod != "" {
+		if err := s.file(d.ResetMethod, dir, "reset_method"); err != nil {
 			return err
 		}
 	}
@@ -179,10 +188,16 @@ func (s *Sim) setUnit(name string, active bool) error {
 	return s.file(state, ".sim/units", name)
 }
 
-// loadOne registers a module and its drivers; it does not probe.
-func (s *Sim) loadOne(m Module) error {
+// loadOne registers a module with its parameters' values and its
+// drivers; it does not probe.
+func (s *Sim) loadOne(m Module, params map[string]string) error {
 	if err := s.file("0", "module", m.Name, "refcnt"); err != nil {
 		return err
+	}
+	for k, v := range params {
+		if err := s.file(v, "module", m.Name, "parameters", k); err != nil {
+			return err
+		}
 	}
 	if err := s.mkdir("module", m.Name, "holders"); err != nil {
 		return err
@@ -228,7 +243,11 @@ func contains(list []string, s string) bool {
 
 // ModulesDir is the tree's /lib/modules/RELEASE: modules.dep lists the
 // fixture's modules, modules.builtin the built-in ones.
-func (s *Sim) ModulesDir() string { return s.p(".sim/lib/modules/6.1.0-sim") }
+func (s *Sim) ModulesDir() string { return s.p(".sim/lib/modules", s.release()) }
+
+// ProcDir is the tree's /proc: a directory per process that holds a
+// device file, with its cmdline and fd links.
+func (s *Sim) ProcDir() string { return s.p(".sim/proc") }
 
 func (s *Sim) renderModules() error {
 	var dep, builtin strings.Builder
@@ -246,8 +265,8 @@ func (s *Sim) renderModules() error {
 		}
 		fmt.Fprintln(&dep)
 	}
-	if err := s.file(dep.String(), ".sim/lib/modules/6.1.0-sim/modules.dep"); err != nil {
+	if err := s.file(dep.String(), ".sim/lib/modules", s.release(), "modules.dep"); err != nil {
 		return err
 	}
-	return s.file(builtin.String(), ".sim/lib/modules/6.1.0-sim/modules.builtin")
+	return s.file(builtin.String(), ".sim/lib/modules", s.release(), "modules.builtin")
 }
