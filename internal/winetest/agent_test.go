@@ -48,6 +48,7 @@ func TestAgentUnderWine(t *testing.T) {
 		{"ver", "ver", "", "Windows", 0},
 		{"stdin to its EOF", "more", "one\r\ntwo\r\n", "one\r\ntwo\r\n", 0},
 		{"exit status", "exit /b 3", "", "", 3},
+		{"an exit status of 32 bits, whole", "exit /b 256", "", "", 256},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +92,8 @@ func TestSpiritLinesUnderWine(t *testing.T) {
 	}{
 		{"@w ver > @spirit " + out + " && cat " + out, "Windows"},
 		{"@w more < @spirit " + in, "x marks\r\nthe spot"},
+		// Exit codes have 32 bits on Windows: 256 must not read as 0.
+		{"@w exit /b 256; echo status=$?", "status=1\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
