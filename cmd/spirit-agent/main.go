@@ -101,6 +101,8 @@ func subcommand(args []string, stderr io.Writer) int {
 		}
 	case "remove-service":
 		err = removeService()
+	case guest.CtrlCArg: // the agent re-run by itself, on Windows
+		return guest.CtrlCHelper(args[1:])
 	default:
 		fmt.Fprintf(stderr, "spirit-agent: unknown command %q (version, install-service, remove-service)\n", args[0])
 		return 2

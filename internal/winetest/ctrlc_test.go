@@ -1,0 +1,69 @@
+//go:build linux
+
+package winetest
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"spirit/target"
+)
+
+// winPath is a host path as Wine's programs see it: on drive Z:.
+func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
+
+// TestCtrlCUnderWine: a cancelled command gets a console's Ctrl-C: a
+// program that handles it prints what it prints on one, and the
+// command ends with 130; one that ignores it is killed after the grace.
+func TestCtrlCUnderWine(t *testing.T) {
+	c, _ := newClient(t)
+	exe := filepath.Join(wine.Dir(t), "ctrlc.exe")
+	if err := Build("./testdata/ctrlc", exe); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, args, want string
+	}{
+		{"handled", "", "got Ctrl-C: saved my work"},
+		{"ignored", "-ignore", "ignored a Ctrl-C"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(runCtx(t), 30*time.Second)
+			defer cancel()
+			r, w := io.Pipe()
+			done := make(chan error, 1)
+			var status int
+			go func() {
+				var err error
+				status, err = c.Exec(ctx, &target.Command{Text: winPath(exe) + " " + tt.args, Stdout: w})
+				w.CloseWithError(err)
+				done <- err
+			}()
+			lines := bufio.NewScanner(r)
+			if !lines.Scan() || lines.Text() != "started" {
+				t.Fatalf("first line %q (%v), want started", lines.Text(), lines.Err())
+			}
+			start := time.Now()
+			cancel()
+			var rest []string
+			for lines.Scan() {
+				rest = append(rest, lines.Text())
+			}
+			if err := <-done; err != nil || status != 130 {
+				t.Fatalf("status %d, err %v; want 130", status, err)
+			}
+			if !strings.Contains(strings.Join(rest, "\n"), tt.want) {
+				t.Errorf("output after the Ctrl-C %q, want %q in it", rest, tt.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the cancel took %v", d)
+			}
+		})
+	}
+}
