@@ -51,5 +51,6 @@ done
 # minimizing a new input is bounded too, by count.
 go test -run '^$' -fuzz '^FuzzHostSession$' -fuzztime 10000x -fuzzminimizetime 100x ./agents/client/
 go test -run '^$' -fuzz '^FuzzDecodeMessage$' -fuzztime 100000x ./vmctl/qmp/
+go test -run '^$' -fuzz '^FuzzConsoleText$' -fuzztime 100000x ./agents/guest/
 go test -run '^$' -fuzz '^FuzzCPUList$' -fuzztime 100000x ./vmctl/
 go test -run '^$' -fuzz '^FuzzReadJournal$' -fuzztime 50000x ./gpu/
