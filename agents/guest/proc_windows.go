@@ -91,6 +91,12 @@ func winCommand(req *wire.Request) (*exec.Cmd, error) {
 	} else {
 		cmd = exec.Command(req.Argv[0], req.Argv[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		if path := withExtension(cmd.Path); cmd.Err == nil && isBatch(path) {
+			var err error
+			if cmd, err = batchCommand(path, req.Argv[1:]); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if cmd.Err != nil {
 		return nil, fmt.Errorf("%s: %w", cmd.Path, lookErr(cmd.Err))
@@ -109,11 +115,8 @@ func winCommand(req *wire.Request) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// shellCommand runs text with cmd.exe. The command line is given as is,
-// since Go's quoting of arguments is not cmd.exe's: with /s, cmd.exe
-// takes what is between the first and the last quote verbatim, whatever
-// quotes the text itself has. /d skips the AutoRun commands in the
-// registry, as sh -c reads no startup file.
+// shellCommand runs text with cmd.exe (shellCmdLine). The command line
+// is given as is, since Go's quoting of arguments is not cmd.exe's.
 func shellCommand(text string) *exec.Cmd {
 	comspec := os.Getenv("ComSpec")
 	if comspec == "" {
@@ -121,7 +124,7 @@ func shellCommand(text string) *exec.Cmd {
 	}
 	cmd := exec.Command(comspec)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		CmdLine: syscall.EscapeArg(comspec) + ` /d /s /c "` + text + `"`,
+		CmdLine: shellCmdLine(comspec, text),
 	}
 	return cmd
 }
