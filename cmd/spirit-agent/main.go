@@ -41,22 +41,30 @@ type options struct {
 	stdio  bool
 	listen string
 	port   string
+	dir    string
 	debug  bool
 }
 
-func run(args []string, stderr io.Writer) int {
+// flags returns the command line's flag set, which fills o.
+func flags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("spirit-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
 	fs.BoolVar(&o.stdio, "stdio", false, "serve one host over stdin and stdout (tests, ssh)")
 	fs.StringVar(&o.listen, "listen", "", "serve hosts on `unix:PATH` (tests, a supervisor on the same machine)")
 	fs.StringVar(&o.port, "port", guest.PortName, "the virtio-serial port's `name`")
+	fs.StringVar(&o.dir, "dir", "", "the `directory` commands start in (Windows: default the profile of the user who installed the service, else the agent's user's)")
 	fs.BoolVar(&o.debug, "debug", false, "log every request")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: spirit-agent [--port NAME | --listen unix:PATH | --stdio] [--debug]\n"+
+		fmt.Fprintf(stderr, "usage: spirit-agent [--port NAME | --listen unix:PATH | --stdio] [--dir DIR] [--debug]\n"+
 			"       spirit-agent version | install-service | remove-service\n\n")
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+func run(args []string, stderr io.Writer) int {
+	var o options
+	fs := flags(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -138,6 +146,9 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer port.Close()
+	if err := enterDir(o.dir, log); err != nil {
+		return err
+	}
 	log.Info("spirit-agent serving", "version", agentVersion(), "port", portName(o))
 	err = guest.NewServer(log, agentVersion()).Serve(ctx, port)
 	if errors.Is(err, io.EOF) && o.stdio {
@@ -147,9 +158,30 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 }
 
 // serveDefault serves the virtio-serial port: what the agent does as a
-// service.
+// service, with the options the service was installed with.
 func serveDefault(ctx context.Context, log *slog.Logger) error {
-	return serve(ctx, options{port: guest.PortName}, log)
+	o := options{port: guest.PortName}
+	if err := flags(&o, io.Discard).Parse(os.Args[1:]); err != nil {
+		log.Warn("the service's arguments", "err", err)
+	}
+	return serve(ctx, o, log)
+}
+
+// enterDir makes dir, or the OS's default (defaultDir), the directory
+// commands start in and relative file paths are taken from: a Windows
+// service starts in System32, where `echo x > x` must not write.
+func enterDir(dir string, log *slog.Logger) error {
+	if dir == "" {
+		dir = defaultDir()
+	}
+	if dir == "" {
+		return nil
+	}
+	if err := os.Chdir(dir); err != nil {
+		return fmt.Errorf("the directory for commands (--dir): %w", err)
+	}
+	log.Debug("commands start in", "dir", dir)
+	return nil
 }
 
 func portName(o options) string {

@@ -20,8 +20,9 @@ import (
 // Agents starts spirit-agent.exe --stdio under Wine, one process per
 // connection, and keeps their logs.
 type Agents struct {
-	w   *Wine
-	Log agenttest.LockedBuffer // every agent's stderr, in turn
+	w    *Wine
+	Log  agenttest.LockedBuffer // every agent's stderr, in turn
+	Args []string               // more arguments for each agent; set before the first Dial
 }
 
 // Agents returns a starter of agents whose logs are shown if t fails.
@@ -52,7 +53,7 @@ func (a *Agents) Dial(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	// Not ctx: it bounds the dial, not the connection's life.
-	cmd := exec.Command("wine", a.w.Agent, "--stdio", "--debug")
+	cmd := exec.Command("wine", append([]string{a.w.Agent, "--stdio", "--debug"}, a.Args...)...)
 	cmd.Env = a.w.Env()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, &a.Log
 	err = cmd.Start()
