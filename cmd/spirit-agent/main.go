@@ -140,7 +140,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	case o.listen != "":
 		port, err = guest.Listen(o.listen)
 	default:
-		port, err = guest.OpenVirtioPort(o.port)
+		port, err = guest.OpenVirtioPort(o.port, log)
 	}
 	if err != nil {
 		return err

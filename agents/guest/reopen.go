@@ -1,0 +1,125 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// errPortGone is wrapped by the error of a port whose device has gone
+// (a driver update, a hot-unplug): it must be opened anew.
+var errPortGone = errors.New("the port's device is gone")
+
+// Back-off between attempts to open a port's device.
+const (
+	reopenMin = 250 * time.Millisecond
+	reopenMax = 30 * time.Second
+)
+
+// reopenPort is a port on a device that may go away and come back, as a
+// Windows vioserial port does across a driver update. It opens the device
+// when it is first needed, waits for it while it does not exist (rather
+// than exit for a service manager to restart the agent every few
+// seconds), and opens it again when it dies, with a back-off. Each wait
+// is logged once at Info, its retries at Debug: a service's log is the
+// system's event log, not to be flooded.
+type reopenPort struct {
+	open     func() (Port, error) // opens the device once
+	log      *slog.Logger
+	min, max time.Duration
+
+	mu     sync.Mutex // guards the fields below
+	cur    Port       // nil while the device is not open
+	closed bool
+}
+
+func newReopenPort(open func() (Port, error), log *slog.Logger) *reopenPort {
+	return &reopenPort{open: open, log: log, min: reopenMin, max: reopenMax}
+}
+
+func (p *reopenPort) Concurrent() bool { return false }
+
+// Next returns the next host's connection on the device, opened (again)
+// as needed.
+func (p *reopenPort) Next(ctx context.Context) (net.Conn, error) {
+	delay := p.min
+	for attempt := 0; ; attempt++ {
+		port, err := p.port()
+		if err == nil {
+			var c net.Conn
+			if c, err = port.Next(ctx); err == nil {
+				return c, nil
+			}
+			if ctx.Err() != nil || !errors.Is(err, errPortGone) {
+				return nil, err
+			}
+			p.drop(port)
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, err
+		}
+		if attempt == 0 {
+			p.log.Info("waiting for the port's device", "err", err)
+		} else {
+			p.log.Debug("the port's device is still not there", "err", err, "retry in", delay)
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return nil, err
+		}
+		delay = min(delay*2, p.max)
+	}
+}
+
+// port returns the open device, opening it if need be.
+func (p *reopenPort) port() (Port, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, net.ErrClosed
+	}
+	if p.cur == nil {
+		port, err := p.open()
+		if err != nil {
+			return nil, err
+		}
+		p.cur = port
+		p.log.Debug("the port's device is open")
+	}
+	return p.cur, nil
+}
+
+// drop closes a device that has died, unless it was replaced meanwhile.
+func (p *reopenPort) drop(port Port) {
+	p.mu.Lock()
+	if p.cur == port {
+		p.cur = nil
+	}
+	p.mu.Unlock()
+	port.Close()
+}
+
+func (p *reopenPort) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	cur := p.cur
+	p.cur = nil
+	p.mu.Unlock()
+	if cur != nil {
+		return cur.Close()
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
