@@ -118,6 +118,9 @@ func (p *virtioPort) Next(ctx context.Context) (net.Conn, error) {
 	p.mu.Unlock()
 	if prev != nil {
 		prev.Close() // its I/O must be over before the next host's starts
+		if why := prev.reason(); errors.Is(why, errPortGone) {
+			return nil, why
+		}
 	}
 	watch, err := p.waitHost(ctx)
 	if err != nil {
@@ -359,7 +362,11 @@ func (c *portConn) Read(b []byte) (int, error) {
 	case errors.Is(err, windows.ERROR_NO_SYSTEM_RESOURCES):
 		return 0, io.EOF // no host connected (any more)
 	}
-	return int(n), fmt.Errorf("read %s: %w", c.name, err)
+	// Anything else is a handle that no longer works: the port is
+	// opened again before the next host (reopenPort).
+	err = fmt.Errorf("read %s: %w: %w", c.name, errPortGone, err)
+	c.end(err)
+	return int(n), err
 }
 
 // readErr makes the host's going away the end of the stream.

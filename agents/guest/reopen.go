@@ -34,6 +34,12 @@ type reopenPort struct {
 	mu     sync.Mutex // guards the fields below
 	cur    Port       // nil while the device is not open
 	closed bool
+	// delay is the next wait, kept across connections, so that a device
+	// that opens but dies at once is retried at the back-off's pace;
+	// it starts over once the device has lasted reopenMax.
+	delay    time.Duration
+	lastLoss time.Time
+	lastInfo time.Time // the last line at Info: one a minute at most
 }
 
 func newReopenPort(open func() (Port, error), log *slog.Logger) *reopenPort {
@@ -45,8 +51,7 @@ func (p *reopenPort) Concurrent() bool { return false }
 // Next returns the next host's connection on the device, opened (again)
 // as needed.
 func (p *reopenPort) Next(ctx context.Context) (net.Conn, error) {
-	delay := p.min
-	for attempt := 0; ; attempt++ {
+	for {
 		port, err := p.port()
 		if err == nil {
 			var c net.Conn
@@ -61,16 +66,34 @@ func (p *reopenPort) Next(ctx context.Context) (net.Conn, error) {
 		if errors.Is(err, net.ErrClosed) {
 			return nil, err
 		}
-		if attempt == 0 {
-			p.log.Info("waiting for the port's device", "err", err)
-		} else {
-			p.log.Debug("the port's device is still not there", "err", err, "retry in", delay)
-		}
-		if err := sleepCtx(ctx, delay); err != nil {
+		if err := sleepCtx(ctx, p.lost(err)); err != nil {
 			return nil, err
 		}
-		delay = min(delay*2, p.max)
 	}
+}
+
+// infoEvery bounds the lines at Info about the device.
+const infoEvery = time.Minute
+
+// lost logs a failure to reach the device and returns how long to wait
+// before the next try.
+func (p *reopenPort) lost(err error) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if p.delay == 0 || now.Sub(p.lastLoss) > p.max+p.delay {
+		p.delay = p.min
+	} else {
+		p.delay = min(p.delay*2, p.max)
+	}
+	p.lastLoss = now
+	if now.Sub(p.lastInfo) >= infoEvery {
+		p.lastInfo = now
+		p.log.Info("waiting for the port's device", "err", err)
+	} else {
+		p.log.Debug("the port's device is not there", "err", err, "retry in", p.delay)
+	}
+	return p.delay
 }
 
 // port returns the open device, opening it if need be.
