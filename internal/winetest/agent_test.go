@@ -65,6 +65,15 @@ func TestAgentUnderWine(t *testing.T) {
 // (through a bridge from a unix socket), and returns its output.
 func spiritLine(t *testing.T, line string) (string, error) {
 	t.Helper()
+	cmd, out := spiritCommand(t, line)
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// spiritCommand is spirit -c line, with @w the agent under Wine, its
+// stdout and stderr in out.
+func spiritCommand(t *testing.T, line string) (*exec.Cmd, *agenttest.LockedBuffer) {
+	t.Helper()
 	a := wine.Agents(t)
 	sock := a.Bridge(t)
 	home := t.TempDir()
@@ -72,8 +81,9 @@ func spiritLine(t *testing.T, line string) (string, error) {
 	cmd := exec.CommandContext(runCtx(t), wine.Spirit, "-c", line)
 	cmd.Dir = home
 	cmd.Env = append(os.Environ(), "HOME="+home, env)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	var out agenttest.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	return cmd, &out
 }
 
 // TestSpiritLinesUnderWine: a Windows target's output redirected to a

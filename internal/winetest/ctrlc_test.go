@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,5 +66,40 @@ func TestCtrlCUnderWine(t *testing.T) {
 				t.Errorf("the cancel took %v", d)
 			}
 		})
+	}
+}
+
+// TestSpiritCtrlCUnderWine: Ctrl-C at a spirit line (SIGINT to its
+// process group, as the terminal sends it) reaches the Windows program as
+// a console's Ctrl-C: it prints what it prints on one, and the line's
+// status is 130.
+func TestSpiritCtrlCUnderWine(t *testing.T) {
+	wine.Need(t)
+	exe := filepath.Join(wine.Dir(t), "ctrlc.exe")
+	if err := Build("./testdata/ctrlc", exe); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := spiritCommand(t, "@w "+winPath(exe))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "started") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	cmd.Wait()
+	if !strings.Contains(out.String(), "got Ctrl-C: saved my work") {
+		t.Errorf("output %q, want the program's answer to Ctrl-C in it", out.String())
+	}
+	// 130, or spirit died of SIGINT itself, which a shell reads as 130.
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.ExitStatus() != 130 && !(ws.Signaled() && ws.Signal() == syscall.SIGINT) {
+		t.Errorf("spirit ended with %v, want status 130", cmd.ProcessState)
 	}
 }
