@@ -35,7 +35,7 @@ echo "== the Windows agent under Wine"
 start=$SECONDS
 go test -race -count=1 -v -timeout 10m ./internal/winetest/ >"$tmp/wine.log" 2>&1 || { cat "$tmp/wine.log"; exit 1; }
 grep -E '^(--- |ok|PASS|FAIL)' "$tmp/wine.log" | grep -v '^--- PASS' || true
-echo "Wine lane: $(grep -c -- '--- PASS' "$tmp/wine.log") tests and subtests passed, $(grep -c -- "--- SKIP" "$tmp/wine.log") skipped, in $((SECONDS - start)) s"
+echo "Wine lane: $(grep -c -- '--- PASS' "$tmp/wine.log") tests and subtests passed on the host, $(grep -c 'passed under Wine:' "$tmp/wine.log") of the agent package under Wine, $(grep -c -- '--- SKIP' "$tmp/wine.log") skipped, in $((SECONDS - start)) s"
 stopwine
 echo "== GPU passthrough: a failure at each change rolls back (k of k)"
 go test -count=1 -v -run '^TestFailureAtEveryStep$' ./gpu/ | grep 'a failure injected'

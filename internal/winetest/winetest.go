@@ -117,7 +117,18 @@ func (w *Wine) prepare() error {
 	// No Mono or Gecko: nothing here needs them, and asking for them
 	// would wait for a dialog nobody sees.
 	boot.Env = append(boot.Env, "WINEDLLOVERRIDES=mscoree,mshtml=")
-	if out, err := boot.CombinedOutput(); err != nil {
+	// Into a file, not a pipe: the wineserver it starts keeps its
+	// output open, and a pipe would be waited for until it exits.
+	logPath := filepath.Join(w.dir, "wineboot.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	boot.Stdout, boot.Stderr = logFile, logFile
+	err = boot.Run()
+	logFile.Close()
+	if err != nil {
+		out, _ := os.ReadFile(logPath)
 		return fmt.Errorf("wineboot -i (prefix %s): %w\n%s", w.Prefix, err, out)
 	}
 	src := filepath.Join(w.dir, "prng.c")
