@@ -89,7 +89,9 @@ type virtioPort struct {
 // makes for a port named NAME. The device is opened when first needed,
 // waited for while it is missing, and opened again if it dies.
 func OpenVirtioPort(name string, log *slog.Logger) (Port, error) {
-	return newReopenPort(func() (Port, error) { return openVirtioHandle(name) }, log), nil
+	p := newReopenPort(func() (Port, error) { return openVirtioHandle(name) }, log)
+	p.changed, p.stop = portArrivals(log)
+	return p, nil
 }
 
 // openVirtioHandle opens the port's device once.

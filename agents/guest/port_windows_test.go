@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -257,4 +258,16 @@ func TestPortReopens(t *testing.T) {
 	if got := log.atInfo(); got != 1 {
 		t.Fatalf("%d lines above Debug after a loss, want still 1 (one a minute):\n%s", got, log.String())
 	}
+}
+
+// TestPortArrivals: the notification filter has cfgmgr32's size, and
+// registering works or says it cannot (Wine's cfgmgr32 has no
+// CM_Register_Notification), without failing the port.
+func TestPortArrivals(t *testing.T) {
+	if n := unsafe.Sizeof(cmNotifyFilter{}); n != 416 {
+		t.Fatalf("CM_NOTIFY_FILTER is %d bytes here, 416 in cfgmgr32.h", n)
+	}
+	ch, stop := portArrivals(slog.New(slog.DiscardHandler))
+	defer stop()
+	t.Logf("device notifications: %v", ch != nil)
 }

@@ -27,7 +27,12 @@ const (
 // is logged once at Info, its retries at Debug: a service's log is the
 // system's event log, not to be flooded.
 type reopenPort struct {
-	open     func() (Port, error) // opens the device once
+	open func() (Port, error) // opens the device once
+	// changed, if not nil, gets a value when a device may have come
+	// (the driver's notification): a wait for it ends then, before its
+	// back-off.
+	changed  <-chan struct{}
+	stop     func() // if not nil, ends what feeds changed; called by Close
 	log      *slog.Logger
 	min, max time.Duration
 
@@ -66,10 +71,24 @@ func (p *reopenPort) Next(ctx context.Context) (net.Conn, error) {
 		if errors.Is(err, net.ErrClosed) {
 			return nil, err
 		}
-		if err := sleepCtx(ctx, p.lost(err)); err != nil {
+		if err := p.wait(ctx, p.lost(err)); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// wait waits d, or less if the device may have come meanwhile.
+func (p *reopenPort) wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	case <-p.changed:
+		p.log.Debug("a device arrived: opening the port")
+	}
+	return nil
 }
 
 // infoEvery bounds the lines at Info about the device.
@@ -126,6 +145,9 @@ func (p *reopenPort) drop(port Port) {
 
 func (p *reopenPort) Close() error {
 	p.mu.Lock()
+	if !p.closed && p.stop != nil {
+		defer p.stop()
+	}
 	p.closed = true
 	cur := p.cur
 	p.cur = nil

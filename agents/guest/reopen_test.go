@@ -94,3 +94,35 @@ func TestReopenPort(t *testing.T) {
 		t.Errorf("next after close: %v, want %v", err, net.ErrClosed)
 	}
 }
+
+// TestReopenPortNotified: a notification that a device arrived ends the
+// wait for a missing one before its back-off.
+func TestReopenPortNotified(t *testing.T) {
+	var mu sync.Mutex
+	present := false
+	open := func() (Port, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !present {
+			return nil, fmt.Errorf("open fake: %w", fs.ErrNotExist)
+		}
+		return &goneOncePort{}, nil
+	}
+	changed := make(chan struct{}, 1)
+	p := newReopenPort(open, slog.New(slog.DiscardHandler))
+	p.min, p.max, p.changed = time.Hour, time.Hour, changed
+	defer p.Close()
+	time.AfterFunc(100*time.Millisecond, func() {
+		mu.Lock()
+		present = true
+		mu.Unlock()
+		changed <- struct{}{}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := p.Next(ctx)
+	if err != nil {
+		t.Fatalf("next after the device arrived: %v (the back-off is an hour)", err)
+	}
+	c.Close()
+}
