@@ -109,10 +109,10 @@ func generateCtrlC() error {
 // when the command itself has already gone.
 func jobPids(job windows.Handle) ([]uint32, error) {
 	// JOBOBJECT_BASIC_PROCESS_ID_LIST: two DWORD counts, then ULONG_PTRs.
-	const max = 256
+	const maxPids = 256
 	var buf struct {
 		assigned, listed uint32
-		ids              [max]uintptr
+		ids              [maxPids]uintptr
 	}
 	err := windows.QueryInformationJobObject(job, windows.JobObjectBasicProcessIdList,
 		uintptr(unsafe.Pointer(&buf)), uint32(unsafe.Sizeof(buf)), nil)
@@ -120,7 +120,7 @@ func jobPids(job windows.Handle) ([]uint32, error) {
 		return nil, fmt.Errorf("list the job's processes: %w", err)
 	}
 	pids := make([]uint32, 0, buf.listed)
-	for _, id := range buf.ids[:min(buf.listed, max)] {
+	for _, id := range buf.ids[:min(buf.listed, maxPids)] {
 		pids = append(pids, uint32(id))
 	}
 	return pids, nil
