@@ -146,9 +146,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer port.Close()
-	if err := enterDir(o.dir, log); err != nil {
-		return err
-	}
+	enterDir(o.dir, log)
 	log.Info("spirit-agent serving", "version", agentVersion(), "port", portName(o))
 	err = guest.NewServer(log, agentVersion()).Serve(ctx, port)
 	if errors.Is(err, io.EOF) && o.stdio {
@@ -169,19 +167,26 @@ func serveDefault(ctx context.Context, log *slog.Logger) error {
 
 // enterDir makes dir, or the OS's default (defaultDir), the directory
 // commands start in and relative file paths are taken from: a Windows
-// service starts in System32, where `echo x > x` must not write.
-func enterDir(dir string, log *slog.Logger) error {
-	if dir == "" {
-		dir = defaultDir()
+// service starts in System32, where `echo x > x` must not write. A dir
+// that is gone (a deleted profile) falls back to the default with a
+// warning: a service that exits for it would be restarted for ever.
+func enterDir(dir string, log *slog.Logger) {
+	if dir != "" {
+		err := os.Chdir(dir)
+		if err == nil {
+			log.Debug("commands start in", "dir", dir)
+			return
+		}
+		log.Warn("the directory for commands (--dir) is not usable: using the default", "err", err)
 	}
-	if dir == "" {
-		return nil
+	if dir = defaultDir(); dir == "" {
+		return
 	}
 	if err := os.Chdir(dir); err != nil {
-		return fmt.Errorf("the directory for commands (--dir): %w", err)
+		log.Warn("the default directory for commands is not usable", "err", err)
+		return
 	}
 	log.Debug("commands start in", "dir", dir)
-	return nil
 }
 
 func portName(o options) string {
