@@ -23,6 +23,7 @@ func TestDirUnderWine(t *testing.T) {
 	}{
 		{"the profile", nil, ""},
 		{"--dir", []string{"--dir", winPath(dir)}, winPath(dir)},
+		{"a --dir that is gone: the profile", []string{"--dir", winPath(dir) + `\gone`}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
