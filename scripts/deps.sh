@@ -18,6 +18,11 @@ command -v gcc >/dev/null || need+=(gcc) # the race detector needs cgo
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v cpio >/dev/null || need+=(cpio)
+# The Wine lane of make test runs the agent's Windows build (64-bit
+# only: no i386 multiarch needed) and builds a DLL for it with mingw-w64.
+command -v wine >/dev/null || need+=(wine)
+[ -x /usr/lib/wine/wine64 ] || need+=(wine64)
+command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
 # UEFI firmware for the windows profile (vmctl/default.toml).
 if ! [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || ! [ -f /usr/share/OVMF/OVMF_VARS_4M.fd ]; then
 	need+=(ovmf)

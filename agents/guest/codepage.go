@@ -15,20 +15,17 @@ import (
 // cpUTF8 is Windows' code page number for UTF-8.
 const cpUTF8 = 65001
 
-// utf8Reader decodes r, text in the Windows code page codePage, to UTF-8
-// as it streams: a Windows shell writes its output in the console's code
-// page, while the host expects UTF-8. A character split across reads is
-// decoded once its last byte has come.
+// utf8Reader decodes r, a Windows command's output, to UTF-8 as it
+// streams: what is valid UTF-8 stays, the rest is read as text in the
+// Windows code page codePage (see consoleText). A character split across
+// reads is decoded once its last byte has come.
 //
-// A code page this table lacks passes through unchanged: guessing would
-// garble text for good, while raw bytes keep ASCII readable and can still
-// be decoded on the host by someone who knows the code page.
+// Bytes that are not UTF-8 in a code page this table lacks pass through
+// unchanged: guessing would garble text for good, while raw bytes keep
+// ASCII readable and can still be decoded on the host by someone who
+// knows the code page.
 func utf8Reader(r io.Reader, codePage uint32) io.Reader {
-	enc := codePageEncoding(codePage)
-	if enc == nil {
-		return r
-	}
-	return transform.NewReader(r, enc.NewDecoder())
+	return transform.NewReader(r, newConsoleText(codePageEncoding(codePage)))
 }
 
 // codePageEncoding returns the encoding of a Windows code page, or nil for

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 func TestCodePageDecode(t *testing.T) {
@@ -32,6 +33,18 @@ func TestCodePageDecode(t *testing.T) {
 		{"utf-8 passes through", 65001, "héllo \xff", "héllo \xff"},
 		{"unknown passes through", 12345, "a\x82\xff", "a\x82\xff"},
 		{"empty", 437, "", ""},
+		// A stream is UTF-8 where it is valid UTF-8 (programs built
+		// for UTF-8, chcp 65001), the code page elsewhere.
+		{"utf-8 program", 437, "caf\xc3\xa9 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\r\n", "café Привет\r\n"},
+		{"utf-8 program, code page 1252", 1252, "caf\xc3\xa9\n", "café\n"},
+		{"chcp 65001 mid-stream", 850, "caf\x82\r\nActive code page: 65001\r\ncaf\xc3\xa9 \xd0\x9f\r\n", "café\r\nActive code page: 65001\r\ncafé П\r\n"},
+		{"utf-8 then the code page", 850, "\xd0\x9f\r\ncaf\x82\r\n", "П\r\ncafé\r\n"},
+		// "─┐" alone is the bytes of "Ŀ"; a box's lines start with a
+		// byte that UTF-8 does not have there.
+		{"box drawing with pairs that look like utf-8", 437, "\xda\xc4\xbf\r\n\xb3 \xb3\r\n\xc0\xc4\xd9\r\n", "┌─┐\r\n│ │\r\n└─┘\r\n"},
+		{"a stray byte in a utf-8 line", 437, "\xd0\x9f \x82\n", "П é\n"},
+		{"a code page line stays so", 437, "caf\x82 \xc3\xa9\n", "café ├⌐\n"},
+		{"cut utf-8 at the end", 437, "a\xd0", "a╨"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,4 +105,24 @@ func decodeAll(t *testing.T, r io.Reader, cp uint32) string {
 		t.Fatalf("decode: %v", err)
 	}
 	return out.String()
+}
+
+// FuzzConsoleText: whatever a command writes, the decoded text is the
+// same however it was cut into reads, and valid UTF-8 when the code page
+// is known.
+func FuzzConsoleText(f *testing.F) {
+	for _, s := range []string{"caf\x82\r\n", "caf\xc3\xa9\n\xd0", "\x82\xb1\x82", "\xda\xc4\xbf\r\n\xb3", ""} {
+		f.Add([]byte(s), uint16(437))
+		f.Add([]byte(s), uint16(932))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, cp uint16) {
+		whole := decodeAll(t, bytes.NewReader(b), uint32(cp))
+		cut := decodeAll(t, iotest.OneByteReader(bytes.NewReader(b)), uint32(cp))
+		if whole != cut {
+			t.Fatalf("%q: whole %q, one byte per read %q", b, whole, cut)
+		}
+		if codePageEncoding(uint32(cp)) != nil && !utf8.ValidString(whole) {
+			t.Fatalf("%q in code page %d: %q is not UTF-8", b, cp, whole)
+		}
+	})
 }

@@ -201,10 +201,23 @@ func (r *run) cancel() {
 		defer t.Stop()
 		select {
 		case <-r.exited:
+			if g, ok := r.proc.(groupWaiter); ok {
+				g.waitGroup(t.C)
+			}
 		case <-t.C:
 		}
 		r.proc.Kill()
 	}()
+}
+
+// groupWaiter is a process that can wait for everything it started to
+// end (Windows: its job). A console's Ctrl-C reaches them all at once,
+// and a shell may end before the program it ran has finished handling
+// it (Wine's cmd.exe does): the program keeps its grace to print and
+// save before what is left is killed.
+type groupWaiter interface {
+	// waitGroup returns when the group is empty, or when stop fires.
+	waitGroup(stop <-chan time.Time)
 }
 
 func (r *run) copyStdin(w io.WriteCloser, src net.Conn) {

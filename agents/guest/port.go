@@ -25,4 +25,4 @@ type Port interface {
 // OpenVirtioPort opens the agent's virtio-serial port; it is defined per
 // OS (port_linux.go, port_windows.go):
 //
-//	func OpenVirtioPort(name string) (Port, error)
+//	func OpenVirtioPort(name string, log *slog.Logger) (Port, error)

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,7 @@ import (
 // OpenVirtioPort opens the virtio-serial port called name: its udev link
 // /dev/virtio-ports/NAME, or, in a guest without udev (the demo guest's
 // initramfs), the /dev/vportNpM whose sysfs name matches.
-func OpenVirtioPort(name string) (Port, error) {
+func OpenVirtioPort(name string, _ *slog.Logger) (Port, error) {
 	path, err := findPort(name)
 	if err != nil {
 		return nil, err

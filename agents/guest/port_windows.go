@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 
@@ -31,7 +31,14 @@ import (
 //     STATUS_INSUFFICIENT_RESOURCES when the buffer needs more than the
 //     128 scatter-gather descriptors the driver allows (one a page).
 //   - IOCTL_GET_INFORMATION says whether a host is connected.
-//   - Pending reads and writes can be cancelled.
+//   - Pending reads can be cancelled; writes cannot since virtio-win
+//     3aadeb82 (2021): CancelIoEx on a write does nothing, and the write
+//     ends when the host reads it or goes away. So closing a connection
+//     waits for its writes only a while (closeWait), and shutdown never
+//     waits for one.
+//   - A driver update or a hot-unplug kills the handle: every call then
+//     fails. The port is then opened again (reopenPort), with a back-off,
+//     as it is waited for while it does not exist.
 
 const (
 	// ioctlGetInformation is vioserial's IOCTL_GET_INFORMATION:
@@ -46,15 +53,31 @@ const (
 	portWriteMin = 4 << 10
 	// hostPoll is how often the port is asked whether a host is there.
 	hostPoll = 500 * time.Millisecond
+	// closeWait bounds how long closing a connection waits for its
+	// pending writes, which cannot be cancelled.
+	closeWait = 2 * time.Second
 )
 
 // errNoHost is why a write fails when the host has gone.
 var errNoHost = errors.New("no host is connected to the port")
 
-// virtioPort is the agent's virtio-serial port: one device for host after
-// host, each a portConn in turn.
+// portIO is the vioserial driver as the port uses it, through one open
+// handle: a seam, so that tests can stand in for the driver (a host that
+// comes and goes, a full queue, a handle that dies).
+type portIO interface {
+	// hostConnected asks the driver whether a host has the port open.
+	hostConnected() (bool, error)
+	// read and write run one operation and wait for it; it is
+	// cancelled when cancelWhen returns true, which a write ignores.
+	read(b []byte, cancelWhen func(done <-chan struct{}) bool) (uint32, error)
+	write(b []byte, cancelWhen func(done <-chan struct{}) bool) (uint32, error)
+	close() error
+}
+
+// virtioPort is the agent's virtio-serial port on one open handle: one
+// device for host after host, each a portConn in turn.
 type virtioPort struct {
-	h    windows.Handle
+	h    portIO
 	name string
 
 	mu     sync.Mutex // guards the fields below and use of h outside a conn
@@ -62,9 +85,17 @@ type virtioPort struct {
 	cur    *portConn
 }
 
-// OpenVirtioPort opens \\.\Global\NAME, the link the vioserial driver
-// makes for a port named NAME.
-func OpenVirtioPort(name string) (Port, error) {
+// OpenVirtioPort serves \\.\Global\NAME, the link the vioserial driver
+// makes for a port named NAME. The device is opened when first needed,
+// waited for while it is missing, and opened again if it dies.
+func OpenVirtioPort(name string, log *slog.Logger) (Port, error) {
+	p := newReopenPort(func() (Port, error) { return openVirtioHandle(name) }, log)
+	p.changed, p.stop = portArrivals(log)
+	return p, nil
+}
+
+// openVirtioHandle opens the port's device once.
+func openVirtioHandle(name string) (Port, error) {
 	path := `\\.\Global\` + name
 	p16, err := windows.UTF16PtrFromString(path)
 	if err != nil {
@@ -75,7 +106,7 @@ func OpenVirtioPort(name string) (Port, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open virtio-serial port %s: %w (is the VirtIO serial driver installed, the VM started with -device virtserialport,name=%s, and no other agent running?)", path, err, name)
 	}
-	return &virtioPort{h: h, name: path}, nil
+	return &virtioPort{h: handleIO{h}, name: path}, nil
 }
 
 func (p *virtioPort) Concurrent() bool { return false }
@@ -89,6 +120,9 @@ func (p *virtioPort) Next(ctx context.Context) (net.Conn, error) {
 	p.mu.Unlock()
 	if prev != nil {
 		prev.Close() // its I/O must be over before the next host's starts
+		if why := prev.reason(); errors.Is(why, errPortGone) {
+			return nil, why
+		}
 	}
 	watch, err := p.waitHost(ctx)
 	if err != nil {
@@ -117,10 +151,13 @@ func (p *virtioPort) waitHost(ctx context.Context) (watch bool, err error) {
 			p.mu.Unlock()
 			return false, net.ErrClosed
 		}
-		up, ierr := hostConnected(p.h)
+		up, ierr := p.h.hostConnected()
 		p.mu.Unlock()
 		if ierr == nil && up {
 			return true, nil
+		}
+		if ierr != nil && !cannotTell(ierr) {
+			return false, fmt.Errorf("%s: %w: %w", p.name, errPortGone, ierr)
 		}
 		if err := sleepCtx(ctx, hostPoll); err != nil {
 			return false, err
@@ -131,15 +168,12 @@ func (p *virtioPort) waitHost(ctx context.Context) (watch bool, err error) {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+// cannotTell says whether the driver's failure to say if a host is there
+// means it lacks the IOCTL (a driver of another make): reads find out
+// then. Any other failure is a handle that no longer works.
+func cannotTell(err error) bool {
+	return errors.Is(err, windows.ERROR_INVALID_FUNCTION) || errors.Is(err, windows.ERROR_NOT_SUPPORTED) ||
+		errors.Is(err, windows.ERROR_INVALID_PARAMETER)
 }
 
 // Close ends the current connection and closes the device.
@@ -156,71 +190,16 @@ func (p *virtioPort) Close() error {
 	if cur != nil {
 		cur.Close()
 	}
-	if err := windows.CloseHandle(p.h); err != nil {
+	if err := p.h.close(); err != nil {
 		return fmt.Errorf("close %s: %w", p.name, err)
 	}
 	return nil
 }
 
-// hostConnected asks the driver whether a host has the port open.
-func hostConnected(h windows.Handle) (bool, error) {
-	// Room for the port's name after the fixed part, which the driver
-	// otherwise reports as an overflow.
-	info := make([]byte, 512)
-	n, err := overlappedIO(h, info, nil, func(ov *windows.Overlapped) error {
-		var ignored uint32
-		return windows.DeviceIoControl(h, ioctlGetInformation, nil, 0, &info[0], uint32(len(info)), &ignored, ov)
-	})
-	if err != nil {
-		return false, fmt.Errorf("port information: %w", err)
-	}
-	if n <= portInfoHostConnected {
-		return false, fmt.Errorf("port information: %d bytes, too short", n)
-	}
-	return info[portInfoHostConnected] != 0, nil
-}
-
-// overlappedIO runs one overlapped operation that start begins on h, and
-// waits for it to end. When cancelWhen (if not nil) returns true, the
-// operation is cancelled; whatever it completed before counts. buf is the
-// memory the operation uses, pinned until it is over.
-func overlappedIO(h windows.Handle, buf []byte, cancelWhen func(done <-chan struct{}) bool, start func(*windows.Overlapped) error) (uint32, error) {
-	ev, err := windows.CreateEvent(nil, 1, 0, nil)
-	if err != nil {
-		return 0, fmt.Errorf("create event: %w", err)
-	}
-	defer windows.CloseHandle(ev)
-	// The kernel writes to ov and buf after start returns: they must
-	// stay where they are, and alive, until the operation is over.
-	ov := &windows.Overlapped{HEvent: ev}
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	pin.Pin(ov)
-	if len(buf) > 0 {
-		pin.Pin(&buf[0])
-	}
-	if err := start(ov); err != nil && err != windows.ERROR_IO_PENDING {
-		return 0, err
-	}
-	done := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		if cancelWhen != nil && cancelWhen(done) {
-			windows.CancelIoEx(h, ov)
-		}
-	}()
-	var n uint32
-	err = windows.GetOverlappedResult(h, ov, &n, true)
-	close(done)
-	<-watched // no CancelIoEx on ov once it may be reused
-	return n, err
-}
-
 // portConn is one host's use of the port. Closing it cancels its pending
-// I/O and leaves the device open for the next host.
+// reads and leaves the device open for the next host.
 type portConn struct {
-	h    windows.Handle
+	h    portIO
 	name string
 
 	rmu, wmu sync.Mutex // one read, one write at a time: the driver's queues are in order
@@ -229,22 +208,34 @@ type portConn struct {
 	mu       sync.Mutex
 	why      error         // why the connection ended; nil while it is open
 	ended    chan struct{} // closed when it ends
-	inflight sync.WaitGroup
+	inflight int           // operations on the handle under way
+	idle     chan struct{} // closed once it has ended and none is under way
+	closed   bool          // Close has been called
 }
 
-func newPortConn(h windows.Handle, name string) *portConn {
-	return &portConn{h: h, name: name, ended: make(chan struct{})}
+func newPortConn(h portIO, name string) *portConn {
+	return &portConn{h: h, name: name, ended: make(chan struct{}), idle: make(chan struct{})}
 }
 
-// begin registers an operation on the handle, unless the conn has ended.
+// begin registers an operation on the handle, unless the conn has ended;
+// finish says it is over.
 func (c *portConn) begin() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.why != nil {
 		return c.why
 	}
-	c.inflight.Add(1)
+	c.inflight++
 	return nil
+}
+
+func (c *portConn) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inflight--
+	if c.inflight == 0 && c.why != nil {
+		close(c.idle)
+	}
 }
 
 // end ends the connection for why; the first reason stays.
@@ -254,6 +245,9 @@ func (c *portConn) end(why error) {
 	if c.why == nil {
 		c.why = why
 		close(c.ended)
+		if c.inflight == 0 {
+			close(c.idle)
+		}
 	}
 }
 
@@ -263,11 +257,27 @@ func (c *portConn) reason() error {
 	return c.why
 }
 
-// Close cancels pending reads and writes and waits until they are over,
-// so that none of them takes the next host's bytes.
+// Close cancels pending reads and waits until they are over, so that none
+// of them takes the next host's bytes. A pending write cannot be
+// cancelled: it is waited for closeWait at most, and left to end when the
+// host reads it or goes away; the next host's handshake skips its bytes.
+// A second Close does not wait again.
 func (c *portConn) Close() error {
+	c.mu.Lock()
+	again := c.closed
+	c.closed = true
+	c.mu.Unlock()
 	c.end(net.ErrClosed)
-	c.inflight.Wait()
+	wait := closeWait
+	if again {
+		wait = 0
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-c.idle:
+	case <-t.C:
+	}
 	c.rd.set(time.Time{})
 	c.wd.set(time.Time{})
 	return nil
@@ -287,8 +297,8 @@ func (c *portConn) watchHost() {
 		if c.begin() != nil {
 			return
 		}
-		up, err := hostConnected(c.h)
-		c.inflight.Done()
+		up, err := c.h.hostConnected()
+		c.finish()
 		if err != nil {
 			return // the driver cannot tell: reads will
 		}
@@ -336,17 +346,14 @@ func (c *portConn) Read(b []byte) (int, error) {
 	if err := c.begin(); err != nil {
 		return 0, readErr(err)
 	}
-	defer c.inflight.Done()
+	defer c.finish()
 	if len(b) == 0 {
 		return 0, nil
 	}
 	if passed, _ := c.rd.state(); passed {
 		return 0, os.ErrDeadlineExceeded
 	}
-	n, err := overlappedIO(c.h, b, c.cancelWhen(&c.rd), func(ov *windows.Overlapped) error {
-		var ignored uint32
-		return windows.ReadFile(c.h, b, &ignored, ov)
-	})
+	n, err := c.h.read(b, c.cancelWhen(&c.rd))
 	switch {
 	case err == nil && n == 0:
 		return 0, io.EOF // the host has gone
@@ -357,7 +364,11 @@ func (c *portConn) Read(b []byte) (int, error) {
 	case errors.Is(err, windows.ERROR_NO_SYSTEM_RESOURCES):
 		return 0, io.EOF // no host connected (any more)
 	}
-	return int(n), fmt.Errorf("read %s: %w", c.name, err)
+	// Anything else is a handle that no longer works: the port is
+	// opened again before the next host (reopenPort).
+	err = fmt.Errorf("read %s: %w: %w", c.name, errPortGone, err)
+	c.end(err)
+	return int(n), err
 }
 
 // readErr makes the host's going away the end of the stream.
@@ -375,7 +386,7 @@ func (c *portConn) Write(b []byte) (int, error) {
 	if err := c.begin(); err != nil {
 		return 0, err
 	}
-	defer c.inflight.Done()
+	defer c.finish()
 	written := 0
 	piece := portWriteMax
 	for len(b) > 0 {
@@ -405,10 +416,7 @@ func (c *portConn) writePiece(b []byte) (int, error) {
 	if passed, _ := c.wd.state(); passed {
 		return 0, os.ErrDeadlineExceeded
 	}
-	n, err := overlappedIO(c.h, b, c.cancelWhen(&c.wd), func(ov *windows.Overlapped) error {
-		var ignored uint32
-		return windows.WriteFile(c.h, b, &ignored, ov)
-	})
+	n, err := c.h.write(b, c.cancelWhen(&c.wd))
 	switch {
 	case err == nil && n == 0:
 		return 0, windows.ERROR_CANT_WAIT
@@ -425,7 +433,7 @@ func (c *portConn) writePiece(b []byte) (int, error) {
 // backOff waits a little before a write is tried again, unless the host
 // has gone or the connection has ended.
 func (c *portConn) backOff() error {
-	if up, err := hostConnected(c.h); err == nil && !up {
+	if up, err := c.h.hostConnected(); err == nil && !up {
 		c.end(errNoHost)
 	}
 	if why := c.reason(); why != nil {

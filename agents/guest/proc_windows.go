@@ -3,6 +3,7 @@
 package guest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ type windowsProcess struct {
 	stderr *os.File
 	out    io.Reader // stdout and stderr as the host gets them
 	errOut io.Reader
+	helper string // the executable that runs the Ctrl-C helper
 
 	mu   sync.Mutex
 	job  windows.Handle // 0 once released
@@ -54,6 +56,10 @@ func startProcess(req *wire.Request) (process, error) {
 		return nil, err
 	}
 	p := &windowsProcess{cmd: cmd, job: job}
+	if p.helper, err = os.Executable(); err != nil {
+		windows.CloseHandle(job)
+		return nil, fmt.Errorf("the agent's executable, for its Ctrl-C helper: %w", err)
+	}
 	theirs, err := p.pipes(req.Stdin)
 	if err == nil {
 		err = p.start()
@@ -81,6 +87,12 @@ func winCommand(req *wire.Request) (*exec.Cmd, error) {
 	} else {
 		cmd = exec.Command(req.Argv[0], req.Argv[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		if path := withExtension(cmd.Path); cmd.Err == nil && isBatch(path) {
+			var err error
+			if cmd, err = batchCommand(path, req.Argv[1:]); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if cmd.Err != nil {
 		return nil, fmt.Errorf("%s: %w", cmd.Path, lookErr(cmd.Err))
@@ -99,11 +111,8 @@ func winCommand(req *wire.Request) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// shellCommand runs text with cmd.exe. The command line is given as is,
-// since Go's quoting of arguments is not cmd.exe's: with /s, cmd.exe
-// takes what is between the first and the last quote verbatim, whatever
-// quotes the text itself has. /d skips the AutoRun commands in the
-// registry, as sh -c reads no startup file.
+// shellCommand runs text with cmd.exe (shellCmdLine). The command line
+// is given as is, since Go's quoting of arguments is not cmd.exe's.
 func shellCommand(text string) *exec.Cmd {
 	comspec := os.Getenv("ComSpec")
 	if comspec == "" {
@@ -111,7 +120,7 @@ func shellCommand(text string) *exec.Cmd {
 	}
 	cmd := exec.Command(comspec)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		CmdLine: syscall.EscapeArg(comspec) + ` /d /s /c "` + text + `"`,
+		CmdLine: shellCmdLine(comspec, text),
 	}
 	return cmd
 }
@@ -290,8 +299,9 @@ func signalNumber(name string) (uint32, bool) {
 	return 0, false
 }
 
-// Signal ends the job: a job has no signals, and a console control event
-// cannot reach a console the agent is not attached to.
+// Signal sends INT as a console's Ctrl-C (ctrlc_windows.go), so that the
+// command may end as it does on one; the others end the job, as a job has
+// no signals. The host's cancel kills what is left after a grace.
 func (p *windowsProcess) Signal(name string) error {
 	if name == "STOP" || name == "CONT" {
 		return fmt.Errorf("signal %s: a Windows guest cannot stop or continue a command (no job control)", name)
@@ -300,7 +310,35 @@ func (p *windowsProcess) Signal(name string) error {
 	if !ok {
 		return fmt.Errorf("signal %s: not one of %v", name, wire.Signals)
 	}
+	if name == "INT" {
+		err := p.ctrlC()
+		if err == nil {
+			return nil
+		}
+		// No console left to send it to: end the job as before.
+		if terr := p.terminate(name, n); terr != nil {
+			return errors.Join(err, terr)
+		}
+		return err
+	}
 	return p.terminate(name, n)
+}
+
+// ctrlC has the helper send Ctrl-C to the command's console, found
+// through the command or, once it has gone, what is left in its job.
+func (p *windowsProcess) ctrlC() error {
+	pids := []uint32{uint32(p.cmd.Process.Pid)}
+	p.mu.Lock()
+	if p.job == 0 {
+		p.mu.Unlock()
+		return nil // released: nothing is left to interrupt
+	}
+	more, err := jobPids(p.job)
+	p.mu.Unlock()
+	if err == nil {
+		pids = append(pids, more...)
+	}
+	return sendCtrlC(context.Background(), p.helper, pids)
 }
 
 func (p *windowsProcess) Kill() error { return p.terminate("KILL", 9) }
@@ -339,7 +377,16 @@ func (p *windowsProcess) Wait() (wire.ExitMsg, error) {
 	// Exit codes are 32 bits (NTSTATUS values such as 0xC000013A);
 	// on a 64-bit int they stay positive and whole.
 	code := p.cmd.ProcessState.ExitCode()
-	return wire.ExitMsg{Status: code, Signal: p.signalFor(code)}, nil
+	return exitMsg(code, p.signalFor(code)), nil
+}
+
+// exitMsg reports an exit code. Ctrl-C's (STATUS_CONTROL_C_EXIT) reads
+// as a death by SIGINT, 130, as bash reports a command Ctrl-C ended.
+func exitMsg(code int, signal string) wire.ExitMsg {
+	if uint32(code) == statusControlCExit {
+		return wire.ExitMsg{Status: 128 + 2, Signal: "INT"}
+	}
+	return wire.ExitMsg{Status: code, Signal: signal}
 }
 
 // signalFor names the signal that ended the command, if the agent ended

@@ -41,22 +41,30 @@ type options struct {
 	stdio  bool
 	listen string
 	port   string
+	dir    string
 	debug  bool
 }
 
-func run(args []string, stderr io.Writer) int {
+// flags returns the command line's flag set, which fills o.
+func flags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("spirit-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
 	fs.BoolVar(&o.stdio, "stdio", false, "serve one host over stdin and stdout (tests, ssh)")
 	fs.StringVar(&o.listen, "listen", "", "serve hosts on `unix:PATH` (tests, a supervisor on the same machine)")
 	fs.StringVar(&o.port, "port", guest.PortName, "the virtio-serial port's `name`")
+	fs.StringVar(&o.dir, "dir", "", "the `directory` commands start in (Windows: default the profile of the user who installed the service, else the agent's user's)")
 	fs.BoolVar(&o.debug, "debug", false, "log every request")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: spirit-agent [--port NAME | --listen unix:PATH | --stdio] [--debug]\n"+
+		fmt.Fprintf(stderr, "usage: spirit-agent [--port NAME | --listen unix:PATH | --stdio] [--dir DIR] [--debug]\n"+
 			"       spirit-agent version | install-service | remove-service\n\n")
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+func run(args []string, stderr io.Writer) int {
+	var o options
+	fs := flags(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -101,6 +109,8 @@ func subcommand(args []string, stderr io.Writer) int {
 		}
 	case "remove-service":
 		err = removeService()
+	case guest.CtrlCArg: // the agent re-run by itself, on Windows
+		return guest.CtrlCHelper(args[1:])
 	default:
 		fmt.Fprintf(stderr, "spirit-agent: unknown command %q (version, install-service, remove-service)\n", args[0])
 		return 2
@@ -130,12 +140,13 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	case o.listen != "":
 		port, err = guest.Listen(o.listen)
 	default:
-		port, err = guest.OpenVirtioPort(o.port)
+		port, err = guest.OpenVirtioPort(o.port, log)
 	}
 	if err != nil {
 		return err
 	}
 	defer port.Close()
+	enterDir(o.dir, log)
 	log.Info("spirit-agent serving", "version", agentVersion(), "port", portName(o))
 	err = guest.NewServer(log, agentVersion()).Serve(ctx, port)
 	if errors.Is(err, io.EOF) && o.stdio {
@@ -145,9 +156,37 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 }
 
 // serveDefault serves the virtio-serial port: what the agent does as a
-// service.
+// service, with the options the service was installed with.
 func serveDefault(ctx context.Context, log *slog.Logger) error {
-	return serve(ctx, options{port: guest.PortName}, log)
+	o := options{port: guest.PortName}
+	if err := flags(&o, io.Discard).Parse(os.Args[1:]); err != nil {
+		log.Warn("the service's arguments", "err", err)
+	}
+	return serve(ctx, o, log)
+}
+
+// enterDir makes dir, or the OS's default (defaultDir), the directory
+// commands start in and relative file paths are taken from: a Windows
+// service starts in System32, where `echo x > x` must not write. A dir
+// that is gone (a deleted profile) falls back to the default with a
+// warning: a service that exits for it would be restarted for ever.
+func enterDir(dir string, log *slog.Logger) {
+	if dir != "" {
+		err := os.Chdir(dir)
+		if err == nil {
+			log.Debug("commands start in", "dir", dir)
+			return
+		}
+		log.Warn("the directory for commands (--dir) is not usable: using the default", "err", err)
+	}
+	if dir = defaultDir(); dir == "" {
+		return
+	}
+	if err := os.Chdir(dir); err != nil {
+		log.Warn("the default directory for commands is not usable", "err", err)
+		return
+	}
+	log.Debug("commands start in", "dir", dir)
 }
 
 func portName(o options) string {

@@ -216,7 +216,7 @@ func installService(exePath string) error {
 		DisplayName: "spirit guest agent",
 		Description: serviceDescription,
 		StartType:   mgr.StartAutomatic,
-	})
+	}, serviceArgs()...)
 	if err != nil {
 		return fmt.Errorf("create service %s: %w", serviceName, err)
 	}
@@ -233,6 +233,20 @@ func installService(exePath string) error {
 		return fmt.Errorf("start service %s: %w", serviceName, err)
 	}
 	return nil
+}
+
+// serviceArgs starts the service's commands in the profile of the user
+// who installs it: the service's own (LocalSystem's) is in System32.
+func serviceArgs() []string {
+	if dir := defaultDir(); dir != "" {
+		return []string{"--dir", dir}
+	}
+	return nil
+}
+
+// defaultDir is where commands start without --dir (profileDir).
+func defaultDir() string {
+	return profileDir(os.Getenv("USERPROFILE"), os.Getenv("SystemRoot"), os.Getenv("SystemDrive"))
 }
 
 // setRecovery restarts the service 5 s after it fails, also when it

@@ -39,6 +39,10 @@ func MainBins(m *testing.M, b Bins) {
 	os.Exit(code)
 }
 
+// Build builds the binaries b asks for into dir, for a TestMain that
+// has more to set up than MainBins does.
+func Build(dir string, b Bins) error { return build(dir, b) }
+
 func build(dir string, b Bins) error {
 	for _, t := range []struct {
 		path *string

@@ -78,7 +78,18 @@ func (s *standin) exec(ctx context.Context, tg target.Target) int {
 		}
 		return 125
 	}
-	return status
+	return exitStatus(status)
+}
+
+// exitStatus is a remote status as a process's exit status, which has 8
+// bits. A Windows exit code has 32: its low byte is kept (as ssh and
+// wsl.exe pass it on), but one whose low byte is 0 (256, 0xC0000100)
+// becomes 1, because a failure must never read as success.
+func exitStatus(status int) int {
+	if b := status & 0xff; b != 0 || status == 0 {
+		return b
+	}
+	return 1
 }
 
 // execHost runs a segment whose @word, reached through an expansion, is

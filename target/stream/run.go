@@ -154,7 +154,13 @@ func (x *run) interrupt(ctx context.Context) (int, error) {
 		return 1, err
 	}
 	select {
-	case <-x.exit:
+	case e := <-x.exit:
+		if e.err == nil {
+			// What the command wrote on its way out (ping's
+			// statistics, a program's "saved") is the user's to
+			// see, as it is on a terminal.
+			x.drain(context.WithoutCancel(ctx), time.Now())
+		}
 	case <-time.After(cancelWait):
 		x.log.Debug("the remote end did not report a cancelled command's end")
 	}
