@@ -143,21 +143,21 @@ func startConPTY(req *wire.Request) (process, error) {
 }
 
 // startOnConsole starts l under a new pseudo console; the job ends what
-// is left in it when closed if killOnClose.
+// is left in it when closed if killOnClose. The console's output is
+// UTF-8 already: it is not decoded.
 func startOnConsole(l *launch, req *wire.Request, killOnClose bool) (process, error) {
-	job, err := jobFor(killOnClose)
+	p, err := newProcess(killOnClose)
 	if err != nil {
 		return nil, err
 	}
 	console, out, err := newPseudoConsole(*req.TTY)
 	if err != nil {
-		windows.CloseHandle(job)
+		p.Release()
 		return nil, err
 	}
-	p := &nativeProcess{console: console, job: job, stdout: out, files: []*os.File{console.in, out}}
-	l.job, l.console = job, console.h
-	p.proc, _, err = l.start()
-	if err != nil {
+	p.console, p.stdout, p.files = console, out, []*os.File{console.in, out}
+	l.console = console.h
+	if err := p.launch(l, [3]*os.File{}); err != nil {
 		p.Release()
 		return nil, err
 	}

@@ -4,7 +4,6 @@ package guest
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"unsafe"
 
@@ -20,6 +19,9 @@ const userDesktop = `winsta0\default`
 
 // wts is sessionAPI on Windows' own calls.
 type wts struct{}
+
+// hasDesktop: a Windows agent can run commands on the user's desktop.
+func hasDesktop() bool { return true }
 
 func (wts) ConsoleSession() uint32 { return windows.WTSGetActiveConsoleSessionId() }
 
@@ -112,78 +114,19 @@ func userEnv(token windows.Token, extra []string) ([]string, error) {
 // program it started (start notepad) holds them: that program is the
 // desktop's, and the host does not wait for it.
 func startOnPipes(l *launch, req *wire.Request) (process, error) {
-	job, err := jobFor(false)
+	p, err := newProcess(false)
 	if err != nil {
 		return nil, err
 	}
-	p := &nativeProcess{job: job}
-	theirs, err := p.pipes(l, req.Stdin)
+	theirs, err := p.pipes(req.Stdin)
 	if err == nil {
-		l.job = job
-		p.proc, _, err = l.start()
+		err = p.launch(l, theirs)
 	}
-	for _, h := range theirs {
-		windows.CloseHandle(h) // the command has its own now
-	}
+	closeAll(theirs[:]) // the command has its own copies now
 	if err != nil {
 		p.Release()
 		return nil, err
 	}
-	p.stdout, p.stderr = untilExit(p.outs[1], p.proc), untilExit(p.outs[2], p.proc)
-	if req.Shell != "" {
-		cp := shellCodePage()
-		p.stdout, p.stderr = utf8Reader(p.stdout, cp), utf8Reader(p.stderr, cp)
-	}
+	p.decode(req, untilExit(p.outs[1], p.proc), untilExit(p.outs[2], p.proc))
 	return p, nil
-}
-
-// pipes makes the command's standard files: its stdin from a pipe (NUL
-// without one), its outputs to pipes. It returns the command's ends,
-// inheritable, for the caller to close once the command is started.
-func (p *nativeProcess) pipes(l *launch, stdin bool) ([]windows.Handle, error) {
-	var theirs []windows.Handle
-	give := func(f *os.File) error {
-		h, err := inheritable(f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		theirs = append(theirs, h)
-		return nil
-	}
-	if stdin {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return theirs, fmt.Errorf("stdin pipe: %w", err)
-		}
-		p.files = append(p.files, w)
-		p.stdin = w
-		if err := give(r); err != nil {
-			return theirs, err
-		}
-	} else {
-		null, err := os.Open(os.DevNull)
-		if err != nil {
-			return theirs, fmt.Errorf("stdin: %w", err)
-		}
-		if err := give(null); err != nil {
-			return theirs, err
-		}
-	}
-	for fd, name := range []string{1: "stdout", 2: "stderr"} {
-		if fd == 0 {
-			continue
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			return theirs, fmt.Errorf("%s pipe: %w", name, err)
-		}
-		p.files = append(p.files, r)
-		p.outs[fd] = r
-		if err := give(w); err != nil {
-			return theirs, err
-		}
-	}
-	copy(l.std[:], theirs)
-	return theirs, nil
 }

@@ -42,9 +42,33 @@ type launch struct {
 // program, its command line, environment and directory.
 func (l *launch) command(cmd *exec.Cmd) {
 	l.app, l.env, l.dir = cmd.Path, cmd.Env, cmd.Dir
-	l.cmdLine = windows.ComposeCommandLine(cmd.Args)
-	if cmd.SysProcAttr != nil && cmd.SysProcAttr.CmdLine != "" {
-		l.cmdLine = cmd.SysProcAttr.CmdLine
+	l.cmdLine = cmd.SysProcAttr.CmdLine
+}
+
+// launch starts l as p's command, in p's job, with std as its standard
+// files unless it has a pseudo console.
+func (p *windowsProcess) launch(l *launch, std [3]*os.File) error {
+	l.job = p.job
+	if l.console == 0 {
+		defer closeHandles(l.std[:]) // the command has its own copies
+		for i, f := range std {
+			h, err := inheritable(f)
+			if err != nil {
+				return err
+			}
+			l.std[i] = h
+		}
+	}
+	var err error
+	p.proc, p.pid, err = l.start()
+	return err
+}
+
+func closeHandles(hs []windows.Handle) {
+	for _, h := range hs {
+		if h != 0 {
+			windows.CloseHandle(h)
+		}
 	}
 }
 
@@ -117,7 +141,7 @@ func (l *launch) create(si *windows.StartupInfoEx, inherit bool) (*windows.Proce
 		return nil, err
 	}
 	// A console of its own when it has no pseudo console, without a
-	// window, as winCommand's commands get.
+	// window, as startPiped's commands get.
 	flags := uint32(windows.EXTENDED_STARTUPINFO_PRESENT | windows.CREATE_UNICODE_ENVIRONMENT)
 	if l.console == 0 {
 		flags |= windows.CREATE_NO_WINDOW

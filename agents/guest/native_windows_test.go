@@ -172,3 +172,32 @@ func TestDesktopCommand(t *testing.T) {
 		t.Errorf("stdout %q: want the user's name, the host's variable, and the user's profile as the directory", out)
 	}
 }
+
+// TestLaunchedCtrlCExit: a command that launch started and that exits
+// as Ctrl-C's default handler does reads as 130 INT, as any other.
+func TestLaunchedCtrlCExit(t *testing.T) {
+	const shell = "exit /b -1073741510" // STATUS_CONTROL_C_EXIT, signed
+	starts := map[string]func() process{
+		"pipes": func() process { return startPlain(t, &wire.Request{Op: wire.OpExec, ID: "5", Shell: shell}) },
+		"pty": func() process {
+			p, err := startConPTY(&wire.Request{Op: wire.OpExec, ID: "6", Shell: shell, TTY: &wire.Resize{Rows: 24, Cols: 80}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Release)
+			return p
+		},
+	}
+	for name, start := range starts {
+		t.Run(name, func(t *testing.T) {
+			p := start()
+			go io.Copy(io.Discard, p.Stdout())
+			if p.Stderr() != nil {
+				go io.Copy(io.Discard, p.Stderr())
+			}
+			if m := waitFor(t, p, 10*time.Second); m.Status != 130 || m.Signal != "INT" {
+				t.Errorf("exit %+v, want 130 INT", m)
+			}
+		})
+	}
+}

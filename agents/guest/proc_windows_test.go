@@ -70,16 +70,35 @@ func TestCtrlC(t *testing.T) {
 		// cmd.exe /c exits with its command's code; Wine's cmd
 		// exits 0 after a Ctrl-C, so only the output is checked.
 		anyStatus bool
+		desktop   bool // started as startDesktop starts it
 	}{
-		{"program", wire.Request{Argv: []string{exe}}, "save", false},
-		{"program under cmd.exe", wire.Request{Shell: `"` + exe + `"`}, "save", true},
-		{"program that ignores it", wire.Request{Argv: []string{exe}}, "ignore", false},
+		{"program", wire.Request{Argv: []string{exe}}, "save", false, false},
+		{"program under cmd.exe", wire.Request{Shell: `"` + exe + `"`}, "save", true, false},
+		{"program that ignores it", wire.Request{Argv: []string{exe}}, "ignore", false, false},
+	}
+	// A desktop command on pipes is started apart (launch), and gets
+	// the same Ctrl-C; startPlain starts it as the agent's user. Not
+	// under cmd.exe: its output ends with cmd.exe, which Wine's ends at
+	// once on Ctrl-C, before the program has said what it did.
+	for _, tt := range tests[:] {
+		if tt.req.Shell == "" {
+			tt.name, tt.desktop = "desktop "+tt.name, true
+			tests = append(tests, tt)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := tt.req
 			req.Env = []string{ctrlCEnv + "=" + tt.mode}
-			p, out := startTest(t, &req)
+			var p process
+			var out *bufio.Reader
+			if tt.desktop {
+				p = startPlain(t, &req)
+				out = bufio.NewReader(p.Stdout())
+				go io.Copy(io.Discard, p.Stderr())
+			} else {
+				p, out = startTest(t, &req)
+			}
 			expectLine(t, out, "started")
 			if err := p.Signal("INT"); err != nil {
 				t.Fatalf("signal INT: %v", err)
