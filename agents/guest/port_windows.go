@@ -159,7 +159,7 @@ func (p *virtioPort) waitHost(ctx context.Context) (watch bool, err error) {
 		if ierr != nil && !cannotTell(ierr) {
 			return false, fmt.Errorf("%s: %w: %w", p.name, errPortGone, ierr)
 		}
-		if err := sleepCtx(ctx, hostPoll); err != nil {
+		if _, err := sleepCtx(ctx, hostPoll, nil); err != nil {
 			return false, err
 		}
 		if ierr != nil {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,34 +178,6 @@ func TestPortCloseWithPendingWrite(t *testing.T) {
 	}
 }
 
-// logCount keeps a logger's lines, written by the port's goroutines.
-type logCount struct {
-	mu    sync.Mutex
-	lines bytes.Buffer
-}
-
-func (l *logCount) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lines.Write(b)
-}
-
-func (l *logCount) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lines.String()
-}
-
-func (l *logCount) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// atInfo counts the lines above Debug: those a service's event log gets.
-func (l *logCount) atInfo() int {
-	s := l.String()
-	return strings.Count(s, "level=INFO") + strings.Count(s, "level=WARN") + strings.Count(s, "level=ERROR")
-}
-
 // TestPortReopens: a device that is missing is waited for, and one whose
 // handle dies is opened again; the next connection works, and the log
 // has one line at Info a minute, its retries at Debug.
@@ -225,7 +196,7 @@ func TestPortReopens(t *testing.T) {
 		handles = append(handles, f)
 		return &virtioPort{h: f, name: "fake"}, nil
 	}
-	var log logCount
+	var log syncBuffer
 	p := newReopenPort(open, log.logger())
 	p.min = 10 * time.Millisecond
 	defer p.Close()

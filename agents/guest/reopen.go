@@ -79,16 +79,11 @@ func (p *reopenPort) Next(ctx context.Context) (net.Conn, error) {
 
 // wait waits d, or less if the device may have come meanwhile.
 func (p *reopenPort) wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	case <-p.changed:
+	woken, err := sleepCtx(ctx, d, p.changed)
+	if woken {
 		p.log.Debug("a device arrived: opening the port")
 	}
-	return nil
+	return err
 }
 
 // infoEvery bounds the lines at Info about the device.
@@ -158,13 +153,17 @@ func (p *reopenPort) Close() error {
 	return nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// sleepCtx waits d, or less: until ctx is done (its error) or wake
+// fires (woken). A nil wake never fires.
+func sleepCtx(ctx context.Context, d time.Duration, wake <-chan struct{}) (woken bool, err error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-t.C:
-		return nil
+		return false, nil
+	case <-wake:
+		return true, nil
 	}
 }

@@ -35,6 +35,7 @@ func (p *goneOncePort) Next(ctx context.Context) (net.Conn, error) {
 func (p *goneOncePort) Concurrent() bool { return false }
 func (p *goneOncePort) Close() error     { return nil }
 
+// syncBuffer keeps a logger's lines, written by the port's goroutines.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -50,6 +51,16 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func (b *syncBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// atInfo counts the lines above Debug: those a service's event log gets.
+func (b *syncBuffer) atInfo() int {
+	s := b.String()
+	return strings.Count(s, "level=INFO") + strings.Count(s, "level=WARN") + strings.Count(s, "level=ERROR")
 }
 
 // TestReopenPort: a missing device is waited for with a back-off, a dead
@@ -69,7 +80,7 @@ func TestReopenPort(t *testing.T) {
 		return &goneOncePort{}, nil
 	}
 	var log syncBuffer
-	p := newReopenPort(open, slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	p := newReopenPort(open, log.logger())
 	p.min = time.Millisecond
 	defer p.Close()
 	for i := range 3 {

@@ -138,7 +138,7 @@ func TestServeReopensPort(t *testing.T) {
 		hosts <- host
 		return &virtioPort{h: h, name: "fake"}, nil
 	}
-	var log logCount
+	var log syncBuffer
 	port := newReopenPort(open, log.logger())
 	port.min = 10 * time.Millisecond
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
