@@ -40,28 +40,31 @@ func (s *Systemd) Close() {
 
 // Active is Units.Active: a unit not installed is not active.
 func (s *Systemd) Active(ctx context.Context, unit string) (bool, error) {
-	c, err := s.dial(ctx)
-	if err != nil {
-		return false, err
-	}
-	st, err := c.ListUnitsByNamesContext(ctx, []string{unit})
-	if err != nil {
-		return false, fmt.Errorf("ask systemd about %s: %w", unit, err)
-	}
-	return len(st) == 1 && st[0].ActiveState == "active", nil
+	st, err := s.status(ctx, unit)
+	return err == nil && st.ActiveState == "active", err
 }
 
 // Loaded is Units.Loaded: systemd found the unit's file.
 func (s *Systemd) Loaded(ctx context.Context, unit string) (bool, error) {
+	st, err := s.status(ctx, unit)
+	return err == nil && st.LoadState == "loaded", err
+}
+
+// status is what systemd says of unit; the zero status when it lists
+// nothing for it.
+func (s *Systemd) status(ctx context.Context, unit string) (sd.UnitStatus, error) {
 	c, err := s.dial(ctx)
 	if err != nil {
-		return false, err
+		return sd.UnitStatus{}, err
 	}
 	st, err := c.ListUnitsByNamesContext(ctx, []string{unit})
 	if err != nil {
-		return false, fmt.Errorf("ask systemd about %s: %w", unit, err)
+		return sd.UnitStatus{}, fmt.Errorf("ask systemd about %s: %w", unit, err)
 	}
-	return len(st) == 1 && st[0].LoadState == "loaded", nil
+	if len(st) != 1 {
+		return sd.UnitStatus{}, nil
+	}
+	return st[0], nil
 }
 
 // Stop stops a unit and waits for the job.
