@@ -12,7 +12,10 @@ import (
 )
 
 // Logind is Sessions over logind's D-Bus API on the system bus
-// (org.freedesktop.login1).
+// (org.freedesktop.login1). It calls godbus itself: go-systemd's login1
+// (v22.7.0) drops TerminateSession's error, takes no context for it and
+// lacks GetSessionByPID, and the hand-over must know whether a session
+// ended, bound each call and refuse to end its own session.
 type Logind struct {
 	mu   sync.Mutex
 	conn *dbus.Conn // nil until first use; guarded by mu
