@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"strings"
-	"syscall"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -30,55 +28,44 @@ const rootUID = 0
 // It returns the path with no link in it and what is there, st nil when
 // nothing is.
 func (r *resolved) walk(ctx context.Context, p string) (dest string, st *container.PathStat, err error) {
-	done, rest, links := "/", strings.Split(p, "/"), 0
-	var doneSt *container.PathStat // nil: not known yet
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			done, doneSt = path.Dir(done), nil // done holds no link: its real parent
-			continue
-		}
-		next := path.Join(done, c)
+	// The stat of the last directory looked at, which the rules may need.
+	var seen string
+	var seenSt *container.PathStat
+	dest, exists, err := sticky.Walk(p, maxLinks, func(dir, next string) (sticky.Step, error) {
 		res, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: next})
 		if cerrdefs.IsNotFound(err) {
-			return path.Join(append([]string{next}, rest...)...), nil, nil
+			return sticky.Step{Missing: true}, nil
 		}
 		if err != nil {
 			// The stat is a HEAD request: its error has no text. The
 			// usual cause is a file where a directory should be.
-			if derr := r.checkDir(ctx, done); derr != nil {
-				return "", nil, derr
+			if derr := r.checkDir(ctx, dir); derr != nil {
+				return sticky.Step{}, derr
 			}
-			return "", nil, err
+			return sticky.Step{}, err
 		}
 		if res.Stat.Mode&fs.ModeSymlink == 0 {
-			done, doneSt = next, &res.Stat
-			continue
+			seen, seenSt = next, &res.Stat
+			return sticky.Step{}, nil
 		}
-		if links++; links > maxLinks {
-			return "", nil, syscall.ELOOP
+		var dirSt *container.PathStat
+		if seen == dir {
+			dirSt = seenSt
 		}
-		to, err := r.followable(ctx, done, doneSt, next)
+		to, err := r.followable(ctx, dir, dirSt, next)
+		return sticky.Step{Link: true, Target: to}, err
+	})
+	if err != nil || !exists {
+		return dest, nil, err
+	}
+	if seen != dest {
+		res, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: dest})
 		if err != nil {
 			return "", nil, err
 		}
-		if path.IsAbs(to) {
-			done, doneSt = "/", nil
-		}
-		rest = append(strings.Split(to, "/"), rest...)
+		seenSt = &res.Stat
 	}
-	if doneSt == nil {
-		res, err := r.cli.ContainerStatPath(ctx, r.id, client.ContainerStatPathOptions{Path: done})
-		if err != nil {
-			return "", nil, err
-		}
-		doneSt = &res.Stat
-	}
-	return done, doneSt, nil
+	return dest, seenSt, nil
 }
 
 // followable checks the link at link, in dir, against the rule, and says

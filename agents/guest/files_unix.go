@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"spirit/internal/sticky"
@@ -35,36 +34,18 @@ func resolve(p string) (string, error) {
 		}
 		p = filepath.Join(wd, p)
 	}
-	done, rest, links := "/", strings.Split(p, "/"), 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			done = filepath.Dir(done) // done holds no link: this is the real parent
-			continue
-		}
-		next := filepath.Join(done, c)
+	dest, _, err := sticky.Walk(p, maxLinks, func(dir, next string) (sticky.Step, error) {
 		fi, err := os.Lstat(next)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			done = next // a missing one is the open's to report
-			continue
-		}
-		if links++; links > maxLinks {
-			return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
-		}
-		to, err := followable(done, next, fi)
 		if err != nil {
-			return "", err
+			return sticky.Step{Missing: true}, nil // the open's to report
 		}
-		if filepath.IsAbs(to) {
-			done = "/"
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return sticky.Step{}, nil
 		}
-		rest = append(strings.Split(to, "/"), rest...)
-	}
-	return done, nil
+		to, err := followable(dir, next, fi)
+		return sticky.Step{Link: true, Target: to}, err
+	})
+	return dest, err
 }
 
 // followable checks the link at link, in the directory dir, against the
