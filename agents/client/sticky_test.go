@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 
 	"spirit/agents/client"
 	"spirit/internal/agenttest"
-	"spirit/target"
+	"spirit/internal/sticky/stickytest"
 )
 
 // stickyTree is a guest's file tree with another user's links and files
@@ -74,27 +73,11 @@ func TestStickyLinks(t *testing.T) {
 	}
 	a := agenttest.Start(t, agentBin)
 	c := newClient(t, a.Sock, client.Options{})
-	for _, tc := range []struct {
-		path    string
-		mode    target.OpenMode
-		refused bool
-	}{
-		{"tmp/bob-link", target.Write, true},
-		{"tmp/bob-link", target.Append, true},
-		{"tmp/bob-link", target.Read, true},
-		{"tmp/bob-dir-link/victim", target.Write, true},
-		{"tmp/bob-dir-link/victim", target.Read, true},
-		{"tmp/bobs-file", target.Write, true},
-		{"tmp/bobs-file", target.Append, true},
-		{"tmp/bobs-file", target.Read, false},
-		{"tmp/root-link", target.Write, false},
-		{"bobs/link", target.Write, false},
-		{"plain/link", target.Append, false},
-	} {
-		t.Run(tc.path+" "+tc.mode.String(), func(t *testing.T) {
+	for _, tc := range stickytest.Cases {
+		t.Run(tc.Path+" "+tc.Mode.String(), func(t *testing.T) {
 			tr := newStickyTree(t)
-			err := useFile(t, c, filepath.Join(tr.root, tc.path), tc.mode)
-			if !tc.refused {
+			err := stickytest.UseFile(t.Context(), c, filepath.Join(tr.root, tc.Path), tc.Mode)
+			if !tc.Refused {
 				if err != nil {
 					t.Fatalf("%v", err)
 				}
@@ -112,19 +95,3 @@ func TestStickyLinks(t *testing.T) {
 	}
 }
 
-// useFile reads the file at p or writes a line to it, as mode says.
-func useFile(t *testing.T, c *client.Client, p string, mode target.OpenMode) error {
-	f, err := c.Open(t.Context(), p, mode)
-	if err != nil {
-		return err
-	}
-	if mode == target.Read {
-		_, err = io.ReadAll(f)
-	} else {
-		_, err = f.Write([]byte("written\n"))
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}

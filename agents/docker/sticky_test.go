@@ -2,11 +2,11 @@ package docker
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"strings"
 	"testing"
 
+	"spirit/internal/sticky/stickytest"
 	"spirit/target"
 )
 
@@ -32,27 +32,11 @@ ln -s /etc/victim /plain/link && chown -h 1000:1000 /plain/link
 // `> @docker:c /tmp/x` to a file of root's.
 func TestStickyLinks(t *testing.T) {
 	_, tgt, _ := newTarget(t)
-	for _, tc := range []struct {
-		path    string
-		mode    target.OpenMode
-		refused bool
-	}{
-		{"/tmp/bob-link", target.Write, true},
-		{"/tmp/bob-link", target.Append, true},
-		{"/tmp/bob-link", target.Read, true},
-		{"/tmp/bob-dir-link/victim", target.Write, true},
-		{"/tmp/bob-dir-link/victim", target.Read, true},
-		{"/tmp/bobs-file", target.Write, true},
-		{"/tmp/bobs-file", target.Append, true},
-		{"/tmp/bobs-file", target.Read, false},
-		{"/tmp/root-link", target.Write, false},
-		{"/bobs/link", target.Write, false},
-		{"/plain/link", target.Append, false},
-	} {
-		t.Run(tc.path+" "+tc.mode.String(), func(t *testing.T) {
+	for _, tc := range stickytest.Cases {
+		t.Run(tc.Path+" "+tc.Mode.String(), func(t *testing.T) {
 			mustRun(t, tgt, "rm -rf /tmp/* /bobs /plain; "+stickySetup)
-			err := useFile(t, tgt, tc.path, tc.mode)
-			if !tc.refused {
+			err := stickytest.UseFile(testContext(t), tgt, "/"+tc.Path, tc.Mode)
+			if !tc.Refused {
 				if err != nil {
 					t.Fatalf("%v", err)
 				}
@@ -68,23 +52,6 @@ func TestStickyLinks(t *testing.T) {
 	}
 }
 
-// useFile reads the file at p or writes a line to it, as mode says.
-func useFile(t *testing.T, tgt *Target, p string, mode target.OpenMode) error {
-	f, err := tgt.Open(testContext(t), p, mode)
-	if err != nil {
-		return err
-	}
-	if mode == target.Read {
-		_, err = io.ReadAll(f)
-	} else {
-		_, err = f.Write([]byte("written\n"))
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // TestFileErrorEscaped: a file error whose text holds what the container
 // chose (here a link's target, named by the refusal) shows it escaped.
 func TestFileErrorEscaped(t *testing.T) {
@@ -92,7 +59,7 @@ func TestFileErrorEscaped(t *testing.T) {
 	mustRun(t, tgt, `set -e
 ln -s /etc/passwd "$(printf '/tmp/x\033[2J')" && chown -h 1000:1000 /tmp/x*
 ln -s "$(printf '/tmp/x\033[2J')" /tmp/a`)
-	err := useFile(t, tgt, "/tmp/a", target.Read)
+	err := stickytest.UseFile(testContext(t), tgt, "/tmp/a", target.Read)
 	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), `/tmp/x\x1b[2J`) || strings.Contains(err.Error(), "\x1b") {
 		t.Errorf("%q: want a refusal that names the link escaped", err)
 	}
