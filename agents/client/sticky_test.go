@@ -94,4 +94,3 @@ func TestStickyLinks(t *testing.T) {
 		})
 	}
 }
-
